@@ -1,0 +1,163 @@
+"""Publish to a local or mounted directory: stage hidden, flush, then one atomic rename.
+
+A model server polling the base directory sees either nothing or a complete version, because a
+version directory only ever appears through rename(2), which is atomic and never replaces a
+non-empty directory, so it also settles which of two racing pushes gets a number.
+"""
+
+import errno
+import fcntl
+import logging
+import os
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model_source import LOAD_TRIGGER, Model, ModelFile
+from .progress import Progress
+from .versioning import numeric_versions
+
+log = logging.getLogger(__name__)
+
+# Hidden, so model servers (which load only numeric names) never look inside.
+STAGING_PREFIX = ".pushing-"
+LOCK_SUFFIX = ".lock"
+CHUNK = 64 * 1024 * 1024
+COPY_WORKERS = 8
+
+
+@dataclass
+class LocalStaging:
+    directory: Path
+    lock: Path
+    lock_fd: int
+
+
+class LocalStore:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.uri = str(base)
+
+    def version_uri(self, version: int) -> str:
+        return str(self.base / str(version))
+
+    def versions(self) -> set[int]:
+        try:
+            return numeric_versions(os.listdir(self.base))
+        except FileNotFoundError:
+            return set()
+
+    def clean_abandoned(self) -> None:
+        """Remove what pushes that crashed or were killed left behind: their flock died with them."""
+        try:
+            names = os.listdir(self.base)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if not (name.startswith(STAGING_PREFIX) and name.endswith(LOCK_SUFFIX)):
+                continue
+            lock = self.base / name
+            try:
+                fd = os.open(lock, os.O_RDWR)
+            except FileNotFoundError:
+                continue  # its owner finished meanwhile
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue  # a live push holds it
+            staging = self.base / name[: -len(LOCK_SUFFIX)]
+            shutil.rmtree(staging, ignore_errors=True)
+            lock.unlink(missing_ok=True)
+            os.close(fd)
+            log.info("Removed %s, left by an interrupted push.", staging)
+
+    def stage(self, model: Model, progress: Progress) -> LocalStaging:
+        self.base.mkdir(parents=True, exist_ok=True)
+        staging = self._claim_staging()
+        copy_model(model, staging.directory, progress)
+        return staging
+
+    def publish(self, staging: LocalStaging, version: int) -> bool:
+        target = self.base / str(version)
+        if os.path.lexists(target):
+            return False
+        try:
+            os.rename(staging.directory, target)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                return False
+            raise
+        _fsync_dir(self.base)
+        return True
+
+    def discard(self, staging: LocalStaging) -> None:
+        shutil.rmtree(staging.directory, ignore_errors=True)
+        staging.lock.unlink(missing_ok=True)
+        os.close(staging.lock_fd)
+
+    def _claim_staging(self) -> LocalStaging:
+        while True:
+            token = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+            lock = self.base / f"{token}{LOCK_SUFFIX}"
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # A cleaner may have taken the lock between our create and flock, and removed it.
+            if os.fstat(fd).st_nlink:
+                directory = self.base / token
+                directory.mkdir()
+                return LocalStaging(directory, lock, fd)
+            os.close(fd)
+
+
+def copy_model(model: Model, dest: Path, progress: Progress) -> None:
+    """Copy every file and empty directory of `model` into `dest`, flushed to disk.
+
+    Files are copied in parallel (the kernel does the copying, outside the GIL); the file that
+    makes TF Serving load a version is written last, after all others are on disk.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel in {str(Path(f.rel).parent) for f in model.files} | set(model.empty_dirs):
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+    ordered = model.in_publish_order()
+    trigger = [f for f in ordered if f.rel == LOAD_TRIGGER]
+    rest = ordered[: len(ordered) - len(trigger)]
+    with ThreadPoolExecutor(COPY_WORKERS) as pool:
+        list(pool.map(lambda f: _copy_file(f, dest / f.rel, progress), rest))
+    for f in trigger:
+        _copy_file(f, dest / f.rel, progress)
+    for directory in {dest / Path(f.rel).parent for f in model.files} | {dest / d for d in model.empty_dirs}:
+        _fsync_dir(directory)
+
+
+def _copy_file(f: ModelFile, target: Path, progress: Progress) -> None:
+    with open(f.source, "rb") as src, open(target, "wb") as dst:
+        _copy_stream(src.fileno(), dst.fileno(), progress)
+        os.fsync(dst.fileno())
+    progress.add(files=1)
+
+
+def _copy_stream(src: int, dst: int, progress: Progress) -> None:
+    try:
+        while n := os.copy_file_range(src, dst, CHUNK):
+            progress.add(n)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+    # Filesystems the kernel cannot copy between: plain reads and writes, same chunking.
+    while data := os.read(src, 8 * 1024 * 1024):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(dst, view):]
+        progress.add(len(data))
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

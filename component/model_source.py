@@ -1,0 +1,172 @@
+"""Find the SavedModel inside a model artifact, in every layout TFX writes, and list its files."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from .artifacts import Artifact, parse_flag
+from .errors import InputError
+
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+# Written last: TF Serving starts loading a version the moment it sees saved_model.pb.
+LOAD_TRIGGER = "saved_model.pb"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    rel: str  # POSIX path relative to the SavedModel directory
+    size: int
+    source: str  # where to read it: a local path (gs:// URI for models read from GCS)
+
+
+@dataclass(frozen=True)
+class Model:
+    root: str  # the SavedModel directory: a local path or a gs:// URI
+    origin: str  # which input it came from, in words
+    files: tuple[ModelFile, ...]
+    empty_dirs: tuple[str, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def in_publish_order(self) -> list[ModelFile]:
+        """Every file, the one that makes model servers load the version last."""
+        return sorted(self.files, key=lambda f: f.rel == LOAD_TRIGGER)
+
+
+class Tree(Protocol):
+    """Read-only view of an artifact's files, local or remote."""
+
+    uri: str
+
+    def entries(self, rel: str) -> dict[str, bool]:
+        """Names in directory `rel` mapped to is-a-directory; {} when it does not exist."""
+
+    def model(self, rel: str, origin: str) -> Model:
+        """Every file and empty directory below `rel`."""
+
+
+class LocalTree:
+    def __init__(self, artifact: Artifact) -> None:
+        self.input_name = artifact.name
+        self.uri = artifact.uri
+        self.root = artifact.path
+
+    def entries(self, rel: str) -> dict[str, bool]:
+        try:
+            with os.scandir(self.root / rel) as it:
+                return {e.name: e.is_dir() for e in it}
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        except OSError as exc:
+            raise InputError(f"{self.input_name}: cannot read {self.root / rel} ({exc.strerror})") from None
+
+    def model(self, rel: str, origin: str) -> Model:
+        top = self.root / rel
+        real_top = Path(os.path.realpath(top))
+        files: list[ModelFile] = []
+        empty_dirs: list[str] = []
+
+        def walk(directory: Path, prefix: PurePosixPath, seen: frozenset[str]) -> None:
+            real = os.path.realpath(directory)
+            if real in seen:
+                raise InputError(f"{self.input_name}: symlink loop at {prefix} in {top}")
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            if not entries and str(prefix) != ".":
+                empty_dirs.append(str(prefix))
+            for entry in entries:
+                rel_path = prefix / entry.name
+                if entry.is_symlink():
+                    target = Path(os.path.realpath(entry.path))
+                    if target != real_top and real_top not in target.parents:
+                        raise InputError(
+                            f"{self.input_name}: symlink {rel_path} points outside the model directory "
+                            f"(to {target}); refusing to push it"
+                        )
+                if entry.is_dir():
+                    walk(Path(entry.path), rel_path, seen | {real})
+                elif entry.is_file():
+                    if not os.access(entry.path, os.R_OK):
+                        raise InputError(f"{self.input_name}: file {rel_path} is not readable")
+                    files.append(ModelFile(str(rel_path), entry.stat().st_size, entry.path))
+                else:
+                    raise InputError(f"{self.input_name}: {rel_path} is not a regular file or directory")
+
+        try:
+            walk(top, PurePosixPath("."), frozenset())
+        except OSError as exc:
+            raise InputError(f"{self.input_name}: cannot read {top} ({exc.strerror})") from None
+        return Model(str(top), origin, tuple(files), tuple(empty_dirs))
+
+
+def open_tree(artifact: Artifact) -> Tree:
+    if not artifact.path.is_dir():
+        raise InputError(f"{artifact.name}: directory {artifact.path} does not exist (uri {artifact.uri})")
+    return LocalTree(artifact)
+
+
+def find_model(model: Artifact | None, infra_blessing: Artifact | None) -> Model:
+    """The SavedModel to push: from `model` when given (as TFX), else InfraValidator's warmed-up copy."""
+    if model is not None:
+        tree = open_tree(model)
+        return tree.model(_serving_dir(tree, model.name), f"{model.name} {model.uri}")
+    if infra_blessing is not None:
+        return _stamped_model(infra_blessing)
+    raise InputError(
+        "model: no model given; connect `model`, or an `infra_blessing` that holds a warmed-up model "
+        "(InfraValidator with make_warmup=True)"
+    )
+
+
+def _stamped_model(infra_blessing: Artifact) -> Model:
+    has_model = infra_blessing.metadata.get("has_model")
+    if has_model is not None and not parse_flag(has_model, "infra_blessing.metadata.has_model"):
+        raise InputError(
+            "infra_blessing: does not contain a model (has_model=0); connect `model`, or run "
+            "InfraValidator with make_warmup=True"
+        )
+    tree = open_tree(infra_blessing)
+    if not tree.entries("").get("stamped_model"):
+        raise InputError(
+            f"infra_blessing: no stamped_model/ directory in {infra_blessing.uri}, so it holds no model; "
+            "connect `model`, or run InfraValidator with make_warmup=True"
+        )
+    _require_saved_model(tree, "stamped_model", infra_blessing.name)
+    return tree.model("stamped_model", f"{infra_blessing.name} {infra_blessing.uri} (warmed-up stamped_model)")
+
+
+def _serving_dir(tree: Tree, input_name: str) -> str:
+    """TFX's layouts: Format-Serving/ (TFX >= 0.29), serving_model_dir/ (older), Estimator export/."""
+    top = tree.entries("")
+    rel = next((d for d in ("Format-Serving", "serving_model_dir") if top.get(d)), "")
+    if tree.entries(rel).get("export"):
+        rel = _only_child(tree, _join(rel, "export"), "exporter name", input_name)
+        rel = _only_child(tree, rel, "timestamp", input_name)
+    _require_saved_model(tree, rel, input_name)
+    return rel
+
+
+def _only_child(tree: Tree, rel: str, what: str, input_name: str) -> str:
+    names = tree.entries(rel)
+    if len(names) != 1:
+        raise InputError(
+            f"{input_name}: Estimator layout {rel}/ must hold exactly one {what} directory, "
+            f"found {sorted(names) or 'none'}"
+        )
+    return _join(rel, next(iter(names)))
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p for p in parts if p)
+
+
+def _require_saved_model(tree: Tree, rel: str, input_name: str) -> None:
+    if not any(tree.entries(rel).get(f) is False for f in SAVED_MODEL_FILES):
+        raise InputError(
+            f"{input_name}: no saved_model.pb or saved_model.pbtxt in {_join(tree.uri.rstrip('/'), rel)}; "
+            "expected a SavedModel, or a TFX model artifact (Format-Serving/, serving_model_dir/ "
+            "or export/<name>/<timestamp>/)"
+        )

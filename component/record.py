@@ -1,0 +1,97 @@
+"""Report what was done: KFP's executor output, the JSON record on stdout, a one-line summary."""
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .gate import BlessingReading
+from .pusher import Published
+from .request import OUTPUT_ARTIFACT, PushRequest
+
+
+@dataclass(frozen=True)
+class Outcome:
+    pushed: bool
+    reason: str
+    model_uri: str = ""
+    readings: tuple[BlessingReading, ...] = ()
+    published: Published | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def destination(self) -> str:
+        return self.published.uri if self.published else ""
+
+    @property
+    def version(self) -> str:
+        return str(self.published.version) if self.published else ""
+
+
+def metadata(outcome: Outcome) -> dict[str, Any]:
+    """The pushed_model artifact's metadata, as TFX names it; never a null value (KFP rejects it)."""
+    return {
+        "pushed": 1 if outcome.pushed else 0,
+        "pushed_destination": outcome.destination,
+        "pushed_version": outcome.version,
+        "reason": outcome.reason,
+    }
+
+
+def output_parameters(outcome: Outcome) -> dict[str, Any]:
+    """Values a later pipeline step can branch on (artifact metadata is not readable downstream)."""
+    return {"pushed": outcome.pushed, "pushed_destination": outcome.destination, "pushed_version": outcome.version}
+
+
+def executor_output(request: PushRequest, outcome: Outcome) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    if request.pushed_model is not None:
+        art = request.pushed_model
+        doc["artifacts"] = {
+            OUTPUT_ARTIFACT: {"artifacts": [{"name": art.artifact_name, "uri": art.uri, "metadata": metadata(outcome)}]}
+        }
+    params = output_parameters(outcome)
+    declared = {name: params[name] for name in request.parameter_files if name in params}
+    if declared:
+        doc["parameterValues"] = declared
+    return doc
+
+
+def write_outputs(request: PushRequest, outcome: Outcome) -> None:
+    """Write KFP's executor output file and each declared output parameter file."""
+    if request.executor_output is not None:
+        _write(request.executor_output, json.dumps(executor_output(request, outcome)))
+    params = output_parameters(outcome)
+    for name, path in request.parameter_files.items():
+        if name in params:
+            value = params[name]
+            _write(path, json.dumps(value) if isinstance(value, bool) else str(value))
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def json_record(request: PushRequest, outcome: Outcome) -> str:
+    """What the flags front prints on stdout: the same facts KFP gets, for scripts."""
+    record = dict(metadata(outcome))
+    record["model"] = outcome.model_uri
+    record["blessings"] = {r.input_name: {"verdict": r.verdict.value, "evidence": r.evidence} for r in outcome.readings}
+    if request.pushed_model is not None:
+        record["pushed_model"] = request.pushed_model.uri
+    if outcome.published is not None:
+        p = outcome.published
+        record.update(files=p.files, bytes=p.bytes, seconds=round(p.seconds, 3))
+    return json.dumps(record, indent=2)
+
+
+def summary(outcome: Outcome) -> str:
+    if not outcome.pushed:
+        return f"NOT pushed: {outcome.reason}"
+    p = outcome.published
+    assert p is not None
+    return f"Pushed version {p.version} to {p.uri} ({p.files} files, {p.bytes / 1e6:.1f} MB, {p.seconds:.2f} s): {outcome.reason}"

