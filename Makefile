@@ -21,5 +21,8 @@ demo: $(VENV)/.runtime
 test: $(VENV)/.test
 	$(PY) -m pytest -q tests
 
+bench: $(VENV)/.test
+	$(PY) bench/run.py
+
 clean:
 	rm -rf $(VENV) demo-output build *.egg-info

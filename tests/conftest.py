@@ -1,0 +1,41 @@
+"""Shared fixtures: real SavedModels made by TensorFlow once per session, and the real command."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from savedmodels import make_keras_model, make_module_model
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="session")
+def _models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {"module": make_module_model(root / "module"), "keras": make_keras_model(root / "keras")}
+
+
+@pytest.fixture
+def saved_model(_models, tmp_path) -> Path:
+    """A fresh copy of a tf.Module SavedModel with a serving_default signature."""
+    return Path(shutil.copytree(_models["module"], tmp_path / "saved_model"))
+
+
+@pytest.fixture
+def keras_saved_model(_models, tmp_path) -> Path:
+    """A fresh copy of a Keras 3 `model.export` SavedModel."""
+    return Path(shutil.copytree(_models["keras"], tmp_path / "keras_saved_model"))
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m component` as a user (or KFP) would: a separate process."""
+    return subprocess.run(
+        [sys.executable, "-m", "component", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
