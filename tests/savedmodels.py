@@ -42,3 +42,16 @@ def serve(model_dir: Path, inputs):
     fn = loaded.signatures["serving_default"]
     arg_name = next(iter(fn.structured_input_signature[1]))
     return {k: v.numpy() for k, v in fn(**{arg_name: tf.constant(inputs, tf.float32)}).items()}
+
+
+def warmup_file_bytes(path: Path, records: int = 3) -> bytes:
+    """A TFRecord file written by TensorFlow, as InfraValidator's warmup requests are."""
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for i in range(records):
+            example = tf.train.Example(features=tf.train.Features(feature={
+                "x": tf.train.Feature(float_list=tf.train.FloatList(value=[float(i), 1.0, 2.0])),
+            }))
+            writer.write(example.SerializeToString())
+    return Path(path).read_bytes()

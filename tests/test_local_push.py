@@ -1,0 +1,344 @@
+"""The local push end to end, through the real command: TFX's executor cases and every rule on top."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from blessings import blessing, infra_blessing_with_model, tfx_model_artifact
+from conftest import REPO, run_cli
+from savedmodels import serve, warmup_file_bytes
+
+X = [[1.0, 2.0, 3.0], [-1.0, 0.0, 0.5]]
+
+
+def push(*args: str, dest: Path, **kw) -> tuple[subprocess.CompletedProcess, dict | None]:
+    result = run_cli(*args, "--push-destination", str(dest), **kw)
+    record = json.loads(result.stdout) if result.returncode == 0 else None
+    return result, record
+
+
+def versions(base: Path) -> list[str]:
+    return sorted(p.name for p in base.iterdir()) if base.exists() else []
+
+
+def assert_serves_like(version_dir: Path, source: Path) -> None:
+    expected = serve(source, X)
+    got = serve(version_dir, X)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key])
+
+
+# --- TFX's own executor cases -------------------------------------------------------------
+
+
+def test_blessed_model_is_pushed_and_serves_the_same(saved_model, tmp_path):
+    model = tfx_model_artifact(saved_model, tmp_path / "Trainer")
+    result, record = push("--model", str(model), "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
+                          "--pushed-model", str(tmp_path / "pushed"), dest=tmp_path / "serving")
+    assert result.returncode == 0, result.stderr
+    version = record["pushed_version"]
+    assert record["pushed"] == 1 and version.isdigit() and abs(int(version) - time.time()) < 60
+    assert record["pushed_destination"] == str(tmp_path / "serving" / version)
+    assert versions(tmp_path / "serving") == [version]
+    assert_serves_like(tmp_path / "serving" / version, saved_model)
+    assert_serves_like(tmp_path / "pushed", saved_model)  # TFX's archive copy
+    assert f"Pushed version {version}" in result.stderr
+
+
+def test_not_blessed_writes_nothing_and_succeeds(saved_model, tmp_path):
+    result, record = push("--model", str(saved_model), "--model-blessing", str(blessing(tmp_path / "b", "NOT_BLESSED")),
+                          "--pushed-model", str(tmp_path / "pushed"), dest=tmp_path / "serving")
+    assert result.returncode == 0
+    assert record["pushed"] == 0 and record["pushed_version"] == "" and "NOT blessed" in record["reason"]
+    assert not (tmp_path / "serving").exists() and not (tmp_path / "pushed").exists()
+    assert "NOT pushed" in result.stderr
+
+
+def test_both_blessings_blessed(saved_model, tmp_path):
+    result, record = push("--model", str(saved_model), "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
+                          "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_BLESSED")), dest=tmp_path / "s")
+    assert record["pushed"] == 1
+    assert record["blessings"]["infra_blessing"]["verdict"] == "blessed"
+    assert record["reason"] == "model_blessing and infra_blessing blessed the model"
+
+
+def test_infra_not_blessed_is_not_pushed(saved_model, tmp_path):
+    result, record = push("--model", str(saved_model), "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
+                          "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_NOT_BLESSED")), dest=tmp_path / "s")
+    assert record["pushed"] == 0 and "infra_blessing says NOT blessed" in record["reason"]
+    assert not (tmp_path / "s").exists()
+
+
+def test_infra_blessing_only(saved_model, tmp_path):
+    result, record = push("--model", str(saved_model), "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_BLESSED")),
+                          dest=tmp_path / "s")
+    assert record["pushed"] == 1
+
+
+def test_keras_export_layout(keras_saved_model, tmp_path):
+    model = tfx_model_artifact(keras_saved_model, tmp_path / "Trainer")
+    result, record = push("--model", str(model), "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
+                          dest=tmp_path / "s")
+    pushed = tmp_path / "s" / record["pushed_version"]
+    got = serve(pushed, [[1.0, 2.0, 3.0, 4.0]])
+    np.testing.assert_allclose(got["output_0"], serve(keras_saved_model, [[1.0, 2.0, 3.0, 4.0]])["output_0"])
+
+
+def test_no_blessing_pushes_with_a_warning(saved_model, tmp_path):
+    result, record = push("--model", str(saved_model), dest=tmp_path / "s")
+    assert record["pushed"] == 1 and "without validation" in record["reason"]
+    assert "UNVALIDATED" in result.stderr
+
+
+def test_no_model_is_an_error(tmp_path):
+    result, _ = push("--model-blessing", str(blessing(tmp_path / "b", "BLESSED")), dest=tmp_path / "s")
+    assert result.returncode == 2
+    assert "model: no model given" in result.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_infra_blessing_as_the_model_keeps_warmup(saved_model, tmp_path):
+    warmup = warmup_file_bytes(tmp_path / "warmup.tfrecord")
+    infra = infra_blessing_with_model(saved_model, tmp_path / "InfraValidator", warmup)
+    result, record = push("--infra-blessing", str(infra), dest=tmp_path / "s")
+    assert record["pushed"] == 1 and "stamped_model" in record["model"]
+    pushed = tmp_path / "s" / record["pushed_version"]
+    assert (pushed / "assets.extra" / "tf_serving_warmup_requests").read_bytes() == warmup
+    assert_serves_like(pushed, saved_model)
+
+
+def test_infra_blessing_without_a_model_is_an_error(tmp_path):
+    result, _ = push("--infra-blessing", str(blessing(tmp_path / "i", "INFRA_BLESSED")), dest=tmp_path / "s")
+    assert result.returncode == 2
+    assert "infra_blessing: no stamped_model/ directory" in result.stderr
+
+
+def test_model_wins_over_stamped_model(saved_model, keras_saved_model, tmp_path):
+    infra = infra_blessing_with_model(keras_saved_model, tmp_path / "InfraValidator", b"")
+    result, record = push("--model", str(saved_model), "--infra-blessing", str(infra), dest=tmp_path / "s")
+    assert record["model"] == str(saved_model)
+
+
+# --- model layouts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["Format-Serving", "serving_model_dir", "estimator"])
+def test_tfx_layouts(saved_model, tmp_path, layout):
+    model = tfx_model_artifact(saved_model, tmp_path / "Trainer", layout)
+    result, record = push("--model", str(model), dest=tmp_path / "s")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "s" / record["pushed_version"] / "saved_model.pb").is_file()
+
+
+def test_estimator_layout_with_two_exports_is_an_error(saved_model, tmp_path):
+    model = tfx_model_artifact(saved_model, tmp_path / "Trainer", "estimator")
+    (model / "Format-Serving" / "export" / "chicago-taxi" / "1700000000").mkdir()
+    result, _ = push("--model", str(model), dest=tmp_path / "s")
+    assert result.returncode == 2
+    assert "must hold exactly one timestamp directory, found ['1689000000', '1700000000']" in result.stderr
+
+
+def test_directory_without_saved_model_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result, _ = push("--model", str(tmp_path / "empty"), dest=tmp_path / "s")
+    assert result.returncode == 2 and "model: no saved_model.pb or saved_model.pbtxt in" in result.stderr
+
+
+def test_everything_is_copied(saved_model, tmp_path):
+    (saved_model / "saved_model.pbtxt").write_text("# kept even though TFX's filter drops it\n")
+    (saved_model / "assets.extra").mkdir()
+    (saved_model / "assets.extra" / "tf_serving_warmup_requests").write_bytes(b"")
+    (saved_model / "empty_dir").mkdir()
+    result, record = push("--model", str(saved_model), dest=tmp_path / "s")
+    pushed = tmp_path / "s" / record["pushed_version"]
+
+    def tree(root: Path) -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+    assert tree(pushed) == tree(saved_model)
+    for f in saved_model.rglob("*"):
+        if f.is_file():
+            assert (pushed / f.relative_to(saved_model)).read_bytes() == f.read_bytes()
+
+
+# --- the gate's rules ---------------------------------------------------------------------
+
+
+def test_conflicting_marker_files_mean_not_pushed(saved_model, tmp_path):
+    result, record = push("--model", str(saved_model),
+                          "--model-blessing", str(blessing(tmp_path / "b", "BLESSED", "NOT_BLESSED")), dest=tmp_path / "s")
+    assert record["pushed"] == 0
+    assert record["reason"] == "model_blessing signals disagree (marker file BLESSED, marker file NOT_BLESSED)"
+
+
+def test_blessing_with_no_verdict_is_not_pushed(saved_model, tmp_path):
+    result, record = push("--model", str(saved_model), "--model-blessing", str(blessing(tmp_path / "b")), dest=tmp_path / "s")
+    assert record["pushed"] == 0
+    assert "model_blessing gives no verdict (an Evaluator with no thresholds writes none)" in record["reason"]
+    assert not (tmp_path / "s").exists()
+
+
+def test_missing_blessing_directory_is_an_error(saved_model, tmp_path):
+    result, _ = push("--model", str(saved_model), "--model-blessing", str(tmp_path / "nope"), dest=tmp_path / "s")
+    assert result.returncode == 2 and f"model_blessing: {tmp_path / 'nope'} does not exist" in result.stderr
+
+
+# --- versions -----------------------------------------------------------------------------
+
+
+def test_existing_version_is_never_reused(saved_model, tmp_path):
+    base = tmp_path / "s"
+    taken = int(time.time()) + 30  # another push already holds this second (and the next ones)
+    (base / str(taken)).mkdir(parents=True)
+    (base / str(taken) / "saved_model.pb").write_bytes(b"another model")
+    result, record = push("--model", str(saved_model), dest=base)
+    assert record["pushed_version"] == str(taken + 1)
+    assert (base / str(taken) / "saved_model.pb").read_bytes() == b"another model"
+
+
+def test_sequential_versions(saved_model, tmp_path):
+    base = tmp_path / "s"
+    (base / "3").mkdir(parents=True)
+    (base / "not-a-version").mkdir()
+    got = [push("--model", str(saved_model), "--versioning", "SEQUENTIAL", dest=base)[1]["pushed_version"] for _ in range(2)]
+    assert got == ["4", "5"]
+
+
+def test_destination_json_as_tfx_users_write_it(saved_model, tmp_path):
+    dest = json.dumps({"filesystem": {"baseDirectory": str(tmp_path / "s"), "versioning": 1}})
+    result = run_cli("--model", str(saved_model), "--push-destination", dest)
+    record = json.loads(result.stdout)
+    assert record["pushed_destination"] == str(tmp_path / "s" / record["pushed_version"])
+
+
+def test_two_concurrent_pushes_get_different_versions(saved_model, tmp_path):
+    base = tmp_path / "s"
+    cmd = [sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination", str(base)]
+    procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    records = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    pushed = sorted(r["pushed_version"] for r in records)
+    assert len(set(pushed)) == 4
+    assert versions(base) == pushed
+    for v in pushed:
+        assert (base / v / "saved_model.pb").read_bytes() == (saved_model / "saved_model.pb").read_bytes()
+
+
+# --- crashes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kill_after", [0.05, 0.3, 0.8])
+def test_killed_push_leaves_no_visible_version_and_next_push_cleans_up(saved_model, tmp_path, kill_after):
+    # A large variables shard makes the copy slow enough to be killed in the middle of it.
+    with open(saved_model / "variables" / "big.bin", "wb") as f:
+        f.write(os.urandom(1024 * 1024) * 300)
+    base = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination", str(base)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (base.exists() and any(n.startswith(".pushing-") for n in os.listdir(base))):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.005)
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = os.listdir(base)
+    visible = [n for n in left if not n.startswith(".")]
+    # Either the kill came before the rename (nothing visible) or after it (a complete version).
+    for v in visible:
+        assert (base / v / "saved_model.pb").read_bytes() == (saved_model / "saved_model.pb").read_bytes()
+        assert (base / v / "variables" / "big.bin").stat().st_size == 300 * 1024 * 1024
+    result, record = push("--model", str(saved_model), dest=base)
+    assert result.returncode == 0
+    assert not [n for n in os.listdir(base) if n.startswith(".")], "leftovers of the killed push remain"
+    if not visible:
+        assert "left by an interrupted push" in result.stderr
+
+
+def test_live_push_staging_is_not_cleaned_by_another(saved_model, tmp_path):
+    from component.local_store import LocalStore
+    from component.model_source import Model
+    from component.progress import Progress
+
+    store = LocalStore(tmp_path / "s")
+    staging = store.stage(Model(str(saved_model), "test", (), ()), Progress("test", 0, 0))
+    LocalStore(tmp_path / "s").clean_abandoned()  # another push starting now
+    assert staging.directory.is_dir()
+    store.discard(staging)
+    assert os.listdir(tmp_path / "s") == []
+
+
+# --- bad inputs ---------------------------------------------------------------------------
+
+
+def test_symlink_out_of_the_model_is_refused(saved_model, tmp_path):
+    (tmp_path / "secret").write_text("not part of the model")
+    os.symlink(tmp_path / "secret", saved_model / "variables" / "leak")
+    result, _ = push("--model", str(saved_model), dest=tmp_path / "s")
+    assert result.returncode == 2
+    assert "model: symlink variables/leak points outside the model directory" in result.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_symlink_inside_the_model_is_copied_as_a_file(saved_model, tmp_path):
+    os.symlink("variables.index", saved_model / "variables" / "alias")
+    result, record = push("--model", str(saved_model), dest=tmp_path / "s")
+    alias = tmp_path / "s" / record["pushed_version"] / "variables" / "alias"
+    assert not alias.is_symlink() and alias.read_bytes() == (saved_model / "variables" / "variables.index").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "dest, message",
+    [
+        ("{not json", "push_destination: is not valid JSON"),
+        ('{"filesystem": {"versioning": "AUTO"}}', "push_destination.filesystem.base_directory: is missing or empty"),
+        ('{"filesystem": {"base_directory": "/x", "versioning": "HOURLY"}}',
+         "push_destination.filesystem.versioning: expected one of AUTO, UNIX_TIMESTAMP, SEQUENTIAL, got 'HOURLY'"),
+        ('{"filesystem": {"base_directory": "/x", "keep": 3}}', "push_destination.filesystem: unknown field(s) ['keep']"),
+        ('{"s3": {"bucket": "b"}}', 'push_destination: expected {"filesystem"'),
+        ("s3://bucket/models", "push_destination: scheme s3:// is not supported"),
+        ("gs://", "push_destination: 'gs://' names no bucket"),
+    ],
+)
+def test_bad_destination(saved_model, dest, message):
+    result = run_cli("--model", str(saved_model), "--push-destination", dest)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and message in errors[0]
+
+
+def test_destination_inside_the_model_is_refused(saved_model, tmp_path):
+    result, _ = push("--model", str(saved_model), dest=saved_model / "serving")
+    assert result.returncode == 2 and "push_destination:" in result.stderr and "is inside the model directory" in result.stderr
+    assert not (saved_model / "serving").exists()
+
+
+def test_bad_blessing_metadata_value_is_an_error(saved_model, tmp_path):
+    executor_input = {
+        "inputs": {
+            "artifacts": {
+                "model": {"artifacts": [{"uri": str(saved_model), "metadata": {}}]},
+                "model_blessing": {"artifacts": [{"uri": str(tmp_path / "b"), "metadata": {"blessed": "maybe"}}]},
+            },
+            "parameterValues": {"push_destination": str(tmp_path / "s")},
+        },
+        "outputs": {"outputFile": str(tmp_path / "out.json")},
+    }
+    result = run_cli("--executor-input", json.dumps(executor_input))
+    assert result.returncode == 2
+    assert "model_blessing.metadata.blessed: expected 1/0 or true/false, got 'maybe'" in result.stderr
+    assert not (tmp_path / "s").exists() and not (tmp_path / "out.json").exists()
+
+
+def test_publish_failure_exits_1_and_publishes_nothing(saved_model, tmp_path):
+    (tmp_path / "a_file").write_text("")
+    result, _ = push("--model", str(saved_model), dest=tmp_path / "a_file" / "serving")
+    assert result.returncode == 1
+    assert "push_destination: writing to" in result.stderr and "nothing was published" in result.stderr
