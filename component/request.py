@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .artifacts import Artifact, OutputArtifact, local_path
+from .artifacts import Artifact, OutputArtifact, local_path, parse_flag
 from .destination import Destination, parse_destination
 from .errors import InputError
 
@@ -23,6 +23,7 @@ class Option:
     help: str
     example: str
     default: str = ""
+    kind: type = str  # str, bool or int: how the value is read, and its type in component.yaml
 
 
 # The command's options, the same in both fronts (and in component.yaml).
@@ -38,6 +39,36 @@ OPTIONS = (
         "UNIX_TIMESTAMP (Unix time in seconds, as TFX), or SEQUENTIAL (next integer above the highest).",
         "SEQUENTIAL",
     ),
+    Option(
+        "required_signatures",
+        "Comma-separated signatures the model must have in its 'serve' MetaGraph, or empty to "
+        "require none; a model without them is refused before anything is written.",
+        "serving_default,predict",
+        default="serving_default",
+    ),
+    Option(
+        "deep_validation",
+        "Also load the model with TensorFlow before pushing (needs TensorFlow in the image).",
+        "true",
+        default="false",
+        kind=bool,
+    ),
+    Option(
+        "force_new_version",
+        "Publish a new version even when the newest version already holds exactly this model "
+        "(by default a retried or re-run push reuses it).",
+        "true",
+        default="false",
+        kind=bool,
+    ),
+    Option(
+        "keep_versions",
+        "After a successful push keep only this many newest numeric versions, deleting older "
+        "ones; 0 keeps all.",
+        "5",
+        default="0",
+        kind=int,
+    ),
 )
 
 
@@ -50,7 +81,10 @@ class PushRequest:
     pushed_model: OutputArtifact | None = None
     executor_output: Path | None = None  # KFP's outputs.outputFile
     parameter_files: Mapping[str, Path] = field(default_factory=dict)  # output parameter name -> file
-    options: Mapping[str, str] = field(default_factory=dict)
+    required_signatures: tuple[str, ...] = ("serving_default",)
+    deep_validation: bool = False
+    force_new_version: bool = False
+    keep_versions: int = 0
 
 
 def build_request(
@@ -61,15 +95,27 @@ def build_request(
     parameter_files: Mapping[str, Path] | None = None,
 ) -> PushRequest:
     values = {o.name: _option_text(o.name, options.get(o.name, o.default)) for o in OPTIONS}
-    destination = parse_destination(values["push_destination"], values["versioning"])
+    keep = _parse_int("keep_versions", values["keep_versions"])
+    if keep < 0:
+        raise InputError(f"keep_versions: must be 0 (keep all) or more, got {keep}")
     return PushRequest(
-        destination=destination,
+        destination=parse_destination(values["push_destination"], values["versioning"]),
         pushed_model=pushed_model,
         executor_output=executor_output,
         parameter_files=dict(parameter_files or {}),
-        options=values,
+        required_signatures=tuple(s.strip() for s in values["required_signatures"].split(",") if s.strip()),
+        deep_validation=parse_flag(values["deep_validation"], "deep_validation"),
+        force_new_version=parse_flag(values["force_new_version"], "force_new_version"),
+        keep_versions=keep,
         **{name: artifacts.get(name) for name in INPUT_ARTIFACTS},
     )
+
+
+def _parse_int(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"{name}: expected a whole number, got {text!r}") from None
 
 
 def _option_text(name: str, value: Any) -> str:
