@@ -44,6 +44,13 @@ class Store(Protocol):
     def discard(self, staging: Any) -> None:
         """Remove what is left of the staging area (after publish or after a failure)."""
 
+    def version_model(self, version: int) -> Model:
+        """A published version's files (with their CRC32C where the store keeps one), as a Model
+        that can itself be pushed: that is how rollback republishes an old version."""
+
+    def delete_version(self, version: int) -> None:
+        """Remove a version so that servers see it disappear at once, not file by file."""
+
 
 @dataclass(frozen=True)
 class Published:
@@ -52,6 +59,8 @@ class Published:
     files: int
     bytes: int
     seconds: float
+    reused: bool = False  # the newest version already held exactly this model
+    removed: tuple[int, ...] = ()  # older versions deleted by retention
 
 
 def open_store(base: str) -> Store:
