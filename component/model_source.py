@@ -18,6 +18,8 @@ class ModelFile:
     rel: str  # POSIX path relative to the SavedModel directory
     size: int
     source: str  # where to read it: a local path (gs:// URI for models read from GCS)
+    crc32c: str = ""  # base64, as GCS reports it; "" when not known without reading the file
+    modified: float = 0.0  # Unix time
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class LocalTree:
                 elif entry.is_file():
                     if not os.access(entry.path, os.R_OK):
                         raise InputError(f"{self.input_name}: file {rel_path} is not readable")
-                    files.append(ModelFile(str(rel_path), entry.stat().st_size, entry.path))
+                    stat = entry.stat()
+                    files.append(ModelFile(str(rel_path), stat.st_size, entry.path, modified=stat.st_mtime))
                 else:
                     raise InputError(f"{self.input_name}: {rel_path} is not a regular file or directory")
 
