@@ -1,0 +1,132 @@
+"""component.yaml's one source: the KFP container component, generated from the command's own tables.
+
+Inputs and options come from `request` (INPUT_ARTIFACTS, OPTIONS) and output parameters from
+`record.output_parameters`, so an option added there reaches the UI by regenerating:
+
+    make component.yaml          # or: python -m component.spec component.yaml
+
+This is the only module of the package that imports kfp; the push path (`python -m component`,
+what the image runs) never imports it, so the image carries no kfp.
+"""
+
+import inspect
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+from kfp import compiler, dsl
+from kfp.dsl import Artifact, Input, Model, Output, OutputPath
+
+from . import __version__
+from .artifacts import parse_flag
+from .record import Outcome, output_parameters
+from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, Option
+
+# The one place the image is named; its tag is the package version, so a release of the package
+# and the image it runs always go together.
+IMAGE_REPOSITORY = "ghcr.io/kfp-model-pusher/kfp-model-pusher"
+IMAGE = f"{IMAGE_REPOSITORY}:{__version__}"
+
+NAME = "model-pusher"
+COMMAND = ["python", "-m", "component"]
+# The whole executor input: optional artifacts are read from it, because IfPresent placeholders
+# on artifacts are not resolved by every backend (KFP open source, Vertex).
+ARGS = ["--executor-input", "{{$}}"]
+
+# The only option without a usable default: where to push.
+REQUIRED_OPTIONS = {"push_destination"}
+
+# system.Model so the UI shows a model and a training step's Output[Model] or an importer of a model
+# directory connects; blessings are generic artifacts, which KFP lets any artifact type feed.
+ARTIFACT_INPUTS = {
+    "model": (
+        Model,
+        "The SavedModel to push: a SavedModel directory, or a TFX Model artifact (Format-Serving/, "
+        "serving_model_dir/, Estimator export/<name>/<timestamp>/). Optional when infra_blessing "
+        "holds a warmed-up model.",
+    ),
+    "model_blessing": (
+        Artifact,
+        "Evaluator blessing of any artifact type: metadata blessed=1/0 and/or a BLESSED / NOT_BLESSED "
+        "file. Not connected: no evaluation gate.",
+    ),
+    "infra_blessing": (
+        Artifact,
+        "InfraValidator blessing of any artifact type: metadata blessed=1/0 and/or an INFRA_BLESSED / "
+        "INFRA_NOT_BLESSED file; its stamped_model/ (with warmup requests) is pushed when model is "
+        "not connected.",
+    ),
+}
+
+OUTPUT_ARTIFACT_TYPE = Model
+OUTPUT_DESCRIPTIONS = {
+    OUTPUT_ARTIFACT: "An archive copy of the pushed model (empty when not pushed), with metadata "
+    "pushed (1/0), pushed_destination, pushed_version and reason, as TFX's PushedModel.",
+    "pushed": "True when the model was pushed; false when the blessings refused it (nothing was written).",
+    "pushed_destination": "Where the model was published, <base>/<version>; empty when not pushed.",
+    "pushed_version": "The version published, e.g. 1700000000; empty when not pushed.",
+}
+
+DESCRIPTION = (
+    "Push a blessed TensorFlow SavedModel to a serving directory (gs:// or a mounted path) as a new "
+    "numbered version, like TFX's Pusher. Not blessed: nothing is written and the step succeeds "
+    "with pushed=false."
+)
+
+
+def _default(option: Option) -> Any:
+    """The option's default as a value of its kind, as KFP shows and passes it."""
+    if option.kind is bool:
+        return parse_flag(option.default, option.name)
+    return option.kind(option.default)
+
+
+def _parameters() -> list[inspect.Parameter]:
+    def param(name: str, annotation: Any, **default: Any) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, **default)
+
+    params = [param(name, Optional[Input[ARTIFACT_INPUTS[name][0]]], default=None) for name in INPUT_ARTIFACTS]
+    for option in OPTIONS:
+        if option.name in REQUIRED_OPTIONS:
+            params.append(param(option.name, option.kind))
+        else:
+            params.append(param(option.name, option.kind, default=_default(option)))
+    params.append(param(OUTPUT_ARTIFACT, Output[OUTPUT_ARTIFACT_TYPE]))
+    # The record's own output parameters (an empty outcome gives their names and types).
+    for name, value in output_parameters(Outcome(pushed=False, reason="")).items():
+        params.append(param(name, OutputPath(type(value))))
+    return params
+
+
+def _docstring() -> str:
+    """KFP reads input and output descriptions from a Google-style docstring."""
+    inputs = {name: text for name, (_, text) in ARTIFACT_INPUTS.items()}
+    inputs.update({o.name: f"{o.help} Example: {o.example}" for o in OPTIONS})
+    lines = [DESCRIPTION, "", "Args:"]
+    lines += [f"    {name}: {' '.join(text.split())}" for name, text in inputs.items()]
+    lines += ["", "Returns:"]
+    lines += [f"    {name}: {text}" for name, text in OUTPUT_DESCRIPTIONS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _container_component():
+    # A container component's interface is its function's signature; ours is generated from the
+    # command's tables instead of being written out, so the two cannot drift apart.
+    def model_pusher(*_placeholders: Any) -> dsl.ContainerSpec:  # kfp calls it with one per input
+        return dsl.ContainerSpec(image=IMAGE, command=COMMAND, args=ARGS)
+
+    model_pusher.__signature__ = inspect.Signature(_parameters())
+    model_pusher.__doc__ = _docstring()
+    return dsl.container_component(model_pusher)
+
+
+model_pusher = _container_component()
+
+
+def write(path: Path) -> None:
+    """Compile the component to IR YAML, the format `kfp.components.load_component_from_file` reads."""
+    compiler.Compiler().compile(model_pusher, str(path))
+
+
+if __name__ == "__main__":
+    write(Path(sys.argv[1] if len(sys.argv) > 1 else "component.yaml"))
