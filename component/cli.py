@@ -1,19 +1,25 @@
-"""The command: `python -m component` in a pipeline (executor input) or on a laptop (flags).
+"""The command: `python -m component` in a pipeline (executor input) or on a laptop (flags),
+plus `list` and `rollback` for the versions at a destination.
 
 This is the one place where the project's errors become exit codes: 2 for a bad input, 1 for a
 failed publish, 0 when the step did its job (including "not blessed, not pushed", as in TFX).
 """
 
 import argparse
+import datetime
+import json
 import logging
 import sys
 import time
 from collections.abc import Sequence
 
 from . import __version__
+from .destination import parse_destination
 from .errors import PusherError
-from .record import json_record, summary, write_outputs
-from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, from_executor_input, from_flags
+from .pusher import list_versions, rollback
+from .record import Outcome, json_record, write_outputs
+from .report import text_summary, write_markdown
+from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, from_executor_input, from_flags
 from .run import run
 
 log = logging.getLogger("component")
@@ -27,10 +33,14 @@ examples:
 
   # a bare path or gs:// URI is a destination too; SEQUENTIAL versions are 1, 2, 3, ...
   python -m component --model ./saved_model --push-destination gs://bucket/serving/my_model \\
-      --versioning SEQUENTIAL
+      --versioning SEQUENTIAL --keep-versions 5
 
   # in Kubeflow Pipelines / Vertex AI (what component.yaml runs)
   python -m component --executor-input '{{$}}'
+
+  # the versions at a destination, and going back to the previous one
+  python -m component list --push-destination gs://bucket/serving/my_model
+  python -m component rollback --push-destination gs://bucket/serving/my_model [--to 1700000000]
 
 exit codes: 0 pushed, or not pushed because not blessed (the reason is in the output);
             2 bad input, nothing written; 1 publishing failed, nothing published.
@@ -42,53 +52,118 @@ _ARTIFACT_HELP = {
     "infra_blessing": "InfraValidator blessing directory (INFRA_BLESSED / INFRA_NOT_BLESSED); "
     "its stamped_model/ is pushed when --model is not given.",
 }
+_OUTPUT_HELP = {
+    OUTPUT_ARTIFACT: ("DIR", "Where to keep an archive copy of the pushed model (TFX's pushed_model artifact)."),
+    REPORT_ARTIFACT: ("FILE", "Where to write the push report as Markdown."),
+}
 
 
-def _parser() -> argparse.ArgumentParser:
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+def _push_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m component",
         description="Push a blessed TensorFlow SavedModel to a serving directory (local or gs://) "
-        "as a new numbered version, atomically.",
+        "as a new numbered version, atomically. Subcommands: list, rollback (see their --help).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--executor-input", metavar="JSON", help="KFP v2 executor input ({{$}}); replaces every other flag.")
     for name in INPUT_ARTIFACTS:
-        parser.add_argument(f"--{name.replace('_', '-')}", metavar="DIR", help=_ARTIFACT_HELP[name])
+        parser.add_argument(_flag(name), metavar="DIR", help=_ARTIFACT_HELP[name])
     for option in OPTIONS:
         parser.add_argument(
-            f"--{option.name.replace('_', '-')}", metavar=option.name.upper(), default=option.default,
-            help=f"{option.help} Example: {option.example}",
+            _flag(option.name), metavar=option.name.upper(), default=option.default,
+            help=f"{option.help} Example: {option.example}" + (f" (default: {option.default})" if option.default else ""),
         )
-    parser.add_argument(
-        f"--{OUTPUT_ARTIFACT.replace('_', '-')}", metavar="DIR",
-        help="Where to keep an archive copy of the pushed model (TFX's pushed_model artifact).",
-    )
+    for name, (metavar, text) in _OUTPUT_HELP.items():
+        parser.add_argument(_flag(name), metavar=metavar, help=text)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
+def _destination_parser(command: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m component {command}", description=description)
+    parser.add_argument("--push-destination", required=True, help="PushDestination JSON or a base directory (local or gs://).")
+    return parser
+
+
+def _push(argv: Sequence[str]) -> int:
+    parser = _push_parser()
+    args = parser.parse_args(argv)
+    if args.executor_input is not None:
+        request = from_executor_input(args.executor_input)
+    else:
+        if not args.push_destination:
+            parser.error("--push-destination is required (or give --executor-input)")
+        request = from_flags(
+            {name: getattr(args, name) for name in INPUT_ARTIFACTS},
+            {option.name: getattr(args, option.name) for option in OPTIONS},
+            {name: getattr(args, name) for name in _OUTPUT_HELP},
+        )
+    outcome = run(request)
+    write_outputs(request, outcome)
+    if request.push_report is not None:
+        write_markdown(request.push_report.path, outcome)
+    if args.executor_input is None:
+        print(json_record(outcome, request.pushed_model))
+    _log_summary(outcome)
+    return 0
+
+
+def _list(argv: Sequence[str]) -> int:
+    parser = _destination_parser("list", "List the versions at a destination, oldest first.")
+    parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+    args = parser.parse_args(argv)
+    infos = list_versions(parse_destination(args.push_destination).base)
+    if args.json:
+        print(json.dumps([vars(i) for i in infos], indent=2))
+        return 0
+    print(f"{'version':>12}  {'modified (UTC)':19}  {'files':>5}  {'MB':>9}  complete")
+    for i in infos:
+        when = datetime.datetime.fromtimestamp(i.modified, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{i.version:>12}  {when:19}  {i.files:>5}  {i.bytes / 1e6:>9.2f}  {'yes' if i.complete else 'NO'}")
+    if not infos:
+        log.info("No versions at %s.", args.push_destination)
+    return 0
+
+
+def _rollback(argv: Sequence[str]) -> int:
+    parser = _destination_parser(
+        "rollback", "Republish an older version as the newest one, so model servers switch back to it."
+    )
+    parser.add_argument("--to", type=int, metavar="VERSION", help="The version to go back to (default: the one before the newest).")
+    args = parser.parse_args(argv)
+    destination = parse_destination(args.push_destination)
+    source, published = rollback(destination, args.to)
+    outcome = Outcome(True, f"rolled back: republished {source.origin} as version {published.version}",
+                      source.root, published=published)
+    print(json_record(outcome))
+    _log_summary(outcome)
+    return 0
+
+
+def _log_summary(outcome: Outcome) -> None:
+    for line in text_summary(outcome):
+        log.info("%s", line)
+
+
+COMMANDS = {"list": _list, "rollback": _rollback}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = COMMANDS.get(argv[0], _push) if argv else _push
+    if command is not _push:
+        argv = argv[1:]
     started = time.monotonic()
-    args = _parser().parse_args(argv)
     try:
-        if args.executor_input is not None:
-            request = from_executor_input(args.executor_input)
-        else:
-            if not args.push_destination:
-                _parser().error("--push-destination is required (or give --executor-input)")
-            request = from_flags(
-                {name: getattr(args, name) for name in INPUT_ARTIFACTS},
-                {option.name: getattr(args, option.name) for option in OPTIONS},
-                args.pushed_model,
-            )
-        outcome = run(request)
-        write_outputs(request, outcome)
+        code = command(argv)
     except PusherError as exc:
         log.error("%s", exc)
         return exc.exit_code
-    if args.executor_input is None:
-        print(json_record(request, outcome))
-    log.info("%s (%.2f s in all)", summary(outcome), time.monotonic() - started)
-    return 0
+    log.info("Done in %.2f s.", time.monotonic() - started)
+    return code

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model_source import LOAD_TRIGGER, Model, ModelFile
+from .model_source import LOAD_TRIGGER, Model, ModelFile, local_model
 from .progress import Progress
 from .versioning import numeric_versions
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # Hidden, so model servers (which load only numeric names) never look inside.
 STAGING_PREFIX = ".pushing-"
+DELETING_PREFIX = ".deleting-"
 LOCK_SUFFIX = ".lock"
 CHUNK = 64 * 1024 * 1024
 COPY_WORKERS = 8
@@ -56,6 +57,8 @@ class LocalStore:
         except FileNotFoundError:
             return
         for name in names:
+            if name.startswith(DELETING_PREFIX):  # a deletion interrupted half-way: finish it
+                shutil.rmtree(self.base / name, ignore_errors=True)
             if not (name.startswith(STAGING_PREFIX) and name.endswith(LOCK_SUFFIX)):
                 continue
             lock = self.base / name
@@ -97,6 +100,19 @@ class LocalStore:
         shutil.rmtree(staging.directory, ignore_errors=True)
         staging.lock.unlink(missing_ok=True)
         os.close(staging.lock_fd)
+
+    def version_model(self, version: int) -> Model:
+        return local_model(self.base / str(version), "push_destination", f"version {version} at {self.uri}")
+
+    def delete_version(self, version: int) -> None:
+        # Renamed away first, so a model server sees the version vanish at once, not file by file.
+        doomed = self.base / f"{DELETING_PREFIX}{version}-{uuid.uuid4().hex}"
+        try:
+            os.rename(self.base / str(version), doomed)
+        except FileNotFoundError:
+            return  # another push's retention removed it first
+        _fsync_dir(self.base)
+        shutil.rmtree(doomed)
 
     def _claim_staging(self) -> LocalStaging:
         while True:

@@ -105,6 +105,15 @@ class LocalTree:
         return Model(str(top), origin, tuple(files), tuple(empty_dirs))
 
 
+def local_model(path: Path, input_name: str, origin: str) -> Model:
+    """Every file below a local directory, as a Model (a published version, a test's model)."""
+    return LocalTree(Artifact(input_name, str(path), path)).model("", origin)
+
+
+def read_bytes(f: ModelFile) -> bytes:
+    return Path(f.source).read_bytes()
+
+
 def open_tree(artifact: Artifact) -> Tree:
     if not artifact.path.is_dir():
         raise InputError(f"{artifact.name}: directory {artifact.path} does not exist (uri {artifact.uri})")

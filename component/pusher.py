@@ -8,14 +8,15 @@ where model servers do not look, claim the next free version, make it visible in
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from .checksums import same_content
 from .destination import Destination
-from .errors import PublishError
+from .errors import InputError, PublishError
 from .local_store import LocalStore, copy_model
-from .model_source import Model
+from .model_source import SAVED_MODEL_FILES, Model
 from .progress import Progress, rate
 from .versioning import next_version
 
@@ -71,19 +72,37 @@ def open_store(base: str) -> Store:
     return LocalStore(Path(base))
 
 
-def push(model: Model, destination: Destination, clock: Callable[[], float] = time.time) -> Published:
+def push(
+    model: Model,
+    destination: Destination,
+    *,
+    reuse: bool = True,
+    keep: int = 0,
+    clock: Callable[[], float] = time.time,
+) -> Published:
+    """Publish `model` as a new version; or, with `reuse`, point at the newest version when it
+    already holds exactly this model (a retried step); then keep only the `keep` newest (0: all)."""
     store = open_store(destination.base)
     try:
         store.clean_abandoned()
-        progress = Progress(f"Publishing to {store.uri}", len(model.files), model.total_bytes)
-        staging = store.stage(model, progress)
-        try:
-            version = _claim(store, staging, destination, clock)
-        finally:
-            store.discard(staging)
-            progress.done()
+        published = _reusable(store, model) if reuse else None
+        if published is None:
+            published = _publish(store, model, destination, clock)
+        if keep:
+            published = replace(published, removed=_retain(store, keep, published.version))
     except OSError as exc:
         raise PublishError(f"push_destination: writing to {store.uri} failed: {exc}; nothing was published") from None
+    return published
+
+
+def _publish(store: Store, model: Model, destination: Destination, clock: Callable[[], float]) -> Published:
+    progress = Progress(f"Publishing to {store.uri}", len(model.files), model.total_bytes)
+    staging = store.stage(model, progress)
+    try:
+        version = _claim(store, staging, destination, clock)
+    finally:
+        store.discard(staging)
+        progress.done()
     published = Published(version, store.version_uri(version), len(model.files), model.total_bytes, progress.seconds)
     log.info(
         "Published version %d at %s: %d files, %.1f MB in %.2f s (%s).",
@@ -91,6 +110,30 @@ def push(model: Model, destination: Destination, clock: Callable[[], float] = ti
         rate(published.bytes, published.seconds),
     )
     return published
+
+
+def _reusable(store: Store, model: Model) -> Published | None:
+    started = time.monotonic()
+    newest = max(store.versions(), default=None)
+    if newest is None or not same_content(model, store.version_model(newest)):
+        return None
+    log.info(
+        "Version %d at %s already holds exactly this model (same %d files, sizes and CRC32C): reusing it "
+        "instead of publishing a copy (force_new_version=true publishes a new one).",
+        newest, store.uri, len(model.files),
+    )
+    return Published(newest, store.version_uri(newest), len(model.files), model.total_bytes,
+                     time.monotonic() - started, reused=True)
+
+
+def _retain(store: Store, keep: int, pushed: int) -> tuple[int, ...]:
+    """Delete numeric versions beyond the `keep` newest; never the one just pushed."""
+    doomed = [v for v in sorted(store.versions(), reverse=True)[keep:] if v != pushed]
+    for version in doomed:
+        store.delete_version(version)
+    if doomed:
+        log.info("Retention (keep_versions=%d): removed versions %s from %s.", keep, ", ".join(map(str, doomed)), store.uri)
+    return tuple(doomed)
 
 
 def _claim(store: Store, staging: Any, destination: Destination, clock: Callable[[], float]) -> int:
@@ -113,3 +156,46 @@ def archive(model: Model, target: Path) -> None:
         raise PublishError(f"pushed_model: writing the archive copy to {target} failed: {exc}") from None
     progress.done()
     log.info("Archived the model in the pushed_model artifact at %s.", target)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    uri: str
+    files: int
+    bytes: int
+    modified: float  # Unix time of the newest file
+    complete: bool  # has the file a model server loads
+
+
+def list_versions(base: str) -> list[VersionInfo]:
+    store = open_store(base)
+    infos = []
+    for version in sorted(store.versions()):
+        model = store.version_model(version)
+        names = {f.rel for f in model.files}
+        infos.append(VersionInfo(
+            version, store.version_uri(version), len(model.files), model.total_bytes,
+            max((f.modified for f in model.files), default=0.0),
+            bool(names & set(SAVED_MODEL_FILES)),
+        ))
+    return infos
+
+
+def rollback(destination: Destination, to_version: int | None) -> tuple[Model, Published]:
+    """Republish an older version (default: the one before the newest) as the newest, through the
+    same staged, atomic path as a push, so model servers that serve the newest switch back to it."""
+    store = open_store(destination.base)
+    complete = [v.version for v in list_versions(destination.base) if v.complete]
+    if len(complete) < 2 and to_version is None:
+        raise InputError(f"rollback: {store.uri} has {len(complete)} complete version(s); nothing to roll back to")
+    target = complete[-2] if to_version is None else to_version
+    if target not in complete:
+        raise InputError(
+            f"rollback: version {target} is not a complete version at {store.uri} (complete: {', '.join(map(str, complete)) or 'none'})"
+        )
+    if target == complete[-1]:
+        raise InputError(f"rollback: version {target} is already the newest version at {store.uri}")
+    log.info("Rolling back %s to version %d: republishing it as a new version.", store.uri, target)
+    source = store.version_model(target)
+    return source, push(source, destination, reuse=False)

@@ -2,13 +2,15 @@
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .artifacts import OutputArtifact
 from .gate import BlessingReading
 from .pusher import Published
-from .request import OUTPUT_ARTIFACT, PushRequest
+from .request import PushRequest
+from .validate import ModelSummary
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,7 @@ class Outcome:
     model_uri: str = ""
     readings: tuple[BlessingReading, ...] = ()
     published: Published | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    summary: ModelSummary | None = None
 
     @property
     def destination(self) -> str:
@@ -35,6 +37,7 @@ def metadata(outcome: Outcome) -> dict[str, Any]:
         "pushed": 1 if outcome.pushed else 0,
         "pushed_destination": outcome.destination,
         "pushed_version": outcome.version,
+        "reused": 1 if outcome.published and outcome.published.reused else 0,
         "reason": outcome.reason,
     }
 
@@ -46,11 +49,13 @@ def output_parameters(outcome: Outcome) -> dict[str, Any]:
 
 def executor_output(request: PushRequest, outcome: Outcome) -> dict[str, Any]:
     doc: dict[str, Any] = {}
-    if request.pushed_model is not None:
-        art = request.pushed_model
-        doc["artifacts"] = {
-            OUTPUT_ARTIFACT: {"artifacts": [{"name": art.artifact_name, "uri": art.uri, "metadata": metadata(outcome)}]}
-        }
+    artifacts = {
+        art.name: {"artifacts": [{"name": art.artifact_name, "uri": art.uri, "metadata": meta}]}
+        for art, meta in ((request.pushed_model, metadata(outcome)), (request.push_report, {}))
+        if art is not None
+    }
+    if artifacts:
+        doc["artifacts"] = artifacts
     params = output_parameters(outcome)
     declared = {name: params[name] for name in request.parameter_files if name in params}
     if declared:
@@ -76,22 +81,14 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def json_record(request: PushRequest, outcome: Outcome) -> str:
+def json_record(outcome: Outcome, pushed_model: OutputArtifact | None = None) -> str:
     """What the flags front prints on stdout: the same facts KFP gets, for scripts."""
     record = dict(metadata(outcome))
     record["model"] = outcome.model_uri
     record["blessings"] = {r.input_name: {"verdict": r.verdict.value, "evidence": r.evidence} for r in outcome.readings}
-    if request.pushed_model is not None:
-        record["pushed_model"] = request.pushed_model.uri
+    if pushed_model is not None:
+        record["pushed_model"] = pushed_model.uri
     if outcome.published is not None:
         p = outcome.published
-        record.update(files=p.files, bytes=p.bytes, seconds=round(p.seconds, 3))
+        record.update(files=p.files, bytes=p.bytes, seconds=round(p.seconds, 3), removed_versions=list(p.removed))
     return json.dumps(record, indent=2)
-
-
-def summary(outcome: Outcome) -> str:
-    if not outcome.pushed:
-        return f"NOT pushed: {outcome.reason}"
-    p = outcome.published
-    assert p is not None
-    return f"Pushed version {p.version} to {p.uri} ({p.files} files, {p.bytes / 1e6:.1f} MB, {p.seconds:.2f} s): {outcome.reason}"

@@ -15,6 +15,7 @@ from .errors import InputError
 
 INPUT_ARTIFACTS = ("model", "model_blessing", "infra_blessing")
 OUTPUT_ARTIFACT = "pushed_model"
+REPORT_ARTIFACT = "push_report"  # a system.Markdown file the KFP UI shows
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class PushRequest:
     model_blessing: Artifact | None = None
     infra_blessing: Artifact | None = None
     pushed_model: OutputArtifact | None = None
+    push_report: OutputArtifact | None = None
     executor_output: Path | None = None  # KFP's outputs.outputFile
     parameter_files: Mapping[str, Path] = field(default_factory=dict)  # output parameter name -> file
     required_signatures: tuple[str, ...] = ("serving_default",)
@@ -90,7 +92,7 @@ class PushRequest:
 def build_request(
     artifacts: Mapping[str, Artifact],
     options: Mapping[str, Any],
-    pushed_model: OutputArtifact | None = None,
+    outputs: Mapping[str, OutputArtifact],
     executor_output: Path | None = None,
     parameter_files: Mapping[str, Path] | None = None,
 ) -> PushRequest:
@@ -100,7 +102,8 @@ def build_request(
         raise InputError(f"keep_versions: must be 0 (keep all) or more, got {keep}")
     return PushRequest(
         destination=parse_destination(values["push_destination"], values["versioning"]),
-        pushed_model=pushed_model,
+        pushed_model=outputs.get(OUTPUT_ARTIFACT),
+        push_report=outputs.get(REPORT_ARTIFACT),
         executor_output=executor_output,
         parameter_files=dict(parameter_files or {}),
         required_signatures=tuple(s.strip() for s in values["required_signatures"].split(",") if s.strip()),
@@ -144,11 +147,12 @@ def from_executor_input(text: str) -> PushRequest:
         if first is not None:
             uri = _uri(first, name)
             artifacts[name] = Artifact(name, uri, local_path(uri), first.get("metadata") or {})
-    pushed_model = None
-    out = _first_artifact(outputs.get("artifacts") or {}, OUTPUT_ARTIFACT, "outputs")
-    if out is not None:
-        uri = _uri(out, OUTPUT_ARTIFACT)
-        pushed_model = OutputArtifact(OUTPUT_ARTIFACT, uri, local_path(uri), out.get("name") or "")
+    output_artifacts = {}
+    for name in (OUTPUT_ARTIFACT, REPORT_ARTIFACT):
+        out = _first_artifact(outputs.get("artifacts") or {}, name, "outputs")
+        if out is not None:
+            uri = _uri(out, name)
+            output_artifacts[name] = OutputArtifact(name, uri, local_path(uri), out.get("name") or "")
     output_file = outputs.get("outputFile")
     parameter_files = {
         name: Path(spec["outputFile"])
@@ -158,7 +162,7 @@ def from_executor_input(text: str) -> PushRequest:
     return build_request(
         artifacts,
         inputs.get("parameterValues") or {},
-        pushed_model,
+        output_artifacts,
         Path(output_file) if output_file else None,
         parameter_files,
     )
@@ -184,9 +188,10 @@ def _uri(artifact: Mapping[str, Any], name: str) -> str:
 
 
 def from_flags(
-    paths: Mapping[str, str | None], options: Mapping[str, Any], pushed_model: str | None
+    paths: Mapping[str, str | None], options: Mapping[str, Any], outputs: Mapping[str, str | None]
 ) -> PushRequest:
-    """The laptop / `docker run` front: artifacts are directories (or gs:// URIs) with no metadata."""
+    """The laptop / `docker run` front: artifacts are directories (or gs:// URIs) with no metadata;
+    `outputs` maps pushed_model / push_report to where the user wants them."""
     artifacts = {}
     for name, value in paths.items():
         if value:
@@ -194,5 +199,5 @@ def from_flags(
             if not value.startswith("gs://") and not path.exists():
                 raise InputError(f"{name}: {value} does not exist")
             artifacts[name] = Artifact(name, value, path, {})
-    out = OutputArtifact(OUTPUT_ARTIFACT, pushed_model, local_path(pushed_model)) if pushed_model else None
-    return build_request(artifacts, options, out)
+    output_artifacts = {name: OutputArtifact(name, uri, local_path(uri)) for name, uri in outputs.items() if uri}
+    return build_request(artifacts, options, output_artifacts)

@@ -8,7 +8,9 @@ from .gate import decide
 from .model_source import Model, find_model
 from .pusher import archive, push
 from .record import Outcome
+from .report import signature_line
 from .request import PushRequest
+from .validate import deep_check_with_tensorflow, inspect_model
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +25,17 @@ def run(request: PushRequest) -> Outcome:
     if not decision.push:
         log.warning("Not pushing: %s. Nothing was written to %s.", decision.reason, request.destination.base)
         return Outcome(False, decision.reason, model.root, decision.readings)
+    summary = inspect_model(model, request.required_signatures)
+    for signature in summary.signatures.values():
+        log.info("Model signature %s", signature_line(signature))
+    if request.deep_validation:
+        deep_check_with_tensorflow(Path(model.root), request.required_signatures)
+        log.info("TensorFlow loaded the model and found its required signatures.")
     log.info("Pushing: %s.", decision.reason)
     if request.pushed_model is not None:
         archive(model, request.pushed_model.path)
-    published = push(model, request.destination)
-    return Outcome(True, decision.reason, model.root, decision.readings, published)
+    published = push(model, request.destination, reuse=not request.force_new_version, keep=request.keep_versions)
+    return Outcome(True, decision.reason, model.root, decision.readings, published, summary)
 
 
 def _check_not_inside(model: Model, request: PushRequest) -> None:

@@ -8,6 +8,7 @@ graphs). `deep_check_with_tensorflow` is the opt-in, slow, TensorFlow-backed com
 """
 
 import dataclasses
+import io
 import struct
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from google.protobuf import text_format as _text_format
 
 from . import savedmodel_proto
 from .errors import InputError
+from .model_source import Model, read_bytes
 
 SERVE_TAG = "serve"
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
@@ -184,35 +186,25 @@ def count_tfrecords(stream: BinaryIO) -> int:
     return count
 
 
-def inspect_local_model(model_dir: Path, required_signatures: Sequence[str] = ("serving_default",)) -> ModelSummary:
-    """Read and check a SavedModel directory as TensorFlow Serving would load it; return its summary.
+def inspect_model(model: Model, required_signatures: Sequence[str] = ("serving_default",)) -> ModelSummary:
+    """Read and check a SavedModel as TensorFlow Serving would load it; return its summary.
 
     Like TensorFlow's loader, saved_model.pb wins over saved_model.pbtxt when both exist.
     Raises InputError for anything that would make the push publish an unservable model.
     """
-    binary_path = model_dir / "saved_model.pb"
-    text_path = model_dir / "saved_model.pbtxt"
-    if binary_path.is_file():
-        path, text_format = binary_path, False
-    elif text_path.is_file():
-        path, text_format = text_path, True
-    else:
-        raise InputError(f"model: {model_dir} has no saved_model.pb or saved_model.pbtxt")
+    files = {f.rel: f for f in model.files}
+    graph = files.get("saved_model.pb") or files.get("saved_model.pbtxt")
+    if graph is None:
+        raise InputError(f"model: {model.root} has no saved_model.pb or saved_model.pbtxt")
     try:
-        summary = read_model_summary(path.read_bytes(), text_format=text_format)
+        summary = read_model_summary(read_bytes(graph), text_format=graph.rel.endswith(".pbtxt"))
+        if WARMUP_FILE in files:
+            records = count_tfrecords(io.BytesIO(read_bytes(files[WARMUP_FILE])))
+            summary = dataclasses.replace(summary, warmup_records=records)
     except OSError as exc:
-        raise InputError(f"model: cannot read {path} ({exc.strerror})") from exc
-
-    warmup_path = model_dir / WARMUP_FILE
-    if warmup_path.is_file():
-        try:
-            with warmup_path.open("rb") as stream:
-                summary = dataclasses.replace(summary, warmup_records=count_tfrecords(stream))
-        except OSError as exc:
-            raise InputError(f"model: cannot read {warmup_path} ({exc.strerror})") from exc
-        except TFRecordError as exc:
-            raise InputError(f"model: {WARMUP_FILE} is not a readable TFRecord file ({exc})") from exc
-
+        raise InputError(f"model: cannot read {model.root} ({exc})") from exc
+    except TFRecordError as exc:
+        raise InputError(f"model: {WARMUP_FILE} is not a readable TFRecord file ({exc})") from exc
     check_model(summary, required_signatures)
     return summary
 

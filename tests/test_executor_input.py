@@ -65,7 +65,7 @@ def test_output_file_and_parameters(saved_model, tmp_path):
 def test_not_pushed_output_has_no_nulls(saved_model, tmp_path):
     out = run(tmp_path, {"model": artifact(saved_model), "model_blessing": artifact(tmp_path / "b", blessed=0)})
     meta = out["artifacts"]["pushed_model"]["artifacts"][0]["metadata"]
-    assert meta == {"pushed": 0, "pushed_destination": "", "pushed_version": "",
+    assert meta == {"pushed": 0, "pushed_destination": "", "pushed_version": "", "reused": 0,
                     "reason": "model_blessing says NOT blessed (metadata blessed=0)"}
     assert None not in out["parameterValues"].values()
 

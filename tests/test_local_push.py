@@ -50,7 +50,7 @@ def test_blessed_model_is_pushed_and_serves_the_same(saved_model, tmp_path):
     assert versions(tmp_path / "serving") == [version]
     assert_serves_like(tmp_path / "serving" / version, saved_model)
     assert_serves_like(tmp_path / "pushed", saved_model)  # TFX's archive copy
-    assert f"Pushed version {version}" in result.stderr
+    assert f"Decision: pushed version {version}: model_blessing blessed the model" in result.stderr
 
 
 def test_not_blessed_writes_nothing_and_succeeds(saved_model, tmp_path):
@@ -59,7 +59,7 @@ def test_not_blessed_writes_nothing_and_succeeds(saved_model, tmp_path):
     assert result.returncode == 0
     assert record["pushed"] == 0 and record["pushed_version"] == "" and "NOT blessed" in record["reason"]
     assert not (tmp_path / "serving").exists() and not (tmp_path / "pushed").exists()
-    assert "NOT pushed" in result.stderr
+    assert "Decision: NOT pushed" in result.stderr
 
 
 def test_both_blessings_blessed(saved_model, tmp_path):
@@ -208,7 +208,8 @@ def test_sequential_versions(saved_model, tmp_path):
     base = tmp_path / "s"
     (base / "3").mkdir(parents=True)
     (base / "not-a-version").mkdir()
-    got = [push("--model", str(saved_model), "--versioning", "SEQUENTIAL", dest=base)[1]["pushed_version"] for _ in range(2)]
+    got = [push("--model", str(saved_model), "--versioning", "SEQUENTIAL", "--force-new-version", "true", dest=base)[1][
+        "pushed_version"] for _ in range(2)]
     assert got == ["4", "5"]
 
 
@@ -221,7 +222,8 @@ def test_destination_json_as_tfx_users_write_it(saved_model, tmp_path):
 
 def test_two_concurrent_pushes_get_different_versions(saved_model, tmp_path):
     base = tmp_path / "s"
-    cmd = [sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination", str(base)]
+    cmd = [sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination", str(base),
+           "--force-new-version", "true"]
     procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     records = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     pushed = sorted(r["pushed_version"] for r in records)
