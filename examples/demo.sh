@@ -20,15 +20,23 @@ step "2. Evaluator did NOT bless the model: nothing is written, the step still s
 $PY -m component --model examples/model --model-blessing "$out/not_blessed" \
     --push-destination "$destination" --pushed-model "$out/pushed_model_2"
 
-step "3. Push again in the same second: a new, higher version, never a collision"
+step "3. The step is retried: the newest version already holds this model, so it is reused"
 $PY -m component --model examples/model --model-blessing "$out/blessed" \
     --push-destination "$destination" >/dev/null
 
-step "4. A bad input: one clear line and exit code 2"
+step "4. Forced new version in the same second: the next number up, never a collision"
+$PY -m component --model examples/model --model-blessing "$out/blessed" \
+    --push-destination "$destination" --force-new-version true \
+    --push-report "$out/push_report.md" >/dev/null
+echo "--- the push report ($out/push_report.md):"
+cat "$out/push_report.md"
+
+step "5. A bad input: one clear line and exit code 2"
 set +e
 $PY -m component --model examples/no_such_model --push-destination "$destination"
 echo "exit code: $?"
 set -e
 
 step "What a model server polling $out/serving/example_model sees"
+$PY -m component list --push-destination "$destination" 2>/dev/null
 find "$out/serving" | sort
