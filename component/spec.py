@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 from kfp import compiler, dsl
-from kfp.dsl import Artifact, Input, Model, Output, OutputPath
+from kfp.dsl import Artifact, Input, Markdown, Model, Output, OutputPath
 
 from . import __version__
 from .artifacts import parse_flag
 from .record import Outcome, output_parameters
-from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, Option
+from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, Option
 
 # The one place the image is named; its tag is the package version, so a release of the package
 # and the image it runs always go together.
@@ -58,10 +58,13 @@ ARTIFACT_INPUTS = {
     ),
 }
 
-OUTPUT_ARTIFACT_TYPE = Model
+# The archive copy is a model a later step can use; the report is Markdown, which the KFP UI shows.
+OUTPUT_ARTIFACTS = {OUTPUT_ARTIFACT: Model, REPORT_ARTIFACT: Markdown}
 OUTPUT_DESCRIPTIONS = {
     OUTPUT_ARTIFACT: "An archive copy of the pushed model (empty when not pushed), with metadata "
     "pushed (1/0), pushed_destination, pushed_version and reason, as TFX's PushedModel.",
+    REPORT_ARTIFACT: "The push report: what was decided and why, the model's signatures, the version "
+    "published and the versions at the destination.",
     "pushed": "True when the model was pushed; false when the blessings refused it (nothing was written).",
     "pushed_destination": "Where the model was published, <base>/<version>; empty when not pushed.",
     "pushed_version": "The version published, e.g. 1700000000; empty when not pushed.",
@@ -91,7 +94,7 @@ def _parameters() -> list[inspect.Parameter]:
             params.append(param(option.name, option.kind))
         else:
             params.append(param(option.name, option.kind, default=_default(option)))
-    params.append(param(OUTPUT_ARTIFACT, Output[OUTPUT_ARTIFACT_TYPE]))
+    params += [param(name, Output[kind]) for name, kind in OUTPUT_ARTIFACTS.items()]
     # The record's own output parameters (an empty outcome gives their names and types).
     for name, value in output_parameters(Outcome(pushed=False, reason="")).items():
         params.append(param(name, OutputPath(type(value))))

@@ -14,7 +14,7 @@ from kfp import dsl
 from blessings import blessing, infra_blessing_with_model
 from component import __version__
 from component.artifacts import MOUNT_ROOT_ENV
-from component.request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT
+from component.request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT
 from conftest import REPO
 from kfp_task import COMPONENT_YAML, Task, prepare
 from savedmodels import serve, warmup_file_bytes
@@ -86,7 +86,8 @@ def test_interface_has_every_option_with_its_default_type_and_description():
     assert inputs["artifacts"]["infra_blessing"]["artifactType"]["schemaTitle"] == "system.Artifact"
     assert {n: p["parameterType"] for n, p in outputs["parameters"].items()} == {
         "pushed": "BOOLEAN", "pushed_destination": "STRING", "pushed_version": "STRING"}
-    assert set(outputs["artifacts"]) == {OUTPUT_ARTIFACT}
+    assert {n: a["artifactType"]["schemaTitle"] for n, a in outputs["artifacts"].items()} == {
+        OUTPUT_ARTIFACT: "system.Model", REPORT_ARTIFACT: "system.Markdown"}
     assert all(p["description"] for p in [*outputs["parameters"].values(), *outputs["artifacts"].values()])
 
 
@@ -111,6 +112,7 @@ def test_blessed_model_is_pushed_and_serves(saved_model, tmp_path):
     assert serve(pushed, [[1.0, 2.0, 3.0]])["y"].tolist() == [[2.5, 4.5, 6.5]]
     assert (tmp_path / "task" / OUTPUT_ARTIFACT / "saved_model.pb").is_file()  # TFX's archive copy
     assert (tmp_path / "task" / "pushed").read_text() == "true"  # the output parameter file as well
+    assert outputs["pushed_version"] in (tmp_path / "task" / REPORT_ARTIFACT).read_text()  # the UI's Markdown
 
 
 def test_not_blessed_writes_nothing_and_succeeds(saved_model, tmp_path):
