@@ -34,6 +34,12 @@ class OutputArtifact:
     artifact_name: str = ""  # KFP's artifact name, echoed back in the executor output
 
 
+def gcs_uri_of_mount(path: str) -> str | None:
+    """gs://bucket/x for a path on KFP's /gcs/ mount (Vertex's GCS FUSE), else None."""
+    mount = str(Path(os.environ.get(MOUNT_ROOT_ENV, "/")) / "gcs") + "/"
+    return "gs://" + path[len(mount):] if path.startswith(mount) and len(path) > len(mount) else None
+
+
 def local_path(uri: str) -> Path:
     """The local path of an artifact URI, following KFP's container convention."""
     for prefix, mount in _MOUNTED_SCHEMES.items():

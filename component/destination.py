@@ -2,9 +2,13 @@
 
 import enum
 import json
+import logging
 from dataclasses import dataclass
 
+from .artifacts import gcs_uri_of_mount
 from .errors import InputError
+
+log = logging.getLogger(__name__)
 
 
 class Versioning(enum.Enum):
@@ -81,6 +85,11 @@ def _parse_json(text: str) -> tuple[str, Versioning]:
 
 
 def _normalise_base(base: str) -> str:
+    mounted = gcs_uri_of_mount(base)
+    if mounted:
+        # Directory renames on a FUSE mount of GCS are copies, not atomic; the GCS API can publish safely.
+        log.info("push_destination %s is on the GCS mount; publishing to %s through the GCS API.", base, mounted)
+        base = mounted
     if base.startswith("gs://"):
         if len(base.rstrip("/")) <= len("gs://") or base[len("gs://"):].startswith("/"):
             raise InputError(f"push_destination: {base!r} names no bucket")

@@ -1,0 +1,30 @@
+import pytest
+
+from component.destination import Versioning, parse_destination
+from component.errors import InputError
+
+
+@pytest.mark.parametrize("text, base, versioning", [
+    ('{"filesystem": {"base_directory": "gs://b/m/", "versioning": "AUTO"}}', "gs://b/m", Versioning.AUTO),
+    ('{"filesystem": {"baseDirectory": "/srv/m", "versioning": 1}}', "/srv/m", Versioning.UNIX_TIMESTAMP),
+    ('{"filesystem": {"base_directory": "/srv/m", "versioning": "sequential"}}', "/srv/m", Versioning.SEQUENTIAL),
+    ('{"filesystem": {"base_directory": "/srv/m"}}', "/srv/m", Versioning.AUTO),
+    ("gs://bucket/serving/m", "gs://bucket/serving/m", Versioning.AUTO),
+    ("./models/m/", "./models/m", Versioning.AUTO),
+])
+def test_accepted_forms(text, base, versioning):
+    d = parse_destination(text)
+    assert (d.base, d.versioning) == (base, versioning)
+
+
+def test_explicit_versioning_wins():
+    assert parse_destination('{"filesystem": {"base_directory": "/m", "versioning": 0}}', "SEQUENTIAL").versioning \
+        is Versioning.SEQUENTIAL
+    with pytest.raises(InputError, match="^versioning: expected one of"):
+        parse_destination("/m", "daily")
+
+
+def test_a_destination_on_the_gcs_mount_is_published_through_the_api(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEL_PUSHER_MOUNT_ROOT", str(tmp_path))
+    assert parse_destination(f"{tmp_path}/gcs/bucket/serving/m").base == "gs://bucket/serving/m"
+    assert parse_destination(f"{tmp_path}/gcsx/bucket").base == f"{tmp_path}/gcsx/bucket"
