@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test check-image bench clean component.yaml
+.PHONY: demo test check-image bench clean component.yaml pipelines
 
 $(VENV)/.runtime: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ check-image: $(VENV)/.test
 # a test fails when the shipped file is out of date.
 component.yaml: $(VENV)/.test
 	$(PY) -m component.spec $@
+
+pipelines: $(VENV)/.test
+	$(PY) -m pipelines.compile
 
 bench: $(VENV)/.test
 	$(PY) bench/run.py

@@ -6,6 +6,9 @@ a process, or inside the image), then read the outputs back with kfp's executor-
 These helpers are kfp internals, which is why setup.py pins kfp>=2.14,<3.
 """
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from kfp import components
 from kfp.local import executor_input_utils, executor_output_utils, placeholder_utils, utils
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from component.artifacts import MOUNT_ROOT_ENV
 from component.request import OUTPUT_ARTIFACT
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,3 +60,14 @@ def prepare(arguments: dict[str, Any], task_root: Path, pushed_model_uri: str | 
         unique_pipeline_id=placeholder_utils.make_random_id(),
     )
     return Task(container.image, command, executor_input, component_spec)
+
+
+def run_on_host(task: Task, mount_root: Path | None = None) -> dict[str, Any]:
+    """Run the resolved command as the image would, with this interpreter in place of its python;
+    `mount_root` stands in for the container's / (where /gcs, /s3 and /minio are)."""
+    assert task.command[:3] == ["python", "-m", "component"], task.command
+    env = {**os.environ, **({MOUNT_ROOT_ENV: str(mount_root)} if mount_root else {})}
+    result = subprocess.run([sys.executable, *task.command[1:]], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return task.outputs()

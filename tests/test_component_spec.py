@@ -1,7 +1,6 @@
 """component.yaml as KFP uses it: generated from component/spec.py, loaded by the kfp SDK, and its real
 command line resolved by kfp.local's helpers and run as a process, as a KFP launcher runs it."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -13,23 +12,12 @@ from kfp import dsl
 
 from blessings import blessing, infra_blessing_with_model
 from component import __version__
-from component.artifacts import MOUNT_ROOT_ENV
 from component.request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT
 from conftest import REPO
-from kfp_task import COMPONENT_YAML, Task, prepare
+from kfp_task import COMPONENT_YAML, prepare, run_on_host
 from savedmodels import serve, warmup_file_bytes
 
 KFP_TYPES = {str: "STRING", bool: "BOOLEAN", int: "NUMBER_INTEGER"}
-
-
-def run(task: Task, mount_root: Path | None = None) -> dict:
-    """Run the resolved command as the image would, with this interpreter in place of its python."""
-    assert task.command[:3] == ["python", "-m", "component"], task.command
-    env = {**os.environ, **({MOUNT_ROOT_ENV: str(mount_root)} if mount_root else {})}
-    result = subprocess.run([sys.executable, *task.command[1:]], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return task.outputs()
 
 
 def assert_pushed(outputs: dict, base: Path) -> Path:
@@ -107,7 +95,7 @@ def test_blessed_model_is_pushed_and_serves(saved_model, tmp_path):
         "model_blessing": dsl.Artifact(uri=str(tmp_path / "blessing"), metadata={"blessed": 1.0}),
         "push_destination": str(tmp_path / "serving"),
     }, tmp_path / "task")
-    outputs = run(task)
+    outputs = run_on_host(task)
     pushed = assert_pushed(outputs, tmp_path / "serving")
     assert serve(pushed, [[1.0, 2.0, 3.0]])["y"].tolist() == [[2.5, 4.5, 6.5]]
     assert (tmp_path / "task" / OUTPUT_ARTIFACT / "saved_model.pb").is_file()  # TFX's archive copy
@@ -121,7 +109,7 @@ def test_not_blessed_writes_nothing_and_succeeds(saved_model, tmp_path):
         "model_blessing": dsl.Artifact(uri=str(blessing(tmp_path / "blessing", "NOT_BLESSED"))),
         "push_destination": str(tmp_path / "serving"),
     }, tmp_path / "task")
-    outputs = run(task)
+    outputs = run_on_host(task)
     assert (outputs["pushed"], outputs["pushed_destination"], outputs["pushed_version"]) == (False, "", "")
     meta = outputs[OUTPUT_ARTIFACT].metadata
     assert meta["pushed"] == 0 and "NOT blessed" in meta["reason"]
@@ -131,7 +119,7 @@ def test_not_blessed_writes_nothing_and_succeeds(saved_model, tmp_path):
 def test_no_blessing_pushes_unvalidated(saved_model, tmp_path):
     task = prepare({"model": dsl.Model(uri=str(saved_model)), "push_destination": str(tmp_path / "serving"),
                     "versioning": "SEQUENTIAL"}, tmp_path / "task")
-    outputs = run(task)
+    outputs = run_on_host(task)
     assert assert_pushed(outputs, tmp_path / "serving").name == "1"
     assert "no blessing" in outputs[OUTPUT_ARTIFACT].metadata["reason"]
 
@@ -143,7 +131,7 @@ def test_infra_blessing_warmup_model_is_pushed_with_its_warmup_requests(saved_mo
         "infra_blessing": dsl.Artifact(uri=str(infra), metadata={"blessed": 1.0, "has_model": 1.0}),
         "push_destination": str(tmp_path / "serving"),
     }, tmp_path / "task")
-    pushed = assert_pushed(run(task), tmp_path / "serving")
+    pushed = assert_pushed(run_on_host(task), tmp_path / "serving")
     assert (pushed / "assets.extra" / "tf_serving_warmup_requests").read_bytes() == warmup
 
 
@@ -158,7 +146,7 @@ def test_remote_artifacts_are_read_and_written_at_their_mounted_paths(saved_mode
         "model_blessing": dsl.Artifact(uri=f"{scheme}bucket/evaluator/blessing"),
         "push_destination": str(tmp_path / "serving"),
     }, tmp_path / "task", pushed_model_uri=pushed_model_uri)
-    outputs = run(task, mount_root=root)
+    outputs = run_on_host(task, mount_root=root)
     assert_pushed(outputs, tmp_path / "serving")
     assert outputs[OUTPUT_ARTIFACT].uri == pushed_model_uri  # reported as given, never rewritten
     assert (root / mount / "bucket" / "pipeline-root" / "pusher" / OUTPUT_ARTIFACT / "saved_model.pb").is_file()
