@@ -27,7 +27,6 @@ from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT,
 IMAGE_REPOSITORY = "ghcr.io/kfp-model-pusher/kfp-model-pusher"
 IMAGE = f"{IMAGE_REPOSITORY}:{__version__}"
 
-NAME = "model-pusher"
 COMMAND = ["python", "-m", "component"]
 # The whole executor input: optional artifacts are read from it, because IfPresent placeholders
 # on artifacts are not resolved by every backend (KFP open source, Vertex).
@@ -65,7 +64,8 @@ OUTPUT_DESCRIPTIONS = {
     "pushed (1/0), pushed_destination, pushed_version and reason, as TFX's PushedModel.",
     REPORT_ARTIFACT: "The push report: what was decided and why, the model's signatures, the version "
     "published and the versions at the destination.",
-    "pushed": "True when the model was pushed; false when the blessings refused it (nothing was written).",
+    "pushed": "True when the model is published (a new version, or the identical newest one reused); "
+    "false when the blessings refused it (nothing was written).",
     "pushed_destination": "Where the model was published, <base>/<version>; empty when not pushed.",
     "pushed_version": "The version published, e.g. 1700000000; empty when not pushed.",
 }
