@@ -149,8 +149,16 @@ def copy_model(model: Model, dest: Path, progress: Progress) -> None:
 
 
 def _copy_file(f: ModelFile, target: Path, progress: Progress) -> None:
-    with open(f.source, "rb") as src, open(target, "wb") as dst:
-        _copy_stream(src.fileno(), dst.fileno(), progress)
+    with open(target, "wb") as dst:
+        if f.source.startswith("gs://"):
+            from .gcs_client import gcs_errors  # only models read from GCS need google-cloud-storage
+            from .gcs_transfer import download
+
+            with gcs_errors(f"model: downloading {f.source} failed"):
+                download(f, dst, progress)
+        else:
+            with open(f.source, "rb") as src:
+                _copy_stream(src.fileno(), dst.fileno(), progress)
         os.fsync(dst.fileno())
     progress.add(files=1)
 

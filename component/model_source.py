@@ -1,5 +1,6 @@
 """Find the SavedModel inside a model artifact, in every layout TFX writes, and list its files."""
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -7,6 +8,8 @@ from typing import Protocol
 
 from .artifacts import Artifact, parse_flag
 from .errors import InputError
+
+log = logging.getLogger(__name__)
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 # Written last: TF Serving starts loading a version the moment it sees saved_model.pb.
@@ -111,36 +114,60 @@ def local_model(path: Path, input_name: str, origin: str) -> Model:
 
 
 def read_bytes(f: ModelFile) -> bytes:
+    if f.source.startswith("gs://"):
+        from .gcs_client import gcs_errors  # only models read from GCS need google-cloud-storage
+        from .gcs_transfer import read_object
+
+        with gcs_errors(f"model: cannot read {f.source}", InputError):
+            return read_object(f.source)
     return Path(f.source).read_bytes()
 
 
-def open_tree(artifact: Artifact) -> Tree:
+def open_tree(artifact: Artifact, prefer_gcs: bool = False) -> Tree:
+    """A gs:// artifact is read through the GCS API when `prefer_gcs` (pushing to GCS: its files are
+    then copied server-side, not streamed through this container or Vertex's slow /gcs FUSE mount)
+    or when it is not at its mounted path (a laptop); otherwise at the mounted path, where KFP put it."""
+    if artifact.uri.startswith("gs://") and (prefer_gcs or not artifact.path.is_dir()):
+        from .gcs_store import GcsTree  # only gs:// models need google-cloud-storage
+
+        tree = GcsTree(artifact)
+        if not artifact.path.is_dir():
+            return tree
+        # With the mount there, the API is only the faster way: fall back to the mount when GCS
+        # cannot be read or holds nothing there (tests, unusual clusters).
+        try:
+            if tree.entries(""):
+                return tree
+        except InputError as exc:
+            log.info("Reading %s from its mounted path %s: %s", artifact.name, artifact.path, exc)
     if not artifact.path.is_dir():
         raise InputError(f"{artifact.name}: directory {artifact.path} does not exist (uri {artifact.uri})")
     return LocalTree(artifact)
 
 
-def find_model(model: Artifact | None, infra_blessing: Artifact | None) -> Model:
-    """The SavedModel to push: from `model` when given (as TFX), else InfraValidator's warmed-up copy."""
+def find_model(model: Artifact | None, infra_blessing: Artifact | None, prefer_gcs: bool = False) -> Model:
+    """The SavedModel to push: from `model` when given (as TFX), else InfraValidator's warmed-up copy.
+
+    `prefer_gcs`: read gs:// artifacts through the GCS API even when mounted (see open_tree)."""
     if model is not None:
-        tree = open_tree(model)
+        tree = open_tree(model, prefer_gcs)
         return tree.model(_serving_dir(tree, model.name), f"{model.name} {model.uri}")
     if infra_blessing is not None:
-        return _stamped_model(infra_blessing)
+        return _stamped_model(infra_blessing, prefer_gcs)
     raise InputError(
         "model: no model given; connect `model`, or an `infra_blessing` that holds a warmed-up model "
         "(InfraValidator with make_warmup=True)"
     )
 
 
-def _stamped_model(infra_blessing: Artifact) -> Model:
+def _stamped_model(infra_blessing: Artifact, prefer_gcs: bool) -> Model:
     has_model = infra_blessing.metadata.get("has_model")
     if has_model is not None and not parse_flag(has_model, "infra_blessing.metadata.has_model"):
         raise InputError(
             "infra_blessing: does not contain a model (has_model=0); connect `model`, or run "
             "InfraValidator with make_warmup=True"
         )
-    tree = open_tree(infra_blessing)
+    tree = open_tree(infra_blessing, prefer_gcs)
     if not tree.entries("").get("stamped_model"):
         raise InputError(
             f"infra_blessing: no stamped_model/ directory in {infra_blessing.uri}, so it holds no model; "

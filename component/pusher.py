@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from .artifacts import OutputArtifact, local_path
 from .checksums import same_content
 from .destination import Destination
 from .errors import InputError, PublishError
@@ -37,7 +38,8 @@ class Store(Protocol):
     def clean_abandoned(self) -> None: ...
 
     def stage(self, model: Model, progress: Progress) -> Any:
-        """Put every file where model servers do not look; returns a handle for publish/discard."""
+        """Move the model's bytes where model servers do not look (on GCS: the files too big to
+        upload while a version is half-visible); returns a handle for publish/discard."""
 
     def publish(self, staging: Any, version: int) -> bool:
         """Make the staged model visible as `version`; False when that number is already taken."""
@@ -147,15 +149,35 @@ def _claim(store: Store, staging: Any, destination: Destination, clock: Callable
     raise PublishError(f"push_destination: no free version found at {store.uri} after {MAX_CLAIM_ATTEMPTS} tries")
 
 
-def archive(model: Model, target: Path) -> None:
-    """TFX keeps a copy of the pushed model in the pushed_model artifact; so do we."""
-    progress = Progress(f"Archiving to {target}", len(model.files), model.total_bytes)
+def archive(model: Model, target: OutputArtifact) -> None:
+    """TFX keeps a copy of the pushed model in the pushed_model artifact; so do we.
+
+    A gs:// artifact is written through the GCS API when the model is itself in GCS (GCS copies it
+    server-side, where Vertex's /gcs FUSE mount would stream every byte through this container) or
+    when there is no /gcs mount to write through (a laptop); otherwise at its mounted path, which
+    KFP uploads after the step.
+    """
+    mount = local_path("gs://")
+    through_api = target.uri.startswith("gs://") and (model.root.startswith("gs://") or not mount.is_dir())
+    where = target.uri if through_api else str(target.path)
+    progress = Progress(f"Archiving to {where}", len(model.files), model.total_bytes)
     try:
-        copy_model(model, target, progress)
+        if through_api:
+            from .gcs_client import gcs_errors  # only GCS archives need google-cloud-storage
+            from .gcs_transfer import put_model
+
+            with gcs_errors(f"pushed_model: writing the archive copy to {where} failed"):
+                put_model(model, target.uri, progress)
+            if mount.is_dir():
+                # KFP's launcher uploads this path after the step and fails if it is missing;
+                # empty, it adds nothing to what is already in GCS.
+                target.path.mkdir(parents=True, exist_ok=True)
+        else:
+            copy_model(model, target.path, progress)
     except OSError as exc:
-        raise PublishError(f"pushed_model: writing the archive copy to {target} failed: {exc}") from None
+        raise PublishError(f"pushed_model: writing the archive copy to {where} failed: {exc}") from None
     progress.done()
-    log.info("Archived the model in the pushed_model artifact at %s.", target)
+    log.info("Archived the model in the pushed_model artifact at %s.", where)
 
 
 @dataclass(frozen=True)

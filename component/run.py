@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 def run(request: PushRequest) -> Outcome:
     # Every input is checked before anything is decided or written, so a bad input fails loudly
     # even when the model would not have been pushed.
-    model = find_model(request.model, request.infra_blessing)
+    # Pushing to GCS, a model that is in GCS too is read through the API, so it is copied server-side.
+    model = find_model(request.model, request.infra_blessing, prefer_gcs=request.destination.base.startswith("gs://"))
     log.info("Model to push: %s (from %s), %d files, %.1f MB.", model.root, model.origin, len(model.files), model.total_bytes / 1e6)
     _check_not_inside(model, request)
     decision = decide(request.model_blessing, request.infra_blessing)
@@ -33,7 +34,7 @@ def run(request: PushRequest) -> Outcome:
         log.info("TensorFlow loaded the model and found its required signatures.")
     log.info("Pushing: %s.", decision.reason)
     if request.pushed_model is not None:
-        archive(model, request.pushed_model.path)
+        archive(model, request.pushed_model)
     published = push(model, request.destination, reuse=not request.force_new_version, keep=request.keep_versions)
     return Outcome(True, decision.reason, model.root, decision.readings, published, summary)
 
