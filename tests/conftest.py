@@ -39,3 +39,25 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subpro
         cwd=REPO, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+# --- GCS emulator ---
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """fake-gcs-server for the whole session (tests/gcs_emulator.py); each test takes its own bucket."""
+    from gcs_emulator import Emulator
+
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def gcs_bucket(gcs_emulator) -> str:
+    """A new, empty bucket in the session's emulator."""
+    import uuid
+
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    gcs_emulator.create_bucket(name)
+    return name
