@@ -1,0 +1,329 @@
+"""Pushing to gs:// through the real command, against a real fake-gcs-server (tests/gcs_emulator.py),
+with a misbehaving proxy in front of it where a test needs faults (tests/gcs_faults.py)."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import unquote
+
+import numpy as np
+import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+
+from component.checksums import crc32c_of_file
+from component.versioning import numeric_versions
+from conftest import REPO, run_cli
+from gcs_faults import FaultProxy
+from savedmodels import serve
+
+BASE = "serving/my_model"
+INPUTS = {"saved_model": [[1.0, 2.0, 3.0]], "keras_saved_model": [[1.0, 2.0, 3.0, 4.0]]}
+
+
+def gcs_client(emulator) -> storage.Client:
+    return storage.Client(project="test", credentials=AnonymousCredentials(),
+                          client_options={"api_endpoint": emulator.url})
+
+
+def push(model, base: str, *args: str, via: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return run_cli("--model", str(model), "--push-destination", base, *args,
+                   env={"STORAGE_EMULATOR_HOST": via, **(env or {})})
+
+
+def objects(client, bucket: str, prefix: str = "") -> dict[str, storage.Blob]:
+    return {b.name: b for b in client.list_blobs(bucket, prefix=prefix)}
+
+
+def versions_in(client, bucket: str, base: str = BASE) -> dict[int, dict[str, str]]:
+    """Each numeric version under `base`: its files (relative) and their CRC32C."""
+    found: dict[int, dict[str, str]] = {}
+    for name, blob in objects(client, bucket, f"{base}/").items():
+        top, _, rel = name[len(base) + 1:].partition("/")
+        if numeric_versions([top]):
+            found.setdefault(int(top), {})[rel] = blob.crc32c
+    return found
+
+
+def crcs(model: Path) -> dict[str, str]:
+    return {str(p.relative_to(model)): crc32c_of_file(str(p)) for p in model.rglob("*") if p.is_file()}
+
+
+def download(client, bucket: str, prefix: str, dest: Path) -> Path:
+    for name, blob in objects(client, bucket, prefix).items():
+        target = dest / name[len(prefix):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        blob.download_to_filename(str(target))
+    return dest
+
+
+def upload(client, bucket: str, prefix: str, model: Path) -> None:
+    for path in model.rglob("*"):
+        if path.is_file():
+            client.bucket(bucket).blob(f"{prefix}/{path.relative_to(model)}").upload_from_filename(str(path))
+
+
+def with_extra_files(model: Path, small: int = 20, big: int = 2) -> Path:
+    """The model plus unreferenced assets (TensorFlow ignores them): many small files, which go
+    straight into a version, and files over 2 MiB, which are staged first."""
+    rng = random.Random(7)
+    assets = model / "assets"
+    assets.mkdir(exist_ok=True)
+    for i in range(small):
+        (assets / f"small-{i}.bin").write_bytes(rng.randbytes(100_000))
+    for i in range(big):
+        (assets / f"big-{i}.bin").write_bytes(rng.randbytes(3_000_000))
+    return model
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if " ERROR " in line]
+
+
+@pytest.mark.parametrize("fixture", ["saved_model", "keras_saved_model"])
+def test_push_then_download_and_serve(request, fixture, gcs_emulator, gcs_bucket, tmp_path):
+    model = request.getfixturevalue(fixture)
+    started = int(time.time())
+    result = push(model, f"gs://{gcs_bucket}/{BASE}", "--pushed-model", f"gs://{gcs_bucket}/pipeline/pushed_model",
+                  via=gcs_emulator.url)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    version = int(record["pushed_version"])
+    assert started <= version <= time.time()  # TFX's Unix-time versions
+    assert record["pushed_destination"] == f"gs://{gcs_bucket}/{BASE}/{version}"
+
+    client = gcs_client(gcs_emulator)
+    assert versions_in(client, gcs_bucket) == {version: crcs(model)}
+    # No lease, no staging, no claim left: only the version and the archive copy.
+    assert {n for n in objects(client, gcs_bucket) if not n.startswith(f"{BASE}/{version}/")} == {
+        f"pipeline/pushed_model/{rel}" for rel in crcs(model)
+    }
+    served = download(client, gcs_bucket, f"{BASE}/{version}/", tmp_path / "downloaded")
+    expected = serve(model, INPUTS[fixture])
+    for name, values in serve(served, INPUTS[fixture]).items():
+        np.testing.assert_allclose(values, expected[name])
+
+
+def test_a_corrupted_upload_fails_the_push_and_publishes_nothing(saved_model, gcs_emulator, gcs_bucket):
+    def decide(seen):
+        upload = seen.method == "POST" and "uploadType=media" in seen.path
+        return "corrupt-request" if upload and "variables.index" in unquote(seen.path) else None
+
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        result = push(saved_model, f"gs://{gcs_bucket}/{BASE}", via=proxy.url)
+    assert proxy.faults, "the upload was never corrupted"
+    assert result.returncode == 1, result.stderr
+    [line] = error_lines(result.stderr)
+    assert "variables/variables.index" in line and "corrupt" in line and "nothing was published" in line
+    assert "Traceback" not in result.stderr
+    client = gcs_client(gcs_emulator)
+    assert versions_in(client, gcs_bucket) == {}  # what was written of the version was removed again
+    assert not [n for n in objects(client, gcs_bucket) if ".pushing-" in n]
+
+
+def test_a_download_that_arrives_corrupted_fails_the_push(saved_model, gcs_emulator, gcs_bucket, tmp_path):
+    client = gcs_client(gcs_emulator)
+    upload(client, gcs_bucket, "trainer/model/Format-Serving", saved_model)
+
+    def decide(seen):
+        media = seen.method == "GET" and "alt=media" in seen.path
+        return "corrupt-response" if media and "variables.data" in unquote(seen.path) else None
+
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        result = push(f"gs://{gcs_bucket}/trainer/model", str(tmp_path / "serving"), via=proxy.url)
+    assert proxy.faults and result.returncode == 1, result.stderr
+    [line] = error_lines(result.stderr)
+    assert "do not match its CRC32C" in line and "nothing was published" in line
+    assert not numeric_versions(os.listdir(tmp_path / "serving"))
+
+
+def test_two_pushes_racing_for_one_version_both_publish_under_distinct_versions(
+    saved_model, keras_saved_model, gcs_emulator, gcs_bucket
+):
+    # Hold the first two claims until both pushes have sent theirs: both ask for version 1.
+    barrier = threading.Barrier(2, timeout=30)
+    claims = []
+
+    def decide(seen):
+        if seen.method == "POST" and b"/.claims/" in seen.body:
+            claims.append(seen)
+            if len(claims) <= 2:
+                return barrier.wait
+        return None
+
+    base = f"gs://{gcs_bucket}/{BASE}"
+    env = {**os.environ}
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        env["STORAGE_EMULATOR_HOST"] = proxy.url
+        pushes = [
+            subprocess.Popen([sys.executable, "-m", "component", "--model", str(model), "--push-destination", base,
+                              "--versioning", "SEQUENTIAL"], cwd=REPO, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for model in (saved_model, keras_saved_model)
+        ]
+        results = [(p.communicate(timeout=120), p.returncode) for p in pushes]
+    for (_, stderr), code in results:
+        assert code == 0, stderr
+    records = [json.loads(out) for (out, _), _ in results]
+    assert sorted(int(r["pushed_version"]) for r in records) == [1, 2]
+    assert sum("was taken by another push meanwhile" in err for (_, err), _ in results) == 1
+    published = versions_in(gcs_client(gcs_emulator), gcs_bucket)
+    for record, model in zip(records, (saved_model, keras_saved_model)):
+        assert published[int(record["pushed_version"])] == crcs(model)
+
+
+def test_pushes_killed_at_random_points_never_leave_a_loadable_incomplete_version(
+    saved_model, gcs_emulator, gcs_bucket
+):
+    model = with_extra_files(saved_model)
+    expected = crcs(model)
+    client = gcs_client(gcs_emulator)
+    base = f"gs://{gcs_bucket}/{BASE}"
+    env = {**os.environ, "MODEL_PUSHER_GCS_LEASE_SECONDS": "1"}
+    command = [sys.executable, "-m", "component", "--model", str(model), "--push-destination", base,
+               "--versioning", "SEQUENTIAL", "--force-new-version", "true"]
+    rng = random.Random(2024)
+    killed_mid_version = 0
+
+    def slow(seen):  # slow uploads, so that a kill can land while a version is being filled
+        return (lambda: time.sleep(0.1)) if seen.path.startswith("/upload/") else None
+
+    with FaultProxy(gcs_emulator.url, slow) as proxy:
+        env["STORAGE_EMULATOR_HOST"] = proxy.url
+        for run in range(6):
+            push_process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
+            if run % 2:  # at a random moment of the whole push
+                time.sleep(rng.uniform(0.3, 3.0))
+            else:  # while the version is being filled
+                known = set(versions_in(client, gcs_bucket))
+                deadline = time.monotonic() + 30
+                while not set(versions_in(client, gcs_bucket)) - known and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                time.sleep(rng.uniform(0, 0.3))
+            push_process.send_signal(signal.SIGKILL)
+            push_process.wait()
+            for version, files in versions_in(client, gcs_bucket).items():
+                if "saved_model.pb" in files:
+                    assert files == expected, f"run {run}: version {version} is loadable but incomplete"
+                else:
+                    killed_mid_version += 1
+
+        time.sleep(1.5)  # every killed push's lease is stale now
+        result = run_cli(*command[3:], env={"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_GCS_LEASE_SECONDS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert killed_mid_version, "no kill landed while a version was being filled"
+    left = versions_in(client, gcs_bucket)
+    assert all(files == expected for files in left.values()), "an incomplete version was not cleaned up"
+    assert int(json.loads(result.stdout)["pushed_version"]) in left
+    assert not [n for n in objects(client, gcs_bucket) if ".pushing-" in n]
+
+
+def test_transient_failures_are_retried(saved_model, gcs_emulator, gcs_bucket):
+    model = with_extra_files(saved_model, small=10, big=1)
+    kinds = ["503", "429", "reset", "reset-after"]
+
+    def decide(seen):
+        return kinds[(seen.number // 3) % len(kinds)] if seen.number % 3 == 0 else None
+
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        result = push(model, f"gs://{gcs_bucket}/{BASE}", via=proxy.url)
+    assert result.returncode == 0, result.stderr
+    assert {kind for _, kind in proxy.faults} == set(kinds)
+    version = int(json.loads(result.stdout)["pushed_version"])
+    assert versions_in(gcs_client(gcs_emulator), gcs_bucket) == {version: crcs(model)}
+
+
+def test_missing_bucket_is_one_line_and_exit_1(saved_model, gcs_emulator):
+    result = push(saved_model, "gs://no-such-bucket-here/serving/m", via=gcs_emulator.url)
+    assert result.returncode == 1
+    [line] = error_lines(result.stderr)
+    assert line.endswith("push_destination: gs://no-such-bucket-here/serving/m: bucket gs://no-such-bucket-here does not exist")
+    assert "Traceback" not in result.stderr
+
+
+def test_no_permission_is_one_line_and_exit_1(saved_model, gcs_emulator, gcs_bucket):
+    with FaultProxy(gcs_emulator.url, lambda seen: "403" if seen.path.startswith("/upload/") else None) as proxy:
+        result = push(saved_model, f"gs://{gcs_bucket}/{BASE}", via=proxy.url)
+    assert result.returncode == 1
+    [line] = error_lines(result.stderr)
+    assert "permission denied (tester@example.iam.gserviceaccount.com does not have storage.objects.create" in line
+    assert "nothing was published" in line
+    assert not versions_in(gcs_client(gcs_emulator), gcs_bucket)
+
+
+@pytest.mark.parametrize("credentials", ["none at all", "a key file that does not exist"])
+def test_no_credentials_is_one_line_and_exit_1(saved_model, tmp_path, credentials):
+    env = {k: v for k, v in os.environ.items() if k not in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS")}
+    env.update(HOME=str(tmp_path), NO_GCE_CHECK="True", CLOUDSDK_CONFIG=str(tmp_path / "gcloud"))
+    if credentials != "none at all":
+        env["GOOGLE_APPLICATION_CREDENTIALS"] = str(tmp_path / "missing-key.json")
+    result = subprocess.run(
+        [sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination", "gs://bucket/m"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    [line] = error_lines(result.stderr)
+    assert "no usable Google Cloud credentials" in line and "GOOGLE_APPLICATION_CREDENTIALS" in line
+
+
+def test_gcs_model_to_gcs_is_copied_server_side(saved_model, gcs_emulator, gcs_bucket, tmp_path):
+    model = with_extra_files(saved_model, small=3, big=1)
+    client = gcs_client(gcs_emulator)
+    upload(client, gcs_bucket, "trainer/model/Format-Serving", model)
+    with FaultProxy(gcs_emulator.url) as proxy:
+        result = push(f"gs://{gcs_bucket}/trainer/model", f"gs://{gcs_bucket}/{BASE}",
+                      "--pushed-model", f"gs://{gcs_bucket}/pipeline/pushed_model", via=proxy.url)
+    assert result.returncode == 0, result.stderr
+    copies = [s for s in proxy.requests if "/rewriteTo/" in s.path]
+    assert len(copies) >= 2 * len(crcs(model))  # into the version (big file via staging) and the archive
+    assert proxy.upload_bytes < 20_000  # leases and claims only: the model's 3+ MB never went through us
+    version = int(json.loads(result.stdout)["pushed_version"])
+    assert versions_in(client, gcs_bucket) == {version: crcs(model)}
+    archived = objects(client, gcs_bucket, "pipeline/pushed_model/")
+    assert {n[len("pipeline/pushed_model/"):]: b.crc32c for n, b in archived.items()} == crcs(model)
+    served = download(client, gcs_bucket, f"{BASE}/{version}/", tmp_path / "downloaded")
+    np.testing.assert_allclose(serve(served, INPUTS["saved_model"])["y"], serve(model, INPUTS["saved_model"])["y"])
+
+
+def test_gcs_model_to_a_local_directory_is_downloaded(saved_model, gcs_emulator, gcs_bucket, tmp_path):
+    upload(gcs_client(gcs_emulator), gcs_bucket, "trainer/model/Format-Serving", saved_model)
+    result = push(f"gs://{gcs_bucket}/trainer/model", str(tmp_path / "serving"), via=gcs_emulator.url)
+    assert result.returncode == 0, result.stderr
+    version_dir = Path(json.loads(result.stdout)["pushed_destination"])
+    assert crcs(version_dir) == crcs(saved_model)
+    np.testing.assert_allclose(serve(version_dir, INPUTS["saved_model"])["y"],
+                               serve(saved_model, INPUTS["saved_model"])["y"])
+
+
+def test_reuse_list_rollback_and_retention_on_gcs(saved_model, gcs_emulator, gcs_bucket, tmp_path):
+    base = f"gs://{gcs_bucket}/{BASE}"
+    first = shutil.copytree(saved_model, tmp_path / "first")
+    second = with_extra_files(saved_model, small=2, big=0)
+    sequential = ("--versioning", "SEQUENTIAL")
+    assert push(first, base, *sequential, via=gcs_emulator.url).returncode == 0
+    assert push(second, base, *sequential, via=gcs_emulator.url).returncode == 0
+    again = push(second, base, *sequential, via=gcs_emulator.url)
+    assert json.loads(again.stdout)["reused"] == 1 and json.loads(again.stdout)["pushed_version"] == "2"
+
+    listed = run_cli("list", "--push-destination", base, "--json", env={"STORAGE_EMULATOR_HOST": gcs_emulator.url})
+    assert [(v["version"], v["complete"]) for v in json.loads(listed.stdout)] == [(1, True), (2, True)]
+
+    with FaultProxy(gcs_emulator.url) as proxy:
+        rolled = run_cli("rollback", "--push-destination", base, env={"STORAGE_EMULATOR_HOST": proxy.url})
+    assert rolled.returncode == 0, rolled.stderr
+    rolled_back = int(json.loads(rolled.stdout)["pushed_version"])  # AUTO: Unix time, above 2
+    assert proxy.upload_bytes < 20_000  # republished by server-side copies
+    client = gcs_client(gcs_emulator)
+    assert versions_in(client, gcs_bucket) == {1: crcs(first), 2: crcs(second), rolled_back: crcs(first)}
+
+    kept = push(second, base, "--keep-versions", "1", via=gcs_emulator.url)
+    assert kept.returncode == 0, kept.stderr
+    assert versions_in(client, gcs_bucket) == {int(json.loads(kept.stdout)["pushed_version"]): crcs(second)}
