@@ -46,8 +46,9 @@ def test_image_runs_as_a_numeric_non_root_user_with_no_entrypoint():
     assert not config.get("Entrypoint")  # kfp.local's DockerRunner would prepend it to the command
 
 
-def test_image_has_neither_tensorflow_nor_kfp():
-    code = "import importlib.util as u; print([m for m in ('tensorflow', 'keras', 'kfp') if u.find_spec(m)])"
+def test_image_has_what_a_gcs_push_needs_and_neither_tensorflow_nor_kfp():
+    code = ("import importlib.util as u, google.cloud.storage; "
+            "print([m for m in ('tensorflow', 'keras', 'kfp') if u.find_spec(m)])")
     result = container(IMAGE, "python", "-c", code)
     assert (result.returncode, result.stdout) == (0, "[]\n"), result.stderr
 
