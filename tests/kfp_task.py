@@ -19,8 +19,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from component.artifacts import MOUNT_ROOT_ENV
 from component.request import OUTPUT_ARTIFACT
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 COMPONENT_YAML = REPO / "component.yaml"
 
 
