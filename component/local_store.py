@@ -26,7 +26,9 @@ STAGING_PREFIX = ".pushing-"
 DELETING_PREFIX = ".deleting-"
 LOCK_SUFFIX = ".lock"
 CHUNK = 64 * 1024 * 1024
-COPY_WORKERS = 8
+# Each file is flushed (fsync) before the version appears; with more flushes in flight the disk
+# gets a deeper queue: 300 x 1 MiB copied and flushed in 0.21 s instead of 0.25 s (make bench).
+COPY_WORKERS = 16
 
 
 @dataclass
