@@ -46,12 +46,6 @@ exit codes: 0 pushed, or not pushed because not blessed (the reason is in the ou
             2 bad input, nothing written; 1 publishing failed, nothing published.
 """
 
-_ARTIFACT_HELP = {
-    "model": "SavedModel directory or TFX Model artifact (Format-Serving/, serving_model_dir/, export/...).",
-    "model_blessing": "Evaluator blessing directory (BLESSED / NOT_BLESSED marker files).",
-    "infra_blessing": "InfraValidator blessing directory (INFRA_BLESSED / INFRA_NOT_BLESSED); "
-    "its stamped_model/ is pushed when --model is not given.",
-}
 _OUTPUT_HELP = {
     OUTPUT_ARTIFACT: ("DIR", "Where to keep an archive copy of the pushed model (TFX's pushed_model artifact)."),
     REPORT_ARTIFACT: ("FILE", "Where to write the push report as Markdown."),
@@ -72,7 +66,7 @@ def _push_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--executor-input", metavar="JSON", help="KFP v2 executor input ({{$}}); replaces every other flag.")
     for name in INPUT_ARTIFACTS:
-        parser.add_argument(_flag(name), metavar="DIR", help=_ARTIFACT_HELP[name])
+        parser.add_argument(_flag(name), metavar="DIR", help=INPUT_ARTIFACTS[name])
     for option in OPTIONS:
         parser.add_argument(
             _flag(option.name), metavar=option.name.upper(), default=option.default,
@@ -96,8 +90,9 @@ def _push(argv: Sequence[str]) -> int:
     if args.executor_input is not None:
         request = from_executor_input(args.executor_input)
     else:
-        if not args.push_destination:
-            parser.error("--push-destination is required (or give --executor-input)")
+        for option in OPTIONS:
+            if option.required and not getattr(args, option.name):
+                parser.error(f"{_flag(option.name)} is required (or give --executor-input)")
         request = from_flags(
             {name: getattr(args, name) for name in INPUT_ARTIFACTS},
             {option.name: getattr(args, option.name) for option in OPTIONS},

@@ -13,7 +13,16 @@ from .artifacts import Artifact, OutputArtifact, local_path, parse_flag
 from .destination import Destination, parse_destination
 from .errors import InputError
 
-INPUT_ARTIFACTS = ("model", "model_blessing", "infra_blessing")
+# The input artifacts and what each is, for --help and the KFP UI alike.
+INPUT_ARTIFACTS = {
+    "model": "The SavedModel to push: a SavedModel directory, or a TFX Model artifact (Format-Serving/, "
+    "serving_model_dir/, Estimator export/<name>/<timestamp>/). Optional when infra_blessing holds a "
+    "warmed-up model.",
+    "model_blessing": "Evaluator blessing: metadata blessed=1/0 and/or a BLESSED / NOT_BLESSED file. "
+    "Not given: no evaluation gate.",
+    "infra_blessing": "InfraValidator blessing: metadata blessed=1/0 and/or an INFRA_BLESSED / "
+    "INFRA_NOT_BLESSED file; its stamped_model/ (with warmup requests) is pushed when model is not given.",
+}
 OUTPUT_ARTIFACT = "pushed_model"
 REPORT_ARTIFACT = "push_report"  # a system.Markdown file the KFP UI shows
 
@@ -25,6 +34,7 @@ class Option:
     example: str
     default: str = ""
     kind: type = str  # str, bool or int: how the value is read, and its type in component.yaml
+    required: bool = False
 
 
 # The command's options, the same in both fronts (and in component.yaml).
@@ -33,6 +43,7 @@ OPTIONS = (
         "push_destination",
         "Where to publish: TFX PushDestination JSON, or a bare base directory (local path or gs://).",
         '\'{"filesystem": {"base_directory": "gs://bucket/serving/my_model", "versioning": "AUTO"}}\'',
+        required=True,
     ),
     Option(
         "versioning",
@@ -115,10 +126,14 @@ def build_request(
 
 
 def _parse_int(name: str, text: str) -> int:
+    # Protobuf's Value holds every number as a double, so a pipeline may send 5 as "5.0".
     try:
-        return int(text)
+        number = float(text)
     except ValueError:
-        raise InputError(f"{name}: expected a whole number, got {text!r}") from None
+        number = float("nan")
+    if not number.is_integer():
+        raise InputError(f"{name}: expected a whole number, got {text!r}")
+    return int(number)
 
 
 def _option_text(name: str, value: Any) -> str:

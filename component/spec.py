@@ -33,29 +33,9 @@ COMMAND = ["python", "-m", "component"]
 ARGS = ["--executor-input", "{{$}}"]
 
 # The only option without a usable default: where to push.
-REQUIRED_OPTIONS = {"push_destination"}
-
 # system.Model so the UI shows a model and a training step's Output[Model] or an importer of a model
 # directory connects; blessings are generic artifacts, which KFP lets any artifact type feed.
-ARTIFACT_INPUTS = {
-    "model": (
-        Model,
-        "The SavedModel to push: a SavedModel directory, or a TFX Model artifact (Format-Serving/, "
-        "serving_model_dir/, Estimator export/<name>/<timestamp>/). Optional when infra_blessing "
-        "holds a warmed-up model.",
-    ),
-    "model_blessing": (
-        Artifact,
-        "Evaluator blessing of any artifact type: metadata blessed=1/0 and/or a BLESSED / NOT_BLESSED "
-        "file. Not connected: no evaluation gate.",
-    ),
-    "infra_blessing": (
-        Artifact,
-        "InfraValidator blessing of any artifact type: metadata blessed=1/0 and/or an INFRA_BLESSED / "
-        "INFRA_NOT_BLESSED file; its stamped_model/ (with warmup requests) is pushed when model is "
-        "not connected.",
-    ),
-}
+ARTIFACT_TYPES = {"model": Model, "model_blessing": Artifact, "infra_blessing": Artifact}
 
 # The archive copy is a model a later step can use; the report is Markdown, which the KFP UI shows.
 OUTPUT_ARTIFACTS = {OUTPUT_ARTIFACT: Model, REPORT_ARTIFACT: Markdown}
@@ -88,9 +68,9 @@ def _parameters() -> list[inspect.Parameter]:
     def param(name: str, annotation: Any, **default: Any) -> inspect.Parameter:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, **default)
 
-    params = [param(name, Optional[Input[ARTIFACT_INPUTS[name][0]]], default=None) for name in INPUT_ARTIFACTS]
+    params = [param(name, Optional[Input[ARTIFACT_TYPES[name]]], default=None) for name in INPUT_ARTIFACTS]
     for option in OPTIONS:
-        if option.name in REQUIRED_OPTIONS:
+        if option.required:
             params.append(param(option.name, option.kind))
         else:
             params.append(param(option.name, option.kind, default=_default(option)))
@@ -103,7 +83,7 @@ def _parameters() -> list[inspect.Parameter]:
 
 def _docstring() -> str:
     """KFP reads input and output descriptions from a Google-style docstring."""
-    inputs = {name: text for name, (_, text) in ARTIFACT_INPUTS.items()}
+    inputs = dict(INPUT_ARTIFACTS)
     inputs.update({o.name: f"{o.help} Example: {o.example}" for o in OPTIONS})
     lines = [DESCRIPTION, "", "Args:"]
     lines += [f"    {name}: {' '.join(text.split())}" for name, text in inputs.items()]
