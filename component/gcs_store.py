@@ -32,7 +32,7 @@ from google.cloud import storage
 from .artifacts import Artifact
 from .errors import InputError, PublishError
 from .gcs_client import RETRY, TIMEOUT, any_object, client, folder, gcs_errors, list_objects, split_uri
-from .gcs_transfer import in_parallel, put
+from .gcs_transfer import ONE_REQUEST_MAX, in_parallel, put
 from .local_store import STAGING_PREFIX
 from .model_source import SAVED_MODEL_FILES, Model, ModelFile
 from .progress import Progress
@@ -42,9 +42,9 @@ log = logging.getLogger(__name__)
 
 LEASE_SUFFIX = ".lease"
 CLAIMS = ".claims"
-# Files up to this size go straight into the claimed version: one upload request costs about what
-# a server-side copy from staging would, so staging them would double the work for nothing.
-STRAIGHT_IN_MAX = 2 * 1024 * 1024
+# Files sent in one request go straight into the claimed version: that request costs about what a
+# server-side copy from staging would, so staging them would double the work for nothing.
+STRAIGHT_IN_MAX = ONE_REQUEST_MAX
 # A push whose lease was not renewed for this long is dead. Far above the renewal interval plus the
 # longest retried request (gcs_client.RETRY), so a slow push is never mistaken for a dead one.
 LEASE_SECONDS_ENV = "MODEL_PUSHER_GCS_LEASE_SECONDS"
@@ -105,7 +105,7 @@ class Lease:
                 self.lost = True
         if self.lost:
             raise PublishError(
-                f"this push stalled for more than {self.seconds:.0f} s and another push took over its "
+                f"this push stalled for more than {self.seconds:g} s and another push took over its "
                 f"lease {self.blob.name} to clean up after it; {NOTHING_PUBLISHED}"
             )
 
@@ -208,6 +208,10 @@ class GcsStore:
             try:
                 big = [f for f in model.files if f.size > STRAIGHT_IN_MAX]
                 target = self._folder(token)
+                if big:
+                    log.info("Uploading %d file%s over %d MiB (%.1f MB) to gs://%s/%s first, where model "
+                             "servers do not look.", len(big), "" if len(big) == 1 else "s",
+                             STRAIGHT_IN_MAX // 2**20, sum(f.size for f in big) / 1e6, self.bucket, target)
                 staged = in_parallel([partial(put, f, self.bucket, target + f.rel, progress) for f in big])
                 staging.staged = {f.rel: f for f in staged}
             except BaseException:
@@ -227,6 +231,8 @@ class GcsStore:
                 return False
             staging.lease.write_version(version)  # from here on a cleaner knows what to remove
             staging.version = version
+            log.info("Claimed version %d; writing its %d files into %s, saved_model.pb last.",
+                     version, len(staging.model.files), self.version_uri(version))
             files = [staging.staged.get(f.rel, f) for f in staging.model.in_publish_order()]
             loaders = [f for f in files if f.rel in SAVED_MODEL_FILES]
 

@@ -23,10 +23,11 @@ from .gcs_client import RETRY, TIMEOUT, client, folder, session, split_uri
 from .model_source import Model, ModelFile
 from .progress import Progress
 
-# Files up to this size are read whole and sent in one request (GCS's "simple upload" size).
-ONE_REQUEST_MAX = 8 * 1024 * 1024
-# Transfers in flight. They mostly wait on the network, so a few more threads than cores pays.
-WORKERS = 8
+# Files up to this size are read whole and sent in one request; bigger ones are streamed. With
+# WORKERS transfers in flight, at most 32 MiB of file data is ever held in memory.
+ONE_REQUEST_MAX = 2 * 1024 * 1024
+# Transfers in flight. Each mostly waits on GCS's latency, so many more threads than cores pays.
+WORKERS = 16
 
 T = TypeVar("T")
 
