@@ -1,0 +1,187 @@
+"""`make bench`: push the benchmark models to the GCS emulator and to a local directory, next to
+what users would do otherwise, in the same run, and print one table.
+
+Every measurement is its own process, timed from start to exit, its peak RSS read from wait4: the
+push and the baselines pay the same interpreter start. Each GCS measurement gets a fresh emulator
+(it keeps objects in memory, and slows down as it fills); each local one an empty directory, after
+a sync, so nobody pays for the previous run's writes. The median of REPEATS runs is shown.
+"""
+
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # the emulator helper the tests use
+
+from gcs_emulator import Emulator  # noqa: E402
+
+REPEATS = 5
+BUCKET = "bench"
+MiB = 1024 * 1024
+PY = sys.executable
+TARGETS = (  # (case, what, baseline, at least) from the GCS issue
+    ("a", "GCS", "sequential", 1.6),
+    ("a", "GCS", "transfer_manager", 0.9),
+    ("a", "local", "cp -r", 0.8),
+    ("b", "local", "cp -r", 0.8),
+)
+RSS_LIMIT_MB = 250
+
+
+@dataclass
+class Row:
+    case: str
+    to: str  # "GCS" (the emulator) or "local"
+    method: str
+    model_bytes: int
+    seconds: float
+    peak_rss_mb: float
+    ratios: dict[str, float] = field(default_factory=dict)  # baseline -> its seconds / ours
+    # Placeholders for issue 5's costs per push, in ms: validation, and an idempotent re-push
+    # that finds the model already published. None prints as "-".
+    validate_ms: float | None = None
+    repush_ms: float | None = None
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="model-pusher-bench-"))
+    try:
+        print(f"Building the benchmark models in {work} ...", file=sys.stderr)
+        subprocess.run([PY, str(REPO / "bench" / "models.py"), str(work)], check=True)
+        cases = {"a": (work / "a", "300 x 1 MiB shards + 23 small files"), "b": (work / "b", "one 500 MiB shard")}
+        half = work / "b-half"
+        rows: list[Row] = []
+        for case, (model, _) in cases.items():
+            rows += gcs_rows(case, model)
+            rows += local_rows(case, model, work / "serving")
+        # Peak RSS must not grow with the model: the same push with half the bytes, once.
+        rows.append(gcs_row("b/2", "push", half, repeats=1))
+        print_table(rows, cases)
+        print_targets(rows)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def gcs_rows(case: str, model: Path) -> list[Row]:
+    rows = [gcs_row(case, method, model) for method in ("push", "sequential", "transfer_manager")]
+    return with_ratios(rows, ("sequential", "transfer_manager"))
+
+
+def gcs_row(case: str, method: str, model: Path, repeats: int = REPEATS) -> Row:
+    def command(_: int) -> list[str]:
+        if method == "push":
+            return [PY, "-m", "component", "--model", str(model), "--push-destination", f"gs://{BUCKET}/model",
+                    "--versioning", "SEQUENTIAL"]
+        return [PY, str(REPO / "bench" / "baselines.py"), method, str(model), BUCKET, "model/1"]
+
+    runs = []
+    for i in range(repeats):
+        with Emulator() as emulator:
+            emulator.create_bucket(BUCKET)
+            runs.append(measure(command(i), {"STORAGE_EMULATOR_HOST": emulator.url}))
+    return row(case, "GCS", method, model, runs)
+
+
+def local_rows(case: str, model: Path, serving: Path) -> list[Row]:
+    commands: dict[str, Callable[[], list[str]]] = {
+        "push": lambda: [PY, "-m", "component", "--model", str(model), "--push-destination", str(serving),
+                         "--versioning", "SEQUENTIAL"],
+        "cp -r": lambda: ["cp", "-r", str(model), str(serving / "1")],
+        # The same durability as the push, which flushes every file before the version appears.
+        "cp -r && sync": lambda: ["sh", "-c", 'cp -r "$0" "$1" && sync', str(model), str(serving / "1")],
+    }
+    rows = []
+    for method, command in commands.items():
+        runs = []
+        for _ in range(REPEATS):
+            shutil.rmtree(serving, ignore_errors=True)
+            serving.mkdir(parents=True)
+            runs.append(measure(command(), {}))
+        rows.append(row(case, "local", method, model, runs))
+    shutil.rmtree(serving, ignore_errors=True)
+    return with_ratios(rows, ("cp -r", "cp -r && sync"))
+
+
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds from start to exit, and peak RSS in MB, of one process. The peak includes this
+    runner's own (about 15 MB), which Linux carries into every child across exec."""
+    os.sync()  # nobody pays for the writes of what ran before
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env},
+                                   stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            errors.seek(0)
+            sys.exit(f"{' '.join(command)} failed:\n{errors.read().decode()[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def row(case: str, to: str, method: str, model: Path, runs: list[tuple[float, float]]) -> Row:
+    size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
+    return Row(case, to, method, size, statistics.median(s for s, _ in runs), max(r for _, r in runs))
+
+
+def with_ratios(rows: list[Row], baselines: tuple[str, ...]) -> list[Row]:
+    seconds = {r.method: r.seconds for r in rows}
+    for r in rows:
+        r.ratios = {b: seconds[b] / r.seconds for b in baselines}
+    return rows
+
+
+COLUMNS = ("case", "to", "method", "s", "MiB/s", "x sequential", "x transfer_mgr", "x cp -r", "x cp+sync",
+           "peak RSS MB", "validate ms", "re-push ms")
+
+
+def cells(r: Row) -> list[str]:
+    def ratio(baseline: str) -> str:
+        return f"{r.ratios[baseline]:.2f}" if baseline in r.ratios else ""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
+    return [r.case, r.to, r.method, f"{r.seconds:.2f}", f"{r.model_bytes / MiB / r.seconds:.0f}",
+            ratio("sequential"), ratio("transfer_manager"), ratio("cp -r"), ratio("cp -r && sync"),
+            f"{r.peak_rss_mb:.0f}", ms(r.validate_ms), ms(r.repush_ms)]
+
+
+def print_table(rows: list[Row], cases: dict[str, tuple[Path, str]]) -> None:
+    table = [list(COLUMNS)] + [cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
+    print()
+    for case, (_, what) in cases.items():
+        print(f"({case}) {what}")
+    print("(b/2) the (b) push with a 250 MiB shard: peak RSS must not grow with the model")
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"Median of {REPEATS} runs, each a whole process; x <baseline> = baseline seconds / these seconds;")
+    print(f"peak RSS includes the {floor:.0f} MB every child inherits from this runner.\n")
+    for i, line in enumerate(table):
+        print("  ".join(cell.rjust(w) if j >= 3 else cell.ljust(w) for j, (cell, w) in enumerate(zip(line, widths))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def print_targets(rows: list[Row]) -> None:
+    print()
+    push = {(r.case, r.to): r for r in rows if r.method == "push"}
+    for case, to, baseline, least in TARGETS:
+        got = push[case, to].ratios[baseline]
+        print(f"{'ok  ' if got >= least else 'MISS'} ({case}) {to} push: {got:.2f}x {baseline} (target >= {least}x)")
+    for case in ("b", "b/2"):
+        rss = push[case, "GCS"].peak_rss_mb
+        print(f"{'ok  ' if rss < RSS_LIMIT_MB else 'MISS'} ({case}) GCS push: peak RSS {rss:.0f} MB (target < {RSS_LIMIT_MB} MB)")
+
+
+if __name__ == "__main__":
+    main()
