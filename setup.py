@@ -14,7 +14,8 @@ setup(
     packages=find_packages(include=["component", "component.*"]),
     python_requires=">=3.9",
     # The push path needs only these: no TensorFlow, no kfp, so the image stays slim.
-    install_requires=["google-cloud-storage>=2.14,<4", "protobuf>=4.21,<7"],
+    # google-cloud-storage 3 has the exceptions module and Client.api_endpoint the GCS store uses.
+    install_requires=["google-cloud-storage>=3.0,<4", "protobuf>=4.21,<7"],
     extras_require={
         "kfp": ["kfp>=2.14,<3"],
         "test": [
