@@ -182,22 +182,17 @@ class GcsStore:
         return numeric_versions(top.folders) | numeric_versions(o.name.rsplit("/", 1)[-1] for o in claims.objects)
 
     def clean_abandoned(self) -> None:
-        """Remove what pushes that died left behind: their leases stopped being renewed."""
+        """Remove what pushes that died left behind: their leases stopped being renewed. (A lease
+        is created before anything else of its push and removed after everything else, so every
+        leftover has one.)"""
         with self._errors():
-            top = list_objects(self.bucket, self._folder(), recursive=False)
-            leases = {o.name: o for o in top.objects if _is_lease(o.name)}
+            pushes = list_objects(self.bucket, self._folder() + STAGING_PREFIX, recursive=False)
             now = time.time()
-            for listed in leases.values():
+            for listed in (o for o in pushes.objects if o.name.endswith(LEASE_SUFFIX)):
                 if now - listed.updated.timestamp() > self.lease_seconds:
                     lease = Lease.take_over(listed, self.lease_seconds)
                     if lease is not None:
                         self._clean_after(lease)
-            # Leases are created before their staging folder and removed after it, so a staging
-            # folder without a lease belongs to a push that has ended.
-            for name in top.folders:
-                if name.startswith(STAGING_PREFIX) and f"{self._folder()}{name}{LEASE_SUFFIX}" not in leases:
-                    self._remove(self._folder(name))
-                    log.info("Removed %s, left by a push that ended without cleaning up.", self._folder(name))
 
     def stage(self, model: Model, progress: Progress) -> GcsStaging:
         """Take a lease, then upload (or copy) the big files under a hidden prefix."""
@@ -367,11 +362,6 @@ def gcs_model(bucket: str, prefix: str, root: str, origin: str) -> Model:
     parents = {"/".join(f.rel.split("/")[:i]) for f in files for i in range(1, f.rel.count("/") + 1)}
     empty = sorted(m for m in markers if m and m not in parents)
     return Model(root, origin, tuple(files), tuple(empty))
-
-
-def _is_lease(name: str) -> bool:
-    base = name.rsplit("/", 1)[-1]
-    return base.startswith(STAGING_PREFIX) and base.endswith(LEASE_SUFFIX)
 
 
 def _delete(blob: storage.Blob) -> None:
