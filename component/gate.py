@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from .artifacts import Artifact, parse_flag
+from .model_source import artifact_entries
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,9 @@ def read_blessing(blessing: Artifact) -> BlessingReading:
     if "blessed" in blessing.metadata:
         value = blessing.metadata["blessed"]
         signals.append((parse_flag(value, f"{blessing.name}.metadata.blessed"), f"metadata blessed={value}"))
+    names = artifact_entries(blessing)
     for marker, meaning in ((positive, True), (negative, False)):
-        if (blessing.path / marker).is_file():
+        if names.get(marker) is False:  # a file, not a directory of that name
             signals.append((meaning, f"marker file {marker}"))
     evidence = ", ".join(text for _, text in signals) or (
         f"no 'blessed' metadata and no {positive}/{negative} file"

@@ -145,6 +145,14 @@ def open_tree(artifact: Artifact, prefer_gcs: bool = False) -> Tree:
     return LocalTree(artifact)
 
 
+def artifact_entries(artifact: Artifact) -> dict[str, bool]:
+    """The names at the top of an artifact (marker files); {} when KFP made no directory for it,
+    as for a blessing that is metadata only."""
+    if artifact.uri.startswith("gs://") and not artifact.path.is_dir():
+        return open_tree(artifact).entries("")
+    return LocalTree(artifact).entries("")
+
+
 def find_model(model: Artifact | None, infra_blessing: Artifact | None, prefer_gcs: bool = False) -> Model:
     """The SavedModel to push: from `model` when given (as TFX), else InfraValidator's warmed-up copy.
 

@@ -1,11 +1,14 @@
 """The push, start to end: check inputs, decide, publish, return what happened."""
 
 import logging
+import tempfile
 from pathlib import Path
 
 from .errors import InputError
 from .gate import decide
+from .local_store import copy_model
 from .model_source import Model, find_model
+from .progress import Progress
 from .pusher import archive, push
 from .record import Outcome
 from .report import signature_line
@@ -30,8 +33,7 @@ def run(request: PushRequest) -> Outcome:
     for signature in summary.signatures.values():
         log.info("Model signature %s", signature_line(signature))
     if request.deep_validation:
-        deep_check_with_tensorflow(Path(model.root), request.required_signatures)
-        log.info("TensorFlow loaded the model and found its required signatures.")
+        _deep_check(model, request.required_signatures)
     log.info("Pushing: %s.", decision.reason)
     if request.pushed_model is not None:
         archive(model, request.pushed_model)
@@ -39,14 +41,27 @@ def run(request: PushRequest) -> Outcome:
     return Outcome(True, decision.reason, model.root, decision.readings, published, summary)
 
 
+def _deep_check(model: Model, required_signatures: tuple[str, ...]) -> None:
+    if model.root.startswith("gs://"):
+        # TensorFlow's own GCS access is not what the push uses (credentials, emulator): load a copy.
+        with tempfile.TemporaryDirectory(prefix="model-pusher-deep-check-") as tmp:
+            copy_model(model, Path(tmp), Progress(f"Downloading {model.root} for the deep check", len(model.files), model.total_bytes))
+            deep_check_with_tensorflow(Path(tmp), required_signatures)
+    else:
+        deep_check_with_tensorflow(Path(model.root), required_signatures)
+    log.info("TensorFlow loaded the model and found its required signatures.")
+
+
 def _check_not_inside(model: Model, request: PushRequest) -> None:
-    if request.destination.base.startswith("gs://") or model.root.startswith("gs://"):
-        return
-    root = Path(model.root).resolve()
-    targets = {"push_destination": Path(request.destination.base)}
+    targets = [("push_destination", request.destination.base)]
     if request.pushed_model is not None:
-        targets["pushed_model"] = request.pushed_model.path
-    for name, path in targets.items():
-        resolved = path.resolve()
-        if resolved == root or root in resolved.parents:
-            raise InputError(f"{name}: {path} is inside the model directory {root}; choose a location outside it")
+        targets += [("pushed_model", request.pushed_model.uri), ("pushed_model", str(request.pushed_model.path))]
+    root = _comparable(model.root)
+    for name, location in targets:
+        target = _comparable(location)
+        if target == root or target.startswith(root + "/"):
+            raise InputError(f"{name}: {location} is inside the model directory {model.root}; choose a location outside it")
+
+
+def _comparable(location: str) -> str:
+    return location.rstrip("/") if location.startswith("gs://") else str(Path(location).resolve())

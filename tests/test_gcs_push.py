@@ -327,3 +327,33 @@ def test_reuse_list_rollback_and_retention_on_gcs(saved_model, gcs_emulator, gcs
     kept = push(second, base, "--keep-versions", "1", via=gcs_emulator.url)
     assert kept.returncode == 0, kept.stderr
     assert versions_in(client, gcs_bucket) == {int(json.loads(kept.stdout)["pushed_version"]): crcs(second)}
+
+
+@pytest.mark.parametrize("marker, pushed", [("BLESSED", 1), ("NOT_BLESSED", 0)])
+def test_gcs_blessing_marker_files_are_read_through_the_api(saved_model, gcs_emulator, gcs_bucket, marker, pushed):
+    gcs_client(gcs_emulator).bucket(gcs_bucket).blob(f"evaluator/blessing/{marker}").upload_from_string(b"")
+    result = push(saved_model, f"gs://{gcs_bucket}/{BASE}", "--model-blessing", f"gs://{gcs_bucket}/evaluator/blessing",
+                  via=gcs_emulator.url)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["pushed"] == pushed
+    assert record["blessings"]["model_blessing"]["evidence"] == f"marker file {marker}"
+
+
+def test_deep_validation_of_a_gcs_model_loads_a_downloaded_copy(saved_model, gcs_emulator, gcs_bucket):
+    upload(gcs_client(gcs_emulator), gcs_bucket, "trainer/model", saved_model)
+    result = push(f"gs://{gcs_bucket}/trainer/model", f"gs://{gcs_bucket}/{BASE}", "--deep-validation", "true",
+                  via=gcs_emulator.url)
+    assert result.returncode == 0, result.stderr
+    assert "TensorFlow loaded the model" in result.stderr
+
+
+def test_gcs_destination_inside_the_gcs_model_is_refused(saved_model, gcs_emulator, gcs_bucket):
+    client = gcs_client(gcs_emulator)
+    upload(client, gcs_bucket, "trainer/model", saved_model)
+    result = push(f"gs://{gcs_bucket}/trainer/model", f"gs://{gcs_bucket}/trainer/model/serving", via=gcs_emulator.url)
+    assert result.returncode == 2
+    assert error_lines(result.stderr)[0].endswith(
+        f"push_destination: gs://{gcs_bucket}/trainer/model/serving is inside the model directory "
+        f"gs://{gcs_bucket}/trainer/model; choose a location outside it")
+    assert not objects(client, gcs_bucket, "trainer/model/serving")
