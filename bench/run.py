@@ -7,6 +7,7 @@ push and the baselines pay the same interpreter start. Each GCS measurement gets
 a sync, so nobody pays for the previous run's writes. The median of REPEATS runs is shown.
 """
 
+import json
 import os
 import resource
 import shutil
@@ -46,8 +47,8 @@ class Row:
     seconds: float
     peak_rss_mb: float
     ratios: dict[str, float] = field(default_factory=dict)  # baseline -> its seconds / ours
-    # Placeholders for issue 5's costs per push, in ms: validation, and an idempotent re-push
-    # that finds the model already published. None prints as "-".
+    # For pushes, the beyond-TFX costs in ms (bench/costs.py): validation, and the re-push check
+    # that finds the model already published. None (baselines) prints as "-".
     validate_ms: float | None = None
     repush_ms: float | None = None
 
@@ -83,12 +84,15 @@ def gcs_row(case: str, method: str, model: Path, repeats: int = REPEATS) -> Row:
                     "--versioning", "SEQUENTIAL"]
         return [PY, str(REPO / "bench" / "baselines.py"), method, str(model), BUCKET, "model/1"]
 
-    runs = []
+    runs, costs = [], {}
     for i in range(repeats):
         with Emulator() as emulator:
             emulator.create_bucket(BUCKET)
-            runs.append(measure(command(i), {"STORAGE_EMULATOR_HOST": emulator.url}))
-    return row(case, "GCS", method, model, runs)
+            env = {"STORAGE_EMULATOR_HOST": emulator.url}
+            runs.append(measure(command(i), env))
+            if method == "push" and not costs:
+                costs = measure_costs(model, f"gs://{BUCKET}/model", env)
+    return row(case, "GCS", method, model, runs, costs)
 
 
 def local_rows(case: str, model: Path, serving: Path) -> list[Row]:
@@ -101,12 +105,14 @@ def local_rows(case: str, model: Path, serving: Path) -> list[Row]:
     }
     rows = []
     for method, command in commands.items():
-        runs = []
+        runs, costs = [], {}
         for _ in range(REPEATS):
             shutil.rmtree(serving, ignore_errors=True)
             serving.mkdir(parents=True)
             runs.append(measure(command(), {}))
-        rows.append(row(case, "local", method, model, runs))
+            if method == "push" and not costs:
+                costs = measure_costs(model, str(serving), {})
+        rows.append(row(case, "local", method, model, runs, costs))
     shutil.rmtree(serving, ignore_errors=True)
     return with_ratios(rows, ("cp -r", "cp -r && sync"))
 
@@ -128,9 +134,20 @@ def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024  # Linux reports KiB
 
 
-def row(case: str, to: str, method: str, model: Path, runs: list[tuple[float, float]]) -> Row:
+def measure_costs(model: Path, base: str, env: dict[str, str]) -> dict[str, float]:
+    """Validation and re-push check, in their own process (this runner's RSS stays small)."""
+    done = subprocess.run([PY, str(REPO / "bench" / "costs.py"), str(model), base], cwd=REPO, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO), **env}, text=True)
+    if done.returncode:
+        sys.exit(f"bench/costs.py failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def row(case: str, to: str, method: str, model: Path, runs: list[tuple[float, float]],
+        costs: dict[str, float] | None = None) -> Row:
     size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
-    return Row(case, to, method, size, statistics.median(s for s, _ in runs), max(r for _, r in runs))
+    return Row(case, to, method, size, statistics.median(s for s, _ in runs), max(r for _, r in runs),
+               **(costs or {}))
 
 
 def with_ratios(rows: list[Row], baselines: tuple[str, ...]) -> list[Row]:
@@ -149,7 +166,7 @@ def cells(r: Row) -> list[str]:
         return f"{r.ratios[baseline]:.2f}" if baseline in r.ratios else ""
 
     def ms(value: float | None) -> str:
-        return "-" if value is None else f"{value:.0f}"
+        return "-" if value is None else f"{value:.2f}"
 
     return [r.case, r.to, r.method, f"{r.seconds:.2f}", f"{r.model_bytes / MiB / r.seconds:.0f}",
             ratio("sequential"), ratio("transfer_manager"), ratio("cp -r"), ratio("cp -r && sync"),

@@ -87,7 +87,7 @@ def push(
     store = open_store(destination.base)
     try:
         store.clean_abandoned()
-        published = _reusable(store, model) if reuse else None
+        published = find_reusable(store, model) if reuse else None
         if published is None:
             published = _publish(store, model, destination, clock)
         if keep:
@@ -114,7 +114,8 @@ def _publish(store: Store, model: Model, destination: Destination, clock: Callab
     return published
 
 
-def _reusable(store: Store, model: Model) -> Published | None:
+def find_reusable(store: Store, model: Model) -> Published | None:
+    """The newest version, when it already holds exactly this model (a retried or re-run push)."""
     started = time.monotonic()
     newest = max(store.versions(), default=None)
     if newest is None or not same_content(model, store.version_model(newest)):
