@@ -82,7 +82,11 @@ class LocalStore:
     def stage(self, model: Model, progress: Progress) -> LocalStaging:
         self.base.mkdir(parents=True, exist_ok=True)
         staging = self._claim_staging()
-        copy_model(model, staging.directory, progress)
+        try:
+            copy_model(model, staging.directory, progress)
+        except BaseException:
+            self.discard(staging)  # a failed copy leaves nothing behind, not even hidden
+            raise
         return staging
 
     def publish(self, staging: LocalStaging, version: int) -> bool:

@@ -344,3 +344,20 @@ def test_publish_failure_exits_1_and_publishes_nothing(saved_model, tmp_path):
     result, _ = push("--model", str(saved_model), dest=tmp_path / "a_file" / "serving")
     assert result.returncode == 1
     assert "push_destination: writing to" in result.stderr and "nothing was published" in result.stderr
+
+
+def test_write_failure_midway_exits_1_and_cleans_its_staging(saved_model, tmp_path):
+    (saved_model / "variables" / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    base = tmp_path / "s"
+
+    def limit_file_size() -> None:  # a full disk, for this process only: writes past 1 MiB fail
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, 1024 * 1024))
+
+    result = subprocess.run([sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination",
+                             str(base)], cwd=REPO, capture_output=True, text=True, preexec_fn=limit_file_size)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "File too large" in errors[0] and errors[0].endswith("nothing was published")
+    assert os.listdir(base) == []  # no version, no staging directory, no lock left behind

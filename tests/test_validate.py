@@ -4,10 +4,8 @@ import io
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import tensorflow as tf
