@@ -357,3 +357,30 @@ def test_gcs_destination_inside_the_gcs_model_is_refused(saved_model, gcs_emulat
         f"push_destination: gs://{gcs_bucket}/trainer/model/serving is inside the model directory "
         f"gs://{gcs_bucket}/trainer/model; choose a location outside it")
     assert not objects(client, gcs_bucket, "trainer/model/serving")
+
+
+def test_gcs_model_with_a_renamed_signature_is_refused(saved_model, gcs_emulator, gcs_bucket):
+    client = gcs_client(gcs_emulator)
+    upload(client, gcs_bucket, "trainer/model", saved_model)
+    result = push(f"gs://{gcs_bucket}/trainer/model", f"gs://{gcs_bucket}/{BASE}", "--required-signatures",
+                  "predict", via=gcs_emulator.url)
+    assert result.returncode == 2
+    assert error_lines(result.stderr)[0].endswith(
+        "model: required signature 'predict' is missing; the model has: 'serving_default'")
+    assert not objects(client, gcs_bucket, BASE)
+
+
+def test_a_rollback_on_gcs_serves_the_old_model(saved_model, gcs_emulator, gcs_bucket, tmp_path):
+    from savedmodels import make_module_model
+
+    other = make_module_model(tmp_path / "other", scale=3.0)
+    base = f"gs://{gcs_bucket}/{BASE}"
+    assert push(saved_model, base, "--versioning", "SEQUENTIAL", via=gcs_emulator.url).returncode == 0
+    assert push(other, base, "--versioning", "SEQUENTIAL", via=gcs_emulator.url).returncode == 0
+    rolled = run_cli("rollback", "--push-destination", base, "--to", "1", env={"STORAGE_EMULATOR_HOST": gcs_emulator.url})
+    assert rolled.returncode == 0, rolled.stderr
+    version = json.loads(rolled.stdout)["pushed_version"]
+    served = download(gcs_client(gcs_emulator), gcs_bucket, f"{BASE}/{version}/", tmp_path / "served")
+    x = INPUTS["saved_model"]
+    np.testing.assert_allclose(serve(served, x)["y"], serve(saved_model, x)["y"])
+    assert not np.allclose(serve(served, x)["y"], serve(other, x)["y"])
