@@ -67,6 +67,10 @@ def write_outputs(request: PushRequest, outcome: Outcome) -> None:
     """Write KFP's executor output file and each declared output parameter file."""
     if request.executor_output is not None:
         _write(request.executor_output, json.dumps(executor_output(request, outcome)))
+        if request.pushed_model is not None:
+            # KFP's launcher uploads every output artifact's path after the step and fails the
+            # step when one is missing, as pushed_model is when nothing was pushed.
+            request.pushed_model.path.mkdir(parents=True, exist_ok=True)
     params = output_parameters(outcome)
     for name, path in request.parameter_files.items():
         if name in params:

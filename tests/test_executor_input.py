@@ -68,6 +68,7 @@ def test_not_pushed_output_has_no_nulls(saved_model, tmp_path):
     assert meta == {"pushed": 0, "pushed_destination": "", "pushed_version": "", "reused": 0,
                     "reason": "model_blessing says NOT blessed (metadata blessed=0)"}
     assert None not in out["parameterValues"].values()
+    assert list((tmp_path / "pushed_model").iterdir()) == []  # there, empty: KFP's launcher uploads it
 
 
 def test_metadata_and_marker_file_disagreeing(saved_model, tmp_path):
