@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from . import __version__
 from .destination import parse_destination
 from .errors import PusherError
-from .pusher import list_versions, rollback
+from .pusher import list_versions, open_store, rollback
 from .record import Outcome, json_record, write_outputs
 from .report import text_summary, write_markdown
 from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, from_executor_input, from_flags
@@ -112,7 +112,7 @@ def _list(argv: Sequence[str]) -> int:
     parser = _destination_parser("list", "List the versions at a destination, oldest first.")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
     args = parser.parse_args(argv)
-    infos = list_versions(parse_destination(args.push_destination).base)
+    infos = list_versions(open_store(parse_destination(args.push_destination).base))
     if args.json:
         print(json.dumps([vars(i) for i in infos], indent=2))
         return 0

@@ -130,8 +130,10 @@ def find_reusable(store: Store, model: Model) -> Published | None:
 
 
 def _retain(store: Store, keep: int, pushed: int) -> tuple[int, ...]:
-    """Delete numeric versions beyond the `keep` newest; never the one just pushed."""
-    doomed = [v for v in sorted(store.versions(), reverse=True)[keep:] if v != pushed]
+    """Delete complete versions beyond the `keep` newest; never the one just pushed, and never an
+    incomplete one: on GCS that may be another push filling its version right now."""
+    complete = [i.version for i in reversed(list_versions(store)) if i.complete or i.version == pushed]
+    doomed = [v for v in complete[keep:] if v != pushed]
     for version in doomed:
         store.delete_version(version)
     if doomed:
@@ -191,8 +193,8 @@ class VersionInfo:
     complete: bool  # has the file a model server loads
 
 
-def list_versions(base: str) -> list[VersionInfo]:
-    store = open_store(base)
+def list_versions(store: Store) -> list[VersionInfo]:
+    """Every version number taken at the store, oldest first, with what it holds."""
     infos = []
     for version in sorted(store.versions()):
         model = store.version_model(version)
@@ -209,7 +211,7 @@ def rollback(destination: Destination, to_version: int | None) -> tuple[Model, P
     """Republish an older version (default: the one before the newest) as the newest, through the
     same staged, atomic path as a push, so model servers that serve the newest switch back to it."""
     store = open_store(destination.base)
-    complete = [v.version for v in list_versions(destination.base) if v.complete]
+    complete = [v.version for v in list_versions(store) if v.complete]
     if len(complete) < 2 and to_version is None:
         raise InputError(f"rollback: {store.uri} has {len(complete)} complete version(s); nothing to roll back to")
     target = complete[-2] if to_version is None else to_version

@@ -98,13 +98,14 @@ def test_retention_keeps_the_newest_n(saved_model, tmp_path):
     base = tmp_path / "s"
     (base / "assets-not-a-version").mkdir(parents=True)
     (base / ".hidden").mkdir()
+    (base / "1").mkdir()  # incomplete (no saved_model.pb): perhaps another push filling it; left alone
     for _ in range(4):
         push(saved_model, base, "--force-new-version", "true", "--versioning", "SEQUENTIAL")
     result, record = push(saved_model, base, "--force-new-version", "true", "--versioning", "SEQUENTIAL",
                           "--keep-versions", "2")
-    assert record["pushed_version"] == "5" and record["removed_versions"] == [3, 2, 1]
-    assert sorted(p.name for p in base.iterdir()) == sorted([".hidden", "assets-not-a-version", "4", "5"])
-    assert "Retention (keep_versions=2): removed versions 3, 2, 1" in result.stderr
+    assert record["pushed_version"] == "6" and record["removed_versions"] == [4, 3, 2]
+    assert sorted(p.name for p in base.iterdir()) == sorted([".hidden", "assets-not-a-version", "1", "5", "6"])
+    assert "Retention (keep_versions=2): removed versions 4, 3, 2" in result.stderr
 
 
 # --- list and rollback --------------------------------------------------------------------

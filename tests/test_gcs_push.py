@@ -384,3 +384,16 @@ def test_a_rollback_on_gcs_serves_the_old_model(saved_model, gcs_emulator, gcs_b
     x = INPUTS["saved_model"]
     np.testing.assert_allclose(serve(served, x)["y"], serve(saved_model, x)["y"])
     assert not np.allclose(serve(served, x)["y"], serve(other, x)["y"])
+
+
+def test_retention_on_gcs_leaves_an_incomplete_version_alone(saved_model, gcs_emulator, gcs_bucket, tmp_path):
+    # A version with no saved_model.pb yet may be another push filling it right now.
+    client = gcs_client(gcs_emulator)
+    client.bucket(gcs_bucket).blob(f"{BASE}/1/variables/variables.index").upload_from_string(b"in progress")
+    base = f"gs://{gcs_bucket}/{BASE}"
+    for _ in range(3):
+        result = push(saved_model, base, "--versioning", "SEQUENTIAL", "--force-new-version", "true",
+                      "--keep-versions", "1", via=gcs_emulator.url)
+        assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["removed_versions"] == [3]
+    assert sorted(versions_in(client, gcs_bucket)) == [1, 4]
