@@ -10,12 +10,17 @@ from .model_source import Model, ModelFile
 CHUNK = 8 * 1024 * 1024
 
 
+def gcs_form(digest: bytes) -> str:
+    """A CRC32C as GCS writes it: base64 of its 4 big-endian bytes."""
+    return base64.b64encode(digest).decode()
+
+
 def crc32c_of_file(path: str) -> str:
     checksum = google_crc32c.Checksum()
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             checksum.update(chunk)
-    return base64.b64encode(checksum.digest()).decode()
+    return gcs_form(checksum.digest())
 
 
 def crc32c(f: ModelFile) -> str:

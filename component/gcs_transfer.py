@@ -6,7 +6,6 @@ block at a time, so memory stays flat however big the model is; a file already i
 by GCS itself (rewrite), never through this process.
 """
 
-import base64
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -17,7 +16,7 @@ import google_crc32c
 import requests
 from google.api_core import exceptions as api_exceptions
 
-from .checksums import crc32c_of_file
+from .checksums import crc32c_of_file, gcs_form
 from .errors import PublishError
 from .gcs_client import RETRY, TIMEOUT, client, folder, session, split_uri
 from .model_source import Model, ModelFile
@@ -104,7 +103,7 @@ def _upload_whole(
     # A media upload: the bytes as the request body, no multipart envelope to build and parse.
     with open(f.source, "rb") as src:
         data = src.read()
-    sent = _b64(google_crc32c.value(data))
+    sent = gcs_form(google_crc32c.value(data).to_bytes(4, "big"))
     params = {"uploadType": "media", "name": name, **_absent(if_absent)}
     try:
         resource = RETRY(_call)("POST", _upload_url(bucket), params=params, data=data, headers=_OCTETS).json()
@@ -194,11 +193,6 @@ def _absent_kw(if_absent: bool) -> dict[str, int]:
 _OCTETS = {"Content-Type": "application/octet-stream"}
 
 
-def _b64(crc: int) -> str:
-    """A CRC32C as GCS writes it: base64 of the 4 big-endian bytes."""
-    return base64.b64encode(crc.to_bytes(4, "big")).decode()
-
-
 class _Body:
     """A local file as an upload body: the HTTP library reads it a block at a time, so memory stays
     flat; the CRC32C of what was sent is computed on the way."""
@@ -221,7 +215,7 @@ class _Body:
         return data
 
     def crc32c(self) -> str:
-        return base64.b64encode(self._crc.digest()).decode()
+        return gcs_form(self._crc.digest())
 
 
 class _Sink:
@@ -238,4 +232,4 @@ class _Sink:
         return self._out.write(data)
 
     def crc32c(self) -> str:
-        return base64.b64encode(self._crc.digest()).decode()
+        return gcs_form(self._crc.digest())
