@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model_source import LOAD_TRIGGER, Model, ModelFile, local_model
+from .model import LOAD_TRIGGER, Model, ModelFile
+from .model_source import local_model
+from .object_transfer import download
 from .progress import Progress
 from .versioning import numeric_versions
 
@@ -156,12 +158,8 @@ def copy_model(model: Model, dest: Path, progress: Progress) -> None:
 
 def _copy_file(f: ModelFile, target: Path, progress: Progress) -> None:
     with open(target, "wb") as dst:
-        if f.source.startswith("gs://"):
-            from .gcs_client import gcs_errors  # only models read from GCS need google-cloud-storage
-            from .gcs_transfer import download
-
-            with gcs_errors(f"model: downloading {f.source} failed"):
-                download(f, dst, progress)
+        if "://" in f.source:  # a model read from an object store
+            download(f, dst, progress)
         else:
             with open(f.source, "rb") as src:
                 _copy_stream(src.fileno(), dst.fileno(), progress)
