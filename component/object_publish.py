@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 from functools import partial
 
+from . import stopping
 from .errors import PublishError
 from .model import SAVED_MODEL_FILES, Model, ModelFile
 from .objstore import ObjectInfo, ObjectStore, PreconditionFailed, join, model_under
@@ -268,9 +269,10 @@ class ObjectStoreTarget:
             # Every other object is in place and verified; a push that stalled long enough to lose
             # its lease must not make the version loadable now.
             staging.lease.confirm()
-            for f in loaders:
-                place(f)
-            staging.published = True
+            with stopping.committing(self.version_uri(version)):
+                for f in loaders:
+                    place(f)
+                staging.published = True
         self._unclaim(version)
         return True
 

@@ -101,7 +101,11 @@ def in_parallel(tasks: Sequence[Callable[[], T]]) -> list[T]:
         return []
     with ThreadPoolExecutor(min(WORKERS, len(tasks))) as pool:
         futures = [pool.submit(task) for task in tasks]
-        wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # a stop request: nothing more starts, what runs stops at its next block
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         failed = next((f for f in futures if f.done() and f.exception() is not None), None)
         if failed is not None:
             pool.shutdown(wait=True, cancel_futures=True)

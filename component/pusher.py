@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from .artifacts import OutputArtifact, local_path
 from .checksums import same_content
 from .destination import Destination
-from .errors import InputError, PublishError
+from .errors import AfterPublishError, InputError, Interrupted, PublishError, PusherError
 from .local_store import LocalStore, copy_model
 from .model import SAVED_MODEL_FILES, Model
 from .object_publish import ObjectStoreTarget
@@ -58,6 +58,9 @@ class Store(Protocol):
     def delete_version(self, version: int) -> None:
         """Remove a version so that servers see it disappear at once, not file by file."""
 
+    def abandoned(self, version: int, newest_write: float) -> bool:
+        """Whether an incomplete version is the remains of a dead push (safe to remove)."""
+
 
 @dataclass(frozen=True)
 class Published:
@@ -68,6 +71,7 @@ class Published:
     seconds: float
     reused: bool = False  # the newest version already held exactly this model
     removed: tuple[int, ...] = ()  # older versions deleted by retention
+    retention_error: str = ""  # why retention could not finish; the version stands all the same
 
 
 def open_store(base: str) -> Store:
@@ -92,11 +96,27 @@ def push(
         published = find_reusable(store, model) if reuse else None
         if published is None:
             published = _publish(store, model, destination, clock)
-        if keep:
-            published = replace(published, removed=_retain(store, keep, published.version))
     except OSError as exc:
         raise PublishError(f"push_destination: writing to {store.uri} failed: {exc}; nothing was published") from None
+    if keep:
+        published = _retain_after(store, keep, published)
     return published
+
+
+def _retain_after(store: Store, keep: int, published: Published) -> Published:
+    """Retention runs after the version stands: its failure is reported, never mistaken for a
+    failed push; a stop request (SIGTERM) during it says the version was published."""
+    try:
+        return replace(published, removed=_retain(store, keep, published.version))
+    except Interrupted as exc:
+        raise AfterPublishError(
+            f"version {published.version} was published at {published.uri}; then the step was {exc.signal_name} "
+            "during retention (older versions may remain)"
+        ) from None
+    except (PusherError, OSError) as exc:
+        log.warning("Version %d was published at %s, but retention (keep_versions=%d) failed: %s",
+                    published.version, published.uri, keep, exc)
+        return replace(published, retention_error=str(exc))
 
 
 def _publish(store: Store, model: Model, destination: Destination, clock: Callable[[], float]) -> Published:
@@ -192,10 +212,13 @@ class VersionInfo:
 
 
 def list_versions(store: Store) -> list[VersionInfo]:
-    """Every version number taken at the store, oldest first, with what it holds."""
+    """Every version at the store, oldest first, with what it holds. In an object store a number
+    that holds no object is only claimed (a push failed there, or is starting): left out."""
     infos = []
     for version in sorted(store.versions()):
         model = store.version_model(version)
+        if not model.files and is_remote(model.root):
+            continue
         names = {f.rel for f in model.files}
         infos.append(VersionInfo(
             version, store.version_uri(version), len(model.files), model.total_bytes,
