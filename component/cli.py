@@ -109,10 +109,11 @@ def _push(argv: Sequence[str]) -> int:
     except (OSError, Interrupted) as exc:
         if outcome.published is None:
             raise
-        what = f"stopped by {exc.signal_name}" if isinstance(exc, Interrupted) else f"failed ({exc})"
+        stopped = isinstance(exc, Interrupted)
         raise AfterPublishError(
             f"version {outcome.version} was published at {outcome.destination}, but recording it (KFP's output "
-            f"files, the push report) {what}"
+            f"files, the push report) {f'was stopped by {exc.signal_name}' if stopped else f'failed ({exc})'}",
+            exc.exit_code if stopped else 1,
         ) from None
     if args.executor_input is None:
         print(json_record(outcome, request.pushed_model))

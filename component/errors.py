@@ -30,7 +30,10 @@ class Interrupted(PusherError):
 
 
 class AfterPublishError(PusherError):
-    """The version WAS published (or reused), then a later step failed or was stopped. Exit code 1;
-    the message says which version stands where, so nobody concludes nothing was published."""
+    """The version WAS published (or reused), then a later step failed (exit code 1) or was
+    stopped (128 + the signal's number); the message says which version stands where, so nobody
+    concludes that nothing was published."""
 
-    exit_code = 1
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
