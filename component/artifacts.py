@@ -36,17 +36,30 @@ class OutputArtifact:
 
 def gcs_uri_of_mount(path: str) -> str | None:
     """gs://bucket/x for a path on KFP's /gcs/ mount (Vertex's GCS FUSE), else None."""
-    mount = str(Path(os.environ.get(MOUNT_ROOT_ENV, "/")) / "gcs") + "/"
+    mount = str(_mount_root() / "gcs") + "/"
     return "gs://" + path[len(mount):] if path.startswith(mount) and len(path) > len(mount) else None
 
 
-def local_path(uri: str) -> Path:
-    """The local path of an artifact URI, following KFP's container convention."""
+def local_path(uri: str, name: str = "artifact") -> Path:
+    """The local path of an artifact URI, following KFP's container convention.
+
+    A remote URI must stay under its mount root: a `..` segment is a literal object name to the
+    store but climbs out of /gcs (or /s3, /minio) here, and a leading `/` would make the rest an
+    absolute path. Both would read or write somewhere else on this machine."""
     for prefix, mount in _MOUNTED_SCHEMES.items():
         if uri.startswith(prefix):
-            root = Path(os.environ.get(MOUNT_ROOT_ENV, "/"))
-            return root / mount / uri[len(prefix):]
+            rest = uri[len(prefix):]
+            if rest.startswith("/") or ".." in rest.split("/"):
+                raise InputError(
+                    f"{name}: uri {uri!r} has an empty bucket name or a '..' segment; "
+                    f"it would leave the {prefix} mount at {_mount_root() / mount}"
+                )
+            return _mount_root() / mount / rest
     return Path(uri)
+
+
+def _mount_root() -> Path:
+    return Path(os.environ.get(MOUNT_ROOT_ENV, "/"))
 
 
 def parse_flag(value: Any, source: str) -> bool:
