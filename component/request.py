@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from .artifacts import Artifact, OutputArtifact, local_path, parse_flag
 from .destination import Destination, parse_destination
 from .errors import InputError
+from .executor_input import parse_executor_input
 
 # The input artifacts and what each is, for --help and the KFP UI alike.
 INPUT_ARTIFACTS = {
@@ -139,67 +140,42 @@ def _parse_int(name: str, text: str) -> int:
 def _option_text(name: str, value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, (dict, list)):  # a PushDestination given as a JSON object, not a string
+    if isinstance(value, dict):  # a PushDestination given as a JSON object, not a string
         return json.dumps(value)
     if not isinstance(value, (str, int, float, bool)):
         raise InputError(f"{name}: unsupported value {value!r}")
     return str(value)
 
 
+# The JSON types a pipeline may send for each option: KFP sends numbers as doubles, and a
+# PushDestination may be given as an object rather than as a JSON string.
+_JSON_KINDS = {str: (str,), bool: (bool, int, float, str), int: (int, float, str)}
+
+
+def _parameter_types() -> dict[str, tuple[type, ...]]:
+    types = {o.name: _JSON_KINDS[o.kind] for o in OPTIONS}
+    types["push_destination"] = (str, dict)
+    return types
+
+
 def from_executor_input(text: str) -> PushRequest:
     """KFP v2's `{{$}}`: optional artifacts that are not connected are simply absent (or empty)."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"executor_input: is not valid JSON ({exc.msg} at character {exc.pos})") from None
-    if not isinstance(doc, dict):
-        raise InputError("executor_input: expected a JSON object")
-    inputs = doc.get("inputs") or {}
-    outputs = doc.get("outputs") or {}
-    artifacts = {}
-    for name in INPUT_ARTIFACTS:
-        first = _first_artifact(inputs.get("artifacts") or {}, name, "inputs")
-        if first is not None:
-            uri = _uri(first, name)
-            artifacts[name] = Artifact(name, uri, local_path(uri), first.get("metadata") or {})
-    output_artifacts = {}
-    for name in (OUTPUT_ARTIFACT, REPORT_ARTIFACT):
-        out = _first_artifact(outputs.get("artifacts") or {}, name, "outputs")
-        if out is not None:
-            uri = _uri(out, name)
-            output_artifacts[name] = OutputArtifact(name, uri, local_path(uri), out.get("name") or "")
-    output_file = outputs.get("outputFile")
-    parameter_files = {
-        name: Path(spec["outputFile"])
-        for name, spec in (outputs.get("parameters") or {}).items()
-        if isinstance(spec, dict) and spec.get("outputFile")
+    doc = parse_executor_input(text, _parameter_types())
+    artifacts = {
+        name: Artifact(name, raw.uri, local_path(raw.uri, name), raw.metadata)
+        for name, raw in doc.artifacts.items() if name in INPUT_ARTIFACTS
+    }
+    output_artifacts = {
+        name: OutputArtifact(name, raw.uri, local_path(raw.uri, name), raw.name)
+        for name, raw in doc.output_artifacts.items() if name in (OUTPUT_ARTIFACT, REPORT_ARTIFACT)
     }
     return build_request(
         artifacts,
-        inputs.get("parameterValues") or {},
+        doc.parameter_values,
         output_artifacts,
-        Path(output_file) if output_file else None,
-        parameter_files,
+        Path(doc.output_file) if doc.output_file else None,
+        {name: Path(path) for name, path in doc.parameter_files.items()},
     )
-
-
-def _first_artifact(section: Mapping[str, Any], name: str, where: str) -> dict | None:
-    entry = section.get(name)
-    if not entry:
-        return None
-    listed = entry.get("artifacts") if isinstance(entry, dict) else None
-    if not listed:
-        return None
-    if not isinstance(listed[0], dict):
-        raise InputError(f"executor_input: {where}.artifacts.{name} is malformed")
-    return listed[0]
-
-
-def _uri(artifact: Mapping[str, Any], name: str) -> str:
-    uri = artifact.get("uri")
-    if not isinstance(uri, str) or not uri:
-        raise InputError(f"{name}: the executor input gives it no uri")
-    return uri
 
 
 def from_flags(
@@ -210,9 +186,9 @@ def from_flags(
     artifacts = {}
     for name, value in paths.items():
         if value:
-            path = local_path(value)
+            path = local_path(value, name)
             if not value.startswith("gs://") and not path.exists():
                 raise InputError(f"{name}: {value} does not exist")
             artifacts[name] = Artifact(name, value, path, {})
-    output_artifacts = {name: OutputArtifact(name, uri, local_path(uri)) for name, uri in outputs.items() if uri}
+    output_artifacts = {name: OutputArtifact(name, uri, local_path(uri, name)) for name, uri in outputs.items() if uri}
     return build_request(artifacts, options, output_artifacts)
