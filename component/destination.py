@@ -56,10 +56,27 @@ def parse_destination(text: str, versioning_override: str = "") -> Destination:
     if text.startswith("{"):
         base, versioning = _parse_json(text)
     else:
+        _refuse_other_json(text)
         base, versioning = text, Versioning.AUTO
     if versioning_override:
         versioning = parse_versioning(versioning_override)
     return Destination(base=_normalise_base(base), versioning=versioning)
+
+
+def _refuse_other_json(text: str) -> None:
+    """JSON that is not an object ([], "", 5, null, true) is a mistake, most likely a templating
+    error in a pipeline; read as a bare path it would become a relative directory named after it."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return  # not JSON: a bare base directory
+    raise InputError(
+        f"push_destination: {text[:40]!r} is a JSON {_JSON_NAMES.get(type(doc), 'value')}, not a PushDestination "
+        'object {"filesystem": {"base_directory": ...}}; write a directory of that name as ./NAME'
+    )
+
+
+_JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
 def _parse_json(text: str) -> tuple[str, Versioning]:
