@@ -40,12 +40,24 @@ def gcs_uri_of_mount(path: str) -> str | None:
     return "gs://" + path[len(mount):] if path.startswith(mount) and len(path) > len(mount) else None
 
 
+def check_path_text(text: str, name: str) -> str:
+    """A path or URI from a JSON document may hold what no file name can: a NUL byte, or a lone
+    surrogate (JSON's \\ud800) that has no bytes at all."""
+    try:
+        if b"\x00" not in os.fsencode(text):
+            return text
+    except UnicodeEncodeError:
+        pass
+    raise InputError(f"{name}: {text!r} is not a usable path (a NUL character or an unencodable one)")
+
+
 def local_path(uri: str, name: str = "artifact") -> Path:
     """The local path of an artifact URI, following KFP's container convention.
 
     A remote URI must stay under its mount root: a `..` segment is a literal object name to the
     store but climbs out of /gcs (or /s3, /minio) here, and a leading `/` would make the rest an
     absolute path. Both would read or write somewhere else on this machine."""
+    check_path_text(uri, name)
     for prefix, mount in _MOUNTED_SCHEMES.items():
         if uri.startswith(prefix):
             rest = uri[len(prefix):]

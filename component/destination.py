@@ -5,7 +5,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from .artifacts import gcs_uri_of_mount
+from .artifacts import check_path_text, gcs_uri_of_mount
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ def _parse_json(text: str) -> tuple[str, Versioning]:
 
 
 def _normalise_base(base: str) -> str:
+    check_path_text(base, "push_destination")
     mounted = gcs_uri_of_mount(base)
     if mounted:
         # Directory renames on a FUSE mount of GCS are copies, not atomic; the GCS API can publish safely.
@@ -110,6 +111,9 @@ def _normalise_base(base: str) -> str:
     if base.startswith("gs://"):
         if len(base.rstrip("/")) <= len("gs://") or base[len("gs://"):].startswith("/"):
             raise InputError(f"push_destination: {base!r} names no bucket")
+        if ".." in base.split("/"):
+            # A literal object name to GCS, a step up on the /gcs mount: the two would disagree.
+            raise InputError(f"push_destination: {base!r} has a '..' segment")
         return base.rstrip("/")
     if "://" in base:
         scheme = base.split("://", 1)[0]

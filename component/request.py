@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .artifacts import Artifact, OutputArtifact, local_path, parse_flag
+from .artifacts import Artifact, OutputArtifact, check_path_text, local_path, parse_flag
 from .destination import Destination, parse_destination
 from .errors import InputError
 from .executor_input import parse_executor_input
@@ -112,6 +112,9 @@ def build_request(
     keep = _parse_int("keep_versions", values["keep_versions"])
     if keep < 0:
         raise InputError(f"keep_versions: must be 0 (keep all) or more, got {keep}")
+    report = outputs.get(REPORT_ARTIFACT)
+    if report is not None:
+        check_output_file(str(report.path), REPORT_ARTIFACT)
     return PushRequest(
         destination=parse_destination(values["push_destination"], values["versioning"]),
         pushed_model=outputs.get(OUTPUT_ARTIFACT),
@@ -173,9 +176,20 @@ def from_executor_input(text: str) -> PushRequest:
         artifacts,
         doc.parameter_values,
         output_artifacts,
-        Path(doc.output_file) if doc.output_file else None,
-        {name: Path(path) for name, path in doc.parameter_files.items()},
+        check_output_file(doc.output_file, "executor_input: outputs.outputFile") if doc.output_file else None,
+        {name: check_output_file(path, f"executor_input: outputs.parameters.{name}.outputFile")
+         for name, path in doc.parameter_files.items()},
     )
+
+
+def check_output_file(text: str, name: str) -> Path:
+    """A file written after the push: refused now if it cannot be, rather than failing after the
+    version is published."""
+    path = Path(check_path_text(text, name))
+    under_a_file = any(parent.exists() and not parent.is_dir() for parent in path.parents)
+    if path.name in ("", ".", "..") or path.is_dir() or under_a_file:
+        raise InputError(f"{name}: {text!r} cannot be written as a file")
+    return path
 
 
 def from_flags(

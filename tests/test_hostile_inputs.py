@@ -53,6 +53,7 @@ def executor_input(model: Path | str, base: Path, tmp_path: Path, **artifacts) -
         },
         "outputs": {
             "artifacts": {"pushed_model": {"artifacts": [{"name": "a", "uri": str(tmp_path / "pushed_model")}]}},
+            "parameters": {"pushed": {"outputFile": str(tmp_path / "params" / "pushed")}},
             "outputFile": str(tmp_path / "out.json"),
         },
     }
@@ -256,6 +257,26 @@ def test_malformed_executor_input_names_the_json_path(saved_model, tmp_path, pat
     node[path[-1]] = value
     refused(run_cli("--executor-input", json.dumps(doc)), f"executor_input: {message}")
     assert sorted(os.listdir(tmp_path)) == ["saved_model"]  # nothing written: no version, no outputs
+
+
+# Found by tests/test_executor_input_fuzz.py: each was a traceback, some after the version was published.
+@pytest.mark.parametrize("path, value, message", [
+    (["outputs", "parameters", "pushed", "outputFile"], "/", "executor_input: outputs.parameters.pushed.outputFile: '/' cannot be written as a file"),
+    (["outputs", "outputFile"], "minio://b/../..", "executor_input: outputs.outputFile: 'minio://b/../..' cannot be written as a file"),
+    (["outputs", "artifacts", "push_report", "artifacts"], [{"uri": "/"}], "push_report: '/' cannot be written as a file"),
+    (["inputs", "artifacts", "model", "artifacts", 0, "uri"], "\u0000", "model: '\\x00' is not a usable path"),
+    (["inputs", "parameterValues", "push_destination"], "\ud800", "push_destination: '\\ud800' is not a usable path"),
+    (["inputs", "parameterValues", "push_destination"], "gs://bucket/../x", "push_destination: 'gs://bucket/../x' has a '..' segment"),
+])
+def test_paths_that_cannot_be_written_are_refused_before_pushing(saved_model, tmp_path, path, value, message):
+    doc = executor_input(saved_model, tmp_path / "serving", tmp_path)
+    doc["outputs"]["artifacts"]["push_report"] = {"artifacts": [{"uri": str(tmp_path / "report.md")}]}
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    refused(run_cli("--executor-input", json.dumps(doc)), message)
+    assert sorted(os.listdir(tmp_path)) == ["saved_model"]
 
 
 # --- 5. directory symlinks inside a model ---
