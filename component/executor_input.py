@@ -60,9 +60,10 @@ class _Reader:
     def items(self) -> list[tuple[str, "_Reader"]]:
         return [(key, self.get(key)) for key in self.expect(dict)]
 
-    def text(self, allow_empty: bool = True) -> str:
+    def text(self) -> str:
+        """A string that names something (a uri, a file): empty is as good as missing."""
         value = self.expect(str)
-        if not value and not allow_empty:
+        if not value:
             raise InputError(f"executor_input: {self.path} is an empty string")
         return value
 
@@ -89,13 +90,13 @@ def parse_executor_input(text: str, parameter_types: Mapping[str, tuple[type, ..
     for name, spec in _items(_member(outputs, "parameters")):
         path = _member(spec, "outputFile", str)
         if path is not None:
-            parameter_files[name] = path.text(allow_empty=False)
+            parameter_files[name] = path.text()
     output_file = _member(outputs, "outputFile", str)
     return ExecutorInput(
         artifacts=_artifacts(_member(inputs, "artifacts")),
         parameter_values=parameter_values,
         output_artifacts=_artifacts(_member(outputs, "artifacts")),
-        output_file=None if output_file is None else output_file.text(allow_empty=False),
+        output_file=None if output_file is None else output_file.text(),
         parameter_files=parameter_files,
     )
 
@@ -138,7 +139,7 @@ def _artifact(item: _Reader) -> RawArtifact:
     name = _member(item, "name", str)
     _member(_member(item, "type"), "schemaTitle", str)  # unused; a wrong shape is still a broken document
     return RawArtifact(
-        uri=uri.text(allow_empty=False),
+        uri=uri.text(),
         metadata={} if metadata is None else dict(metadata.value),
         name="" if name is None else name.value,
     )

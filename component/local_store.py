@@ -118,11 +118,11 @@ class LocalStore:
 
     def delete_version(self, version: int) -> None:
         # Renamed away first, so a model server sees the version vanish at once, not file by file.
-        doomed = self.base / f"{DELETING_PREFIX}{version}-{uuid.uuid4().hex}"
         if not _is_real_directory(self.base / str(version)):
             log.warning("Not deleting %s: it is not a version directory (a symlink is never followed).",
                         self.base / str(version))
             return
+        doomed = self.base / f"{DELETING_PREFIX}{version}-{uuid.uuid4().hex}"
         try:
             os.rename(self.base / str(version), doomed)
         except FileNotFoundError:
