@@ -105,14 +105,14 @@ class LocalStore:
     def version_model(self, version: int) -> Model:
         # A number is taken by any name a model server reads as it, but only a real directory with
         # the plain decimal name is a version the pusher reads, reuses, rolls back to or deletes.
-        # A numeric file or symlink (dangling, looping, or to a directory anywhere), or "007", is
+        # A numeric file or symlink (dangling, looping, or to a directory anywhere), or "007" or " 7", is
         # someone else's: it shows as a version with no files, so it is never complete, and new
         # versions go above it (a server that reads it as a version then still switches to ours).
         origin = f"version {version} at {self.uri}"
         path = self.base / str(version)
         if not _is_real_directory(path):
             log.info("Version number %d at %s is taken by something that is not a version directory "
-                     "(a file, a symlink or a name with leading zeros); it is left alone.", version, self.uri)
+                     "(a file, a symlink, or another spelling of the number such as 007); it is left alone.", version, self.uri)
             return Model(str(path), origin, (), ())
         return local_model(path, "push_destination", origin)
 

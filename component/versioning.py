@@ -12,16 +12,22 @@ MAX_VERSION = 2**63 - 1
 
 
 def numeric_versions(names: Iterable[str]) -> set[int]:
-    """The version numbers a model server reads from these entry names: ASCII decimal digits
-    (str.isdigit() also accepts '²' and '١', which no server reads) within int64, above 0.
+    """The version numbers a model server reads from these entry names, positive and within int64.
 
-    Leading zeros count ("007" is version 7 to TF Serving), so that a new version is always above
-    it; such a name is never a version directory of ours (see LocalStore.version_model)."""
+    TF Serving parses a name with safe_strto64 (newer builds: absl::SimpleAtoi): ASCII digits,
+    surrounding whitespace and leading zeros allowed, and newer builds accept a leading '+'. So
+    "007", " 7" and "+7" all take number 7 and a new version must go above them; none of them is
+    a version directory of ours (see LocalStore.version_model). str.isdigit() also accepts '²'
+    and '١', which no server reads."""
     taken = set()
     for name in names:
-        if name.isascii() and name.isdigit() and 0 < int(name) <= MAX_VERSION:
-            taken.add(int(name))
+        digits = name.strip(_C_SPACES).removeprefix("+")
+        if digits.isascii() and digits.isdigit() and 0 < int(digits) <= MAX_VERSION:
+            taken.add(int(digits))
     return taken
+
+
+_C_SPACES = " \t\n\v\f\r"  # C's isspace()
 
 
 def next_version(versioning: Versioning, taken: set[int], clock: Callable[[], float] = time.time) -> int:

@@ -6,12 +6,13 @@ from component.versioning import MAX_VERSION, next_version, numeric_versions
 
 
 def test_only_positive_ascii_integers_within_int64_are_versions():
-    assert numeric_versions(["1", "10", "0", "-3", "1.5", ".pushing-1", "v2", "2a", " 4", "5\n"]) == {1, 10}
+    assert numeric_versions(["1", "10", "0", "-3", "1.5", ".pushing-1", "v2", "2a", "+", " ", "1 2"]) == {1, 10}
     # str.isdigit() accepts these, int() reads some of them; no model server does.
     assert numeric_versions(["\u00b2", "\u0661", "\uff13", "\u0663\u0664"]) == set()
     # TF Serving reads a name as int64: beyond it is no version; within it, "007" is version 7.
     assert numeric_versions([str(MAX_VERSION), str(MAX_VERSION + 1), "99999999999999999999999"]) == {MAX_VERSION}
     assert numeric_versions(["007", "0010"]) == {7, 10}
+    assert numeric_versions([" 4", "5\n", "+6"]) == {4, 5, 6}  # as safe_strto64 / absl::SimpleAtoi read them
 
 
 def test_no_version_beyond_int64():
