@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .artifacts import OutputArtifact, gcs_uri_of_mount
+from .artifacts import gcs_uri_of_mount
 from .errors import InputError
 from .gate import decide
 from .local_store import base_entries, copy_model
@@ -14,7 +14,7 @@ from .progress import Progress
 from .pusher import archive, push
 from .record import Outcome
 from .report import signature_line
-from .request import PushRequest
+from .request import OUTPUT_ARTIFACT, PushRequest
 from .validate import deep_check_with_tensorflow, inspect_model
 
 log = logging.getLogger(__name__)
@@ -59,22 +59,18 @@ def _check_locations(model: Model, request: PushRequest) -> None:
     report may not land in the destination base (`--pushed-model base/1` would rewrite live
     version 1 in place), nor the base inside the archive copy."""
     base = request.destination.base
-    outputs = [o for o in (request.pushed_model, request.push_report) if o is not None]
-    for name, location in [("push_destination", base)] + [(o.name, where) for o in outputs for where in _places(o)]:
+    written = [(o.name, where) for o in (request.pushed_model, request.push_report) if o is not None
+               for where in (o.uri, str(o.path))]
+    for name, location in [("push_destination", base), *written]:
         if _inside(location, model.root):
             raise InputError(f"{name}: {location} is inside the model directory {model.root}; choose a location outside it")
-    for output in outputs:
-        for where in _places(output):
-            if _inside(where, base):
-                raise InputError(f"{output.name}: {where} is inside the destination base {base}; choose a location outside it")
-    if request.pushed_model is not None and any(_inside(base, w) for w in _places(request.pushed_model)):
-        raise InputError(f"push_destination: {base} is inside the pushed_model location {request.pushed_model.uri}; choose a location outside it")
+    for name, location in written:
+        if _inside(location, base):
+            raise InputError(f"{name}: {location} is inside the destination base {base}; choose a location outside it")
+        if name == OUTPUT_ARTIFACT and _inside(base, location):
+            raise InputError(f"push_destination: {base} is inside the {name} location {location}; choose a location outside it")
     if not base.startswith("gs://"):
         base_entries(Path(base))  # a base that is a file, or a symlink loop, is refused here
-
-
-def _places(output: OutputArtifact) -> list[str]:
-    return [output.uri, str(output.path)]
 
 
 def _inside(location: str, root: str) -> bool:
