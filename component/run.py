@@ -9,12 +9,14 @@ from .artifacts import gcs_uri_of_mount
 from .errors import InputError
 from .gate import decide
 from .local_store import base_entries, copy_model
-from .model_source import Model, find_model
+from .model import Model
+from .model_source import find_model
 from .progress import Progress
 from .pusher import archive, push
 from .record import Outcome
 from .report import signature_line
 from .request import OUTPUT_ARTIFACT, PushRequest
+from .stores import is_remote
 from .validate import deep_check_with_tensorflow, inspect_model
 
 log = logging.getLogger(__name__)
@@ -23,8 +25,8 @@ log = logging.getLogger(__name__)
 def run(request: PushRequest) -> Outcome:
     # Every input is checked before anything is decided or written, so a bad input fails loudly
     # even when the model would not have been pushed.
-    # Pushing to GCS, a model that is in GCS too is read through the API, so it is copied server-side.
-    model = find_model(request.model, request.infra_blessing, prefer_gcs=request.destination.base.startswith("gs://"))
+    # A model in the destination's own service is read through its API, so it is copied server-side.
+    model = find_model(request.model, request.infra_blessing, request.destination.base)
     log.info("Model to push: %s (from %s), %d files, %.1f MB.", model.root, model.origin, len(model.files), model.total_bytes / 1e6)
     _check_locations(model, request)
     decision = decide(request.model_blessing, request.infra_blessing)
@@ -44,8 +46,8 @@ def run(request: PushRequest) -> Outcome:
 
 
 def _deep_check(model: Model, required_signatures: tuple[str, ...]) -> None:
-    if model.root.startswith("gs://"):
-        # TensorFlow's own GCS access is not what the push uses (credentials, emulator): load a copy.
+    if is_remote(model.root):
+        # TensorFlow's own store access is not what the push uses (credentials, emulators): load a copy.
         with tempfile.TemporaryDirectory(prefix="model-pusher-deep-check-") as tmp:
             copy_model(model, Path(tmp), Progress(f"Downloading {model.root} for the deep check", len(model.files), model.total_bytes))
             deep_check_with_tensorflow(Path(tmp), required_signatures)
@@ -69,7 +71,7 @@ def _check_locations(model: Model, request: PushRequest) -> None:
             raise InputError(f"{name}: {location} is inside the destination base {base}; choose a location outside it")
         if name == OUTPUT_ARTIFACT and _inside(base, location):
             raise InputError(f"push_destination: {base} is inside the {name} location {location}; choose a location outside it")
-    if not base.startswith("gs://"):
+    if not is_remote(base):
         base_entries(Path(base))  # a base that is a file, or a symlink loop, is refused here
 
 
@@ -81,4 +83,4 @@ def _inside(location: str, root: str) -> bool:
 def _comparable(location: str) -> str:
     # os.path.realpath, unlike Path.resolve, does not raise on a symlink loop.
     location = gcs_uri_of_mount(location) or location
-    return location.rstrip("/") if location.startswith("gs://") else os.path.realpath(location)
+    return location.rstrip("/") if is_remote(location) else os.path.realpath(location)

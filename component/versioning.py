@@ -9,6 +9,15 @@ from .errors import InputError
 # TF Serving parses a version directory's name as a signed 64-bit integer (safe_strto64): a bigger
 # number is no version to it, so we never make one and never count one.
 MAX_VERSION = 2**63 - 1
+_C_SPACES = " \t\n\v\f\r"  # C's isspace()
+
+
+def parse_version(name: str) -> int | None:
+    """The version a name stands for: ASCII decimal digits, no leading zero, within int64."""
+    if not (name.isascii() and name.isdigit()) or name.startswith("0") or len(name) > 19:
+        return None
+    number = int(name)
+    return number if number <= MAX_VERSION else None
 
 
 def numeric_versions(names: Iterable[str]) -> set[int]:
@@ -25,9 +34,6 @@ def numeric_versions(names: Iterable[str]) -> set[int]:
         if digits.isascii() and digits.isdigit() and 0 < int(digits) <= MAX_VERSION:
             taken.add(int(digits))
     return taken
-
-
-_C_SPACES = " \t\n\v\f\r"  # C's isspace()
 
 
 def next_version(versioning: Versioning, taken: set[int], clock: Callable[[], float] = time.time) -> int:
