@@ -163,6 +163,11 @@ def base_entries(base: Path) -> list[str]:
     try:
         return os.listdir(base)
     except FileNotFoundError:
+        # Not there yet: it will be made, unless what is there instead of a parent is no directory
+        # (a dangling symlink), which mkdir would trip over only after the archive is written.
+        existing = next((p for p in base.absolute().parents if os.path.lexists(p)), None)
+        if existing is not None and not existing.is_dir():
+            raise InputError(f"push_destination: {base} cannot be made: {existing} is not a directory") from None
         return []
     except OSError as exc:
         if exc.errno in (errno.ENOTDIR, errno.ELOOP):

@@ -178,11 +178,16 @@ def test_no_version_beyond_int64(saved_model, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["push", "list", "rollback"])
-@pytest.mark.parametrize("kind", ["symlink loop", "file", "under a file"])
+@pytest.mark.parametrize("kind", ["symlink loop", "file", "under a file", "under a dangling symlink"])
 def test_base_that_is_not_a_directory_is_a_bad_input(saved_model, tmp_path, command, kind):
+    message = "is not a directory"
     if kind == "symlink loop":
         base = tmp_path / "loop"
         os.symlink("loop", base)
+    elif kind == "under a dangling symlink":
+        os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+        base = tmp_path / "dangling" / "serving"
+        message = f"cannot be made: {tmp_path / 'dangling'} is not a directory"
     elif kind == "file":
         base = tmp_path / "a_file"
         base.write_text("")
@@ -195,7 +200,7 @@ def test_base_that_is_not_a_directory_is_a_bad_input(saved_model, tmp_path, comm
         args += ["--model", str(saved_model), "--pushed-model", str(tmp_path / "pushed_model")]
     else:
         args.insert(0, command)
-    refused(run_cli(*args), f"push_destination: {base} is not a directory")
+    refused(run_cli(*args), f"push_destination: {base} {message}")
     assert tree(tmp_path) == before
 
 
