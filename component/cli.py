@@ -15,11 +15,13 @@ from collections.abc import Sequence
 
 from . import __version__
 from .destination import parse_destination
-from .errors import PusherError
+from .errors import AfterPublishError, PusherError
 from .pusher import list_versions, open_store, rollback
 from .record import Outcome, json_record, write_outputs
 from .report import text_summary, write_markdown
-from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, from_executor_input, from_flags
+from .request import (
+    INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, PushRequest, from_executor_input, from_flags,
+)
 from .run import run
 
 log = logging.getLogger("component")
@@ -43,7 +45,8 @@ examples:
   python -m component rollback --push-destination gs://bucket/serving/my_model [--to 1700000000]
 
 exit codes: 0 pushed, or not pushed because not blessed (the reason is in the output);
-            2 bad input, nothing written; 1 publishing failed, nothing published.
+            2 bad input, nothing written; 1 publishing failed, nothing published, or
+            registering in Vertex AI failed after the version was published (the message says so).
 """
 
 _OUTPUT_HELP = {
@@ -98,14 +101,23 @@ def _push(argv: Sequence[str]) -> int:
             {option.name: getattr(args, option.name) for option in OPTIONS},
             {name: getattr(args, name) for name in _OUTPUT_HELP},
         )
-    outcome = run(request)
+    try:
+        outcome = run(request)
+    except AfterPublishError as exc:
+        # The version was published (a later step failed): it is recorded like any push.
+        _record(request, exc.outcome, print_json=args.executor_input is None)
+        raise
+    _record(request, outcome, print_json=args.executor_input is None)
+    return 0
+
+
+def _record(request: PushRequest, outcome: Outcome, print_json: bool) -> None:
     write_outputs(request, outcome)
     if request.push_report is not None:
         write_markdown(request.push_report.path, outcome)
-    if args.executor_input is None:
+    if print_json:
         print(json_record(outcome, request.pushed_model))
     _log_summary(outcome)
-    return 0
 
 
 def _list(argv: Sequence[str]) -> int:

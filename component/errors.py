@@ -17,3 +17,13 @@ class PublishError(PusherError):
     """Publishing failed (I/O, storage service, permissions). Exit code 1; nothing was published."""
 
     exit_code = 1
+
+
+class AfterPublishError(PublishError):
+    """A step after a successful publish failed (registering the version, retention, ...). The
+    version WAS published and stays so: `outcome` (a record.Outcome) is what was done, so the
+    command still records it and writes the pipeline's outputs before exiting with code 1."""
+
+    def __init__(self, message: str, outcome: object) -> None:
+        super().__init__(message)
+        self.outcome = outcome
