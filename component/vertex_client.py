@@ -18,6 +18,7 @@ from typing import Any
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
 from google.api_core.client_options import ClientOptions
+from google.api_core.future import polling
 from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient
@@ -66,9 +67,8 @@ def operation_seconds() -> float:
 def wait(operation: Any, what: str) -> Any:
     """The operation's result, or a PublishError when it fails or outlasts the bound."""
     bound = operation_seconds()
-    polling = api_retry.Retry(initial=1.0, maximum=15.0, multiplier=1.5, timeout=bound)
     try:
-        return operation.result(timeout=bound, polling=polling)
+        return operation.result(timeout=bound, polling=polling.DEFAULT_POLLING.with_timeout(bound))
     except concurrent.futures.TimeoutError:
         raise PublishError(
             f"{what} did not finish within {bound:.0f} s (operation {operation.operation.name}); it may "
@@ -96,7 +96,7 @@ def _reason(exc: Exception, target: VertexTarget) -> str:
         return f"Vertex AI kept failing; last error: {_clean(exc.cause) if exc.cause else 'no answer'}"
     if not isinstance(exc, api_exceptions.GoogleAPICallError):
         return f"cannot reach Vertex AI ({_clean(exc)})"
-    said = _clean(exc.message)
+    said = _clean(_REQUEST_LINE.sub("", str(exc.message)))
     if "storage.objects" in said or "gcp-sa-aiplatform" in said:
         return (
             f"the Vertex AI Service Agent (service-PROJECT_NUMBER@gcp-sa-aiplatform.iam.gserviceaccount.com) "
@@ -125,6 +125,8 @@ def _reason(exc: Exception, target: VertexTarget) -> str:
     return f"Vertex AI answered {status} (Vertex AI said: {said})"
 
 
+# REST errors start with the request ("GET https://...: "); Vertex's own words follow.
+_REQUEST_LINE = re.compile(r"^[A-Z]+ \S+: ")
 _SECRET = re.compile(r"(\?[^\s'\"()]+|ya29\.[\w.-]+|Bearer\s+\S+)")
 
 
