@@ -37,6 +37,11 @@ examples:
   python -m component --model ./saved_model --push-destination gs://bucket/serving/my_model \\
       --versioning SEQUENTIAL --keep-versions 5
 
+  # also register the version in the Vertex AI Model Registry and deploy it as a 10% canary
+  python -m component --model ./saved_model --push-destination gs://bucket/serving/taxi \
+      --vertex-model taxi --vertex-project my-project --vertex-region europe-west4 \
+      --vertex-version-aliases champion --vertex-endpoint 1234567890 --vertex-traffic-percentage 10
+
   # in Kubeflow Pipelines / Vertex AI (what component.yaml runs)
   python -m component --executor-input '{{$}}'
 

@@ -49,6 +49,8 @@ def run(request: PushRequest) -> Outcome:
 def _on_vertex(target: VertexTarget, outcome: Outcome) -> Outcome:
     """Register the published version (and deploy it when asked). A failure here leaves the version
     published: the error carries the outcome so far, for the record and the pipeline's outputs."""
+    log.info("Registering version %d in the Vertex AI Model Registry as a version of %s.",
+             outcome.published.version, target.model_name)
     # Only a push that registers loads the Vertex clients (about 0.5 s and 100 MB).
     from .vertex_client import clients
     from .vertex_deploy import deploy
