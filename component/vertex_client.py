@@ -1,7 +1,7 @@
 """Reach Vertex AI: the generated aiplatform_v1 clients, bounded waits on long-running operations,
 and one-line errors that say what to do (and never show a token).
 
-Imported only when a push registers a model: the clients take about half a second and 100 MB to
+Imported only when a push registers a model: the clients take 0.6-1.5 s and 100 MB to
 load. Credentials are Application Default Credentials on the regional endpoint; with
 MODEL_PUSHER_VERTEX_API_ENDPOINT set, REST to that URL with anonymous credentials (tests, private
 endpoints).
