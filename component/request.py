@@ -160,7 +160,7 @@ def build_request(
         deep_validation=parse_flag(values["deep_validation"], "deep_validation"),
         force_new_version=parse_flag(values["force_new_version"], "force_new_version"),
         keep_versions=keep,
-        vertex=parse_vertex_options(values, destination.base, _parse_int),
+        vertex=parse_vertex_options(values, {o.name: o.default for o in OPTIONS}, destination.base, _parse_int),
         **{name: artifacts.get(name) for name in INPUT_ARTIFACTS},
     )
 

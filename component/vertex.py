@@ -42,16 +42,16 @@ class VertexTarget:
     project: str
     region: str
     model_id: str
-    aliases: tuple[str, ...] = ()
-    labels: Mapping[str, str] | None = None
-    serving_image: str = DEFAULT_SERVING_IMAGE
-    endpoint_id: str = ""  # empty: register only
-    traffic_percentage: int = 100
-    machine_type: str = DEFAULT_MACHINE_TYPE
-    min_replicas: int = 1
-    max_replicas: int = 0  # 0: as many as min_replicas (Vertex's own meaning of 0)
-    undeploy_previous: bool = False
-    api_endpoint: str = ""  # MODEL_PUSHER_VERTEX_API_ENDPOINT, else the regional endpoint
+    aliases: tuple[str, ...]
+    labels: Mapping[str, str]
+    serving_image: str
+    endpoint_id: str  # empty: register only
+    traffic_percentage: int
+    machine_type: str
+    min_replicas: int
+    max_replicas: int  # 0: as many as min_replicas (Vertex's own meaning of 0)
+    undeploy_previous: bool
+    api_endpoint: str  # MODEL_PUSHER_VERTEX_API_ENDPOINT; empty: the regional endpoint
 
     @property
     def location(self) -> str:
@@ -82,13 +82,14 @@ class Registration:
 
 
 def parse_vertex_options(
-    values: Mapping[str, str], destination_base: str, read_int: Callable[[str, str], int]
+    values: Mapping[str, str], defaults: Mapping[str, str], destination_base: str,
+    read_int: Callable[[str, str], int],
 ) -> VertexTarget | None:
-    """The vertex_* options (text, as the option table gives them) checked together; None when
-    vertex_model is empty. `read_int(name, text)` is the option table's reader of whole numbers."""
+    """The vertex_* options (text, as the option table gives them, with its defaults) checked
+    together; None when vertex_model is empty. `read_int(name, text)` reads a whole number."""
     model = values["vertex_model"].strip()
     if not model:
-        _refuse_without("vertex_model", values, _MODEL_OPTIONS)
+        _refuse_without("vertex_model", values, defaults, _MODEL_OPTIONS)
         return None
     if not destination_base.startswith("gs://"):
         raise InputError(
@@ -113,7 +114,7 @@ def parse_vertex_options(
                     f"{mine}; Vertex AI deploys a model only to an endpoint of its own project and region"
                 )
     else:
-        _refuse_without("vertex_endpoint", values, _ENDPOINT_OPTIONS)
+        _refuse_without("vertex_endpoint", values, defaults, _ENDPOINT_OPTIONS)
     traffic = read_int("vertex_traffic_percentage", values["vertex_traffic_percentage"])
     if not 0 <= traffic <= 100:
         raise InputError(f"vertex_traffic_percentage: must be 0 to 100, got {traffic}")
@@ -148,30 +149,28 @@ def parse_vertex_options(
     )
 
 
-# Options that mean nothing without vertex_model / vertex_endpoint, with their defaults: a value
-# other than the default there is a mistake worth reporting, not ignoring.
-_ENDPOINT_OPTIONS = {
-    "vertex_traffic_percentage": "100", "vertex_machine_type": DEFAULT_MACHINE_TYPE,
-    "vertex_min_replicas": "1", "vertex_max_replicas": "0", "vertex_undeploy_previous": "false",
-}
-_MODEL_OPTIONS = {
-    "vertex_project": "", "vertex_region": "", "vertex_version_aliases": "", "vertex_labels": "",
-    "vertex_serving_image": DEFAULT_SERVING_IMAGE, "vertex_endpoint": "", **_ENDPOINT_OPTIONS,
-}
+# Options that mean nothing without vertex_model / vertex_endpoint: a value other than the
+# default there is a mistake worth reporting, not ignoring.
+_ENDPOINT_OPTIONS = ("vertex_traffic_percentage", "vertex_machine_type", "vertex_min_replicas",
+                     "vertex_max_replicas", "vertex_undeploy_previous")
+_MODEL_OPTIONS = ("vertex_project", "vertex_region", "vertex_version_aliases", "vertex_labels",
+                  "vertex_serving_image", "vertex_endpoint", *_ENDPOINT_OPTIONS)
 
 
-def _refuse_without(needed: str, values: Mapping[str, str], dependents: Mapping[str, str]) -> None:
-    for name, default in dependents.items():
-        if not _same_value(values[name], default):
+def _refuse_without(needed: str, values: Mapping[str, str], defaults: Mapping[str, str], dependents: tuple[str, ...]) -> None:
+    for name in dependents:
+        if not _is_default(values[name], defaults[name]):
             raise InputError(f"{name}: is set to {values[name]!r} but {needed} is empty; set {needed} too")
 
 
-def _same_value(text: str, default: str) -> bool:
-    text, default = text.strip().lower(), default.lower()
-    try:
-        return float(text) == float(default)
-    except ValueError:
-        return text == default or {text, default} <= {"false", "0"}
+def _is_default(text: str, default: str) -> bool:
+    """Equal as numbers (KFP sends 100 as 100.0), as flags (false, 0), or as text."""
+    for read in (float, lambda v: parse_flag(v, "")):
+        try:
+            return read(text.strip()) == read(default)
+        except (ValueError, InputError):
+            continue
+    return text.strip() == default
 
 
 def _resource(name: str, value: str, kind: str, id_pattern: str) -> tuple[str, str, str]:

@@ -32,7 +32,7 @@ def deploy(api: Clients, target: VertexTarget, registration: Registration) -> Re
         else:
             deployed_id = _deploy(api, target, registration, dict(endpoint.traffic_split))
         undeployed = _undeploy_previous(api, target, deployed_id) if target.undeploy_previous else ()
-        split = dict(_endpoint(api, target).traffic_split) if undeployed or already is None else dict(endpoint.traffic_split)
+        split = dict(_endpoint(api, target).traffic_split)  # as it is now, for the record
     return Registration(
         registration.model_version, registration.version_id, registration.reused, registration.aliases,
         endpoint=target.endpoint_name, deployed_model_id=deployed_id, deployed_now=already is None,

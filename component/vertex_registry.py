@@ -56,7 +56,7 @@ def _upload(api: Clients, target: VertexTarget, parent: types.Model | None, vers
         display_name=parent.display_name if parent is not None else target.model_id,
         artifact_uri=version_uri,
         container_spec=types.ModelContainerSpec(image_uri=target.serving_image),
-        labels=dict(target.labels or {}),
+        labels=dict(target.labels),
         version_description=f"Version {version} pushed by kfp-model-pusher to {version_uri}",
     )
     if parent is None:

@@ -321,3 +321,14 @@ def test_a_push_without_vertex_options_never_imports_the_vertex_clients(saved_mo
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["pushed"] == 1
+
+
+def test_the_registered_version_is_found_beyond_the_first_page_of_versions(saved_model, gcs_bucket, vertex):
+    vertex.models[MODEL] = [types.Model(name=MODEL, version_id=str(i), artifact_uri=f"gs://{gcs_bucket}/old/{i}",
+                                        version_aliases=["default"] if i == 1 else [])
+                            for i in range(1, 12)]
+    first = pushed(push(saved_model, gcs_bucket, vertex))
+    again = pushed(push(saved_model, gcs_bucket, vertex))
+    assert first["vertex"]["model_version"] == again["vertex"]["model_version"] == f"{MODEL}@12"
+    assert again["vertex"]["reused"] is True and vertex.count("UploadModel") == 1
+    assert vertex.count("ListModelVersions") == 2 + 2  # two pages each time: the fake answers 10 a page
