@@ -233,6 +233,11 @@ def fault_stalled_upload(v):
     v.stall("UploadModel")
 
 
+def fault_secret_in_message(v):
+    v.fail("GetModel", "PERMISSION_DENIED", "Denied for https://x.googleapis.com/v1/m?access_token=ya29.SECRET1 "
+           "(Authorization: Bearer ya29.SECRET2).")
+
+
 @pytest.mark.parametrize("fault, says", [
     (fault_upload_403, "permission denied: the pipeline's service account (or your credentials) needs roles/aiplatform.user"),
     (fault_service_agent, "the Vertex AI Service Agent (service-PROJECT_NUMBER@gcp-sa-aiplatform.iam.gserviceaccount.com) cannot read"),
@@ -241,6 +246,7 @@ def fault_stalled_upload(v):
     (fault_region, "region mismatch: the model's region is us-central1"),
     (fault_deploy_operation, "Vertex AI answered INTERNAL (Vertex AI said: Model server never became ready.)"),
     (fault_stalled_upload, "did not finish within 2 s"),
+    (fault_secret_in_message, "permission denied"),
 ])
 def test_a_vertex_failure_after_the_push_leaves_the_push_standing(saved_model, gcs_bucket, vertex, fault, says):
     if fault is not fault_no_endpoint:
@@ -251,6 +257,7 @@ def test_a_vertex_failure_after_the_push_leaves_the_push_standing(saved_model, g
     assert result.returncode == 1, result.stderr
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "SECRET" not in result.stderr + result.stdout  # never a token
     record = json.loads(result.stdout)  # the push is recorded like any push
     version, uri = record["pushed_version"], record["pushed_destination"]
     assert record["pushed"] == 1 and version
