@@ -19,11 +19,24 @@ class PublishError(PusherError):
     exit_code = 1
 
 
-class AfterPublishError(PublishError):
-    """A step after a successful publish failed (registering the version, retention, ...). The
-    version WAS published and stays so: `outcome` (a record.Outcome) is what was done, so the
-    command still records it and writes the pipeline's outputs before exiting with code 1."""
+class Interrupted(PusherError):
+    """SIGTERM or SIGINT: the push stopped and removed what it had written that is not published.
+    Exit code 128 + the signal's number, as a shell reports a process killed by it."""
 
-    def __init__(self, message: str, outcome: object) -> None:
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(f"stopped by {name}: what this push had written was removed; nothing was published")
+        self.exit_code = 128 + signum
+        self.signal_name = name
+
+
+class AfterPublishError(PusherError):
+    """The version WAS published (or reused), then a later step failed or was stopped (registering
+    it in Vertex AI, recording it). Exit code 1; the message says which version stands where, so
+    nobody concludes nothing was published. With `outcome` (a record.Outcome: what was done), the
+    command still records the push and writes the pipeline's outputs before exiting."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, outcome: object = None) -> None:
         super().__init__(message)
         self.outcome = outcome
