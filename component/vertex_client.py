@@ -2,9 +2,8 @@
 and one-line errors that say what to do (and never show a token).
 
 Imported only when a push registers a model: the clients take 0.6-1.5 s and 100 MB to
-load. Credentials are Application Default Credentials on the regional endpoint; with
-MODEL_PUSHER_VERTEX_API_ENDPOINT set, REST to that URL with anonymous credentials (tests, private
-endpoints).
+load. They speak REST, with Application Default Credentials to the regional endpoint, or with
+anonymous credentials to MODEL_PUSHER_VERTEX_API_ENDPOINT when it is set (tests, private endpoints).
 """
 
 import concurrent.futures
@@ -49,13 +48,14 @@ class Clients:
 
 
 def clients(target: VertexTarget) -> Clients:
+    # REST everywhere: the transport the tests exercise against the fake is the one used on Vertex.
     if target.api_endpoint:
-        options = {"transport": "rest", "credentials": AnonymousCredentials(),
-                   "client_options": ClientOptions(api_endpoint=target.api_endpoint)}
         where = target.api_endpoint
+        options = {"credentials": AnonymousCredentials()}
     else:
-        where = f"{target.region}-aiplatform.googleapis.com"
-        options = {"client_options": ClientOptions(api_endpoint=where)}
+        where = f"https://{target.region}-aiplatform.googleapis.com"
+        options = {}  # Application Default Credentials
+    options.update(transport="rest", client_options=ClientOptions(api_endpoint=where))
     with vertex_errors(f"connecting to Vertex AI at {where}", target):
         return Clients(ModelServiceClient(**options), EndpointServiceClient(**options), where)
 

@@ -194,6 +194,12 @@ def test_registering_needs_a_gs_destination(saved_model, tmp_path, vertex):
     assert not (tmp_path / "serving").exists() and vertex.calls == []
 
 
+def test_a_malformed_api_endpoint_is_refused_before_anything_is_written(saved_model, gcs_bucket, vertex):
+    result = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_API_ENDPOINT": "127.0.0.1:8080/v1"})
+    assert result.returncode == 2 and "$MODEL_PUSHER_VERTEX_API_ENDPOINT: expected http(s)://HOST:PORT" in result.stderr
+    assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.calls == []
+
+
 def test_no_project_anywhere(saved_model, gcs_bucket, vertex):
     result = push(saved_model, gcs_bucket, vertex, env={"GOOGLE_CLOUD_PROJECT": "", "CLOUD_ML_PROJECT_ID": ""})
     assert result.returncode == 2 and "vertex_project: not given" in result.stderr
