@@ -4,8 +4,10 @@ real REST protocol with the real aiplatform_v1 messages."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from google.api_core.client_options import ClientOptions
@@ -345,3 +347,26 @@ def test_the_registered_version_is_found_beyond_the_first_page_of_versions(saved
     assert first["vertex"]["model_version"] == again["vertex"]["model_version"] == f"{MODEL}@12"
     assert again["vertex"]["reused"] is True and vertex.count("UploadModel") == 1
     assert vertex.count("ListModelVersions") == 2 + 2  # two pages each time: the fake answers 10 a page
+
+
+def test_a_stop_while_waiting_for_vertex_says_the_version_was_published(saved_model, gcs_bucket, vertex):
+    vertex.stall("UploadModel")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination",
+         f"gs://{gcs_bucket}/serving/taxi", "--vertex-model", "taxi"],
+        cwd=REPO, env={**os.environ, **env_for(vertex)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        for line in process.stderr:
+            if "Registering version" in line:
+                break
+        deadline = time.monotonic() + 30
+        while vertex.count("GetOperation") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the upload is under way and being polled
+        process.send_signal(signal.SIGTERM)
+        rest = process.stderr.read()
+        assert process.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        process.kill()
+    assert "was published; then the step was stopped by SIGTERM" in rest and "Traceback" not in rest
+    assert len(json.loads(_list(gcs_bucket, vertex))) == 1  # the version stands
