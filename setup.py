@@ -15,7 +15,13 @@ setup(
     python_requires=">=3.9",
     # The push path needs only these: no TensorFlow, no kfp, so the image stays slim.
     # google-cloud-storage 3 has the exceptions module and Client.api_endpoint the GCS store uses.
-    install_requires=["google-cloud-storage>=3.0,<4", "protobuf>=4.21,<7"],
+    # google-cloud-aiplatform: only its generated aiplatform_v1 clients, imported lazily when a
+    # Vertex option is set (the image must be able to register models).
+    install_requires=[
+        "google-cloud-storage>=3.0,<4",
+        "protobuf>=4.21,<7",
+        "google-cloud-aiplatform>=1.60,<3",
+    ],
     extras_require={
         "kfp": ["kfp>=2.14,<3"],
         "test": [

@@ -13,6 +13,8 @@ from .artifacts import Artifact, OutputArtifact, check_path_text, local_path, pa
 from .destination import Destination, parse_destination
 from .errors import InputError
 from .executor_input import parse_executor_input
+from .stores import is_remote
+from .vertex import DEFAULT_MACHINE_TYPE, DEFAULT_SERVING_IMAGE, VertexTarget, parse_vertex_options
 
 # The input artifacts and what each is, for --help and the KFP UI alike.
 INPUT_ARTIFACTS = {
@@ -26,6 +28,7 @@ INPUT_ARTIFACTS = {
 }
 OUTPUT_ARTIFACT = "pushed_model"
 REPORT_ARTIFACT = "push_report"  # a system.Markdown file the KFP UI shows
+VERTEX_ARTIFACT = "registered_model"  # a google.VertexModel, what GCPC's ModelDeployOp takes
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,39 @@ OPTIONS = (
         default="0",
         kind=int,
     ),
+    # Vertex AI Model Registry and endpoints (component/vertex.py checks them together).
+    Option(
+        "vertex_model",
+        "Register each pushed version in the Vertex AI Model Registry as a version of this model: a "
+        "model ID (created on the first push) or projects/P/locations/R/models/ID; needs a gs:// "
+        "push_destination. Empty: no registration.",
+        "taxi",
+    ),
+    Option("vertex_project", "The model's Google Cloud project (default: from vertex_model, else "
+           "$GOOGLE_CLOUD_PROJECT).", "my-project"),
+    Option("vertex_region", "The model's Vertex AI region (default: from vertex_model, else "
+           "$CLOUD_ML_REGION).", "europe-west4"),
+    Option("vertex_version_aliases", "Comma-separated aliases for the registered version; an alias "
+           "another version holds moves to this one.", "champion,staging"),
+    Option("vertex_labels", "Comma-separated key=value labels for the registered version (the "
+           "pipeline run's labels are added).", "team=search,stage=prod"),
+    Option("vertex_serving_image", "The serving container Vertex AI runs the model in (default: "
+           "Vertex's prebuilt TensorFlow CPU image).", "europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest",
+           default=DEFAULT_SERVING_IMAGE),
+    Option("vertex_endpoint", "Deploy the registered version to this endpoint (an ID or "
+           "projects/P/locations/R/endpoints/ID), unless it is deployed there already. Empty: no deployment.",
+           "1234567890"),
+    Option("vertex_traffic_percentage", "Percent of the endpoint's traffic the new version gets (0-100); "
+           "the models already deployed share the rest in their current proportions.", "10",
+           default="100", kind=int),
+    Option("vertex_machine_type", "Machine type of the deployed version's replicas.", "n1-standard-4",
+           default=DEFAULT_MACHINE_TYPE),
+    Option("vertex_min_replicas", "Fewest replicas of the deployed version (1 or more).", "2",
+           default="1", kind=int),
+    Option("vertex_max_replicas", "Most replicas of the deployed version; 0: as many as vertex_min_replicas.",
+           "5", default="0", kind=int),
+    Option("vertex_undeploy_previous", "After deploying, remove this model's older versions from the "
+           "endpoint that then get no traffic.", "true", default="false", kind=bool),
 )
 
 
@@ -93,12 +129,14 @@ class PushRequest:
     infra_blessing: Artifact | None = None
     pushed_model: OutputArtifact | None = None
     push_report: OutputArtifact | None = None
+    registered_model: OutputArtifact | None = None  # the google.VertexModel output
     executor_output: Path | None = None  # KFP's outputs.outputFile
     parameter_files: Mapping[str, Path] = field(default_factory=dict)  # output parameter name -> file
     required_signatures: tuple[str, ...] = ("serving_default",)
     deep_validation: bool = False
     force_new_version: bool = False
     keep_versions: int = 0
+    vertex: VertexTarget | None = None  # register (and deploy) on Vertex AI after the push
 
 
 def build_request(
@@ -115,16 +153,19 @@ def build_request(
     report = outputs.get(REPORT_ARTIFACT)
     if report is not None:
         check_output_file(str(report.path), REPORT_ARTIFACT)
+    destination = parse_destination(values["push_destination"], values["versioning"])
     return PushRequest(
-        destination=parse_destination(values["push_destination"], values["versioning"]),
+        destination=destination,
         pushed_model=outputs.get(OUTPUT_ARTIFACT),
         push_report=outputs.get(REPORT_ARTIFACT),
+        registered_model=outputs.get(VERTEX_ARTIFACT),
         executor_output=executor_output,
         parameter_files=dict(parameter_files or {}),
         required_signatures=tuple(s.strip() for s in values["required_signatures"].split(",") if s.strip()),
         deep_validation=parse_flag(values["deep_validation"], "deep_validation"),
         force_new_version=parse_flag(values["force_new_version"], "force_new_version"),
         keep_versions=keep,
+        vertex=parse_vertex_options(values, {o.name: o.default for o in OPTIONS}, destination.base, _parse_int),
         **{name: artifacts.get(name) for name in INPUT_ARTIFACTS},
     )
 
@@ -170,7 +211,7 @@ def from_executor_input(text: str) -> PushRequest:
     }
     output_artifacts = {
         name: OutputArtifact(name, raw.uri, local_path(raw.uri, name), raw.name)
-        for name, raw in doc.output_artifacts.items() if name in (OUTPUT_ARTIFACT, REPORT_ARTIFACT)
+        for name, raw in doc.output_artifacts.items() if name in (OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT)
     }
     return build_request(
         artifacts,
@@ -201,7 +242,7 @@ def from_flags(
     for name, value in paths.items():
         if value:
             path = local_path(value, name)
-            if not value.startswith("gs://") and not path.exists():
+            if not is_remote(value) and not path.exists():
                 raise InputError(f"{name}: {value} does not exist")
             artifacts[name] = Artifact(name, value, path, {})
     output_artifacts = {name: OutputArtifact(name, uri, local_path(uri, name)) for name, uri in outputs.items() if uri}

@@ -3,10 +3,11 @@
 import logging
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from .artifacts import gcs_uri_of_mount
-from .errors import InputError
+from .errors import AfterPublishError, InputError, PublishError
 from .gate import decide
 from .local_store import base_entries, copy_model
 from .model import Model
@@ -18,6 +19,7 @@ from .report import signature_line
 from .request import OUTPUT_ARTIFACT, PushRequest
 from .stores import is_remote
 from .validate import deep_check_with_tensorflow, inspect_model
+from .vertex import VertexTarget
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,34 @@ def run(request: PushRequest) -> Outcome:
     if request.pushed_model is not None:
         archive(model, request.pushed_model)
     published = push(model, request.destination, reuse=not request.force_new_version, keep=request.keep_versions)
-    return Outcome(True, decision.reason, model.root, decision.readings, published, summary)
+    outcome = Outcome(True, decision.reason, model.root, decision.readings, published, summary)
+    if request.vertex is not None:
+        outcome = _on_vertex(request.vertex, outcome)
+    return outcome
+
+
+def _on_vertex(target: VertexTarget, outcome: Outcome) -> Outcome:
+    """Register the published version (and deploy it when asked). A failure here leaves the version
+    published: the error carries the outcome so far, for the record and the pipeline's outputs."""
+    log.info("Registering version %d in the Vertex AI Model Registry as a version of %s.",
+             outcome.published.version, target.model_name)
+    # Only a push that registers loads the Vertex clients (0.6-1.5 s and 100 MB measured here).
+    from .vertex_client import clients
+    from .vertex_deploy import deploy
+    from .vertex_registry import register
+
+    published = outcome.published
+    try:
+        api = clients(target)
+        outcome = replace(outcome, registration=register(api, target, published.uri, published.version))
+        if target.endpoint_id:
+            outcome = replace(outcome, registration=deploy(api, target, outcome.registration))
+    except PublishError as exc:  # a stop (Interrupted) passes: it has its own exit code and line
+        raise AfterPublishError(
+            f"{exc}; version {published.version} WAS published at {published.uri} and stays published",
+            outcome=outcome,
+        ) from None
+    return outcome
 
 
 def _deep_check(model: Model, required_signatures: tuple[str, ...]) -> None:

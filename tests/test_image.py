@@ -45,8 +45,10 @@ def test_image_runs_as_a_numeric_non_root_user_with_no_entrypoint():
     assert not config.get("Entrypoint")  # kfp.local's DockerRunner would prepend it to the command
 
 
-def test_image_has_what_a_gcs_push_needs_and_neither_tensorflow_nor_kfp():
+def test_image_has_what_a_gcs_push_and_a_vertex_registration_need_and_neither_tensorflow_nor_kfp():
+    # Both are imported lazily, so nothing else would notice their absence.
     code = ("import importlib.util as u, google.cloud.storage; "
+            "from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient; "
             "print([m for m in ('tensorflow', 'keras', 'kfp') if u.find_spec(m)])")
     result = container(IMAGE, "python", "-c", code)
     assert (result.returncode, result.stdout) == (0, "[]\n"), result.stderr
