@@ -68,10 +68,11 @@ def push_and_use(model_uri: str, blessing_uri: str, push_destination: str) -> Ou
 @pytest.fixture
 def podman_answers_as_docker(monkeypatch):
     """Docker answers 404 for a container that is gone; podman 4.3 (Debian 12) answers 500 "does not
-    exist in database: no such container" while it is removing one (podman issue 17341 and kin).
-    kfp.local removes each container as it exits (auto_remove) and expects the 404 when it asks
-    after that (it then skips the logs and takes the exit code as 0), so a quick step would fail
-    with podman only. This gives kfp.local the error type Docker's 404 becomes, for that case alone."""
+    exist in database: no such container" while it is removing one (the error podman issue 17341
+    reports for other calls). kfp.local removes each container as it exits (auto_remove) and expects
+    the 404 when it asks later (it then skips the logs and takes the exit code as 0), so with podman
+    a quick step, or a slow podman, fails it. This turns that one answer into the error docker-py
+    makes of Docker's 404; everything else reaches kfp.local as podman sent it."""
     make_error = docker.api.client.create_api_error_from_http_exception
 
     def as_docker(e):
