@@ -12,7 +12,6 @@ To deploy with Google Cloud Pipeline Components instead, leave vertex_endpoint e
 pusher's `registered_model` output (a google.VertexModel) to GCPC's ModelDeployOp.
 """
 
-
 from kfp import compiler, dsl
 
 from .pusher import model_pusher
