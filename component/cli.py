@@ -59,7 +59,7 @@ def _flag(name: str) -> str:
 def _push_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m component",
-        description="Push a blessed TensorFlow SavedModel to a serving directory (local or gs://) "
+        description="Push a blessed TensorFlow SavedModel to a serving directory (local, gs://, s3:// or minio://) "
         "as a new numbered version, atomically. Subcommands: list, rollback (see their --help).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -80,7 +80,7 @@ def _push_parser() -> argparse.ArgumentParser:
 
 def _destination_parser(command: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m component {command}", description=description)
-    parser.add_argument("--push-destination", required=True, help="PushDestination JSON or a base directory (local or gs://).")
+    parser.add_argument("--push-destination", required=True, help="PushDestination JSON or a base directory (local, gs://, s3:// or minio://).")
     return parser
 
 

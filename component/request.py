@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from .artifacts import Artifact, OutputArtifact, local_path, parse_flag
 from .destination import Destination, parse_destination
 from .errors import InputError
+from .stores import is_remote
 
 # The input artifacts and what each is, for --help and the KFP UI alike.
 INPUT_ARTIFACTS = {
@@ -41,7 +42,7 @@ class Option:
 OPTIONS = (
     Option(
         "push_destination",
-        "Where to publish: TFX PushDestination JSON, or a bare base directory (local path or gs://).",
+        "Where to publish: TFX PushDestination JSON, or a bare base directory (local path, gs://, s3:// or minio://).",
         '\'{"filesystem": {"base_directory": "gs://bucket/serving/my_model", "versioning": "AUTO"}}\'',
         required=True,
     ),
@@ -205,13 +206,13 @@ def _uri(artifact: Mapping[str, Any], name: str) -> str:
 def from_flags(
     paths: Mapping[str, str | None], options: Mapping[str, Any], outputs: Mapping[str, str | None]
 ) -> PushRequest:
-    """The laptop / `docker run` front: artifacts are directories (or gs:// URIs) with no metadata;
+    """The laptop / `docker run` front: artifacts are directories (or gs:// / s3:// / minio:// URIs) with no metadata;
     `outputs` maps pushed_model / push_report to where the user wants them."""
     artifacts = {}
     for name, value in paths.items():
         if value:
             path = local_path(value)
-            if not value.startswith("gs://") and not path.exists():
+            if not is_remote(value) and not path.exists():
                 raise InputError(f"{name}: {value} does not exist")
             artifacts[name] = Artifact(name, value, path, {})
     output_artifacts = {name: OutputArtifact(name, uri, local_path(uri)) for name, uri in outputs.items() if uri}
