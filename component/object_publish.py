@@ -352,9 +352,10 @@ class ObjectStoreTarget:
             except PreconditionFailed:
                 pass
         try:
-            self.store.delete(probe)
-        except Exception as exc:  # harmless: a hidden name no model server or push looks at
-            log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), type(exc).__name__)
+            with self._errors():
+                self.store.delete(probe)
+        except PublishError as exc:  # harmless: a hidden name no model server or push looks at
+            log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), exc)
         if ignored:
             raise PublishError(
                 f"push_destination: {self.uri}: the store accepted writes it should have refused (it ignores "
@@ -373,7 +374,13 @@ class ObjectStoreTarget:
             # Taken: by another push, or by this one if an earlier attempt's answer was lost.
             if self.store.head(key) is None:
                 return False
-            return self.store.read(key) == token.encode()
+            try:
+                return self.store.read(key) == token.encode()
+            except Exception:
+                # The other push completed its version and removed its claim in between: taken.
+                if self.store.head(key) is None:
+                    return False
+                raise
 
     def _unclaim(self, version: int) -> None:
         """The version's own objects mark its number as taken now; the claim is clutter."""

@@ -136,8 +136,13 @@ def _retain(store: Store, keep: int, pushed: int) -> tuple[int, ...]:
     incomplete one: on GCS that may be another push filling its version right now."""
     complete = [i.version for i in reversed(list_versions(store)) if i.complete or i.version == pushed]
     doomed = [v for v in complete[keep:] if v != pushed]
-    for version in doomed:
-        store.delete_version(version)
+    try:
+        for version in doomed:
+            store.delete_version(version)
+    except PublishError as exc:  # e.g. a store whose credentials may not delete
+        raise PublishError(
+            f"keep_versions: version {pushed} was published, but removing older versions failed: {exc}"
+        ) from None
     if doomed:
         log.info("Retention (keep_versions=%d): removed versions %s from %s.", keep, ", ".join(map(str, doomed)), store.uri)
     return tuple(doomed)

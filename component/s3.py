@@ -64,8 +64,9 @@ CHUNK = 1024 * 1024
 # Answers worth another try: S3's throttling and transient errors, and 409 ConditionalRequestConflict
 # (two conditional writes of one key overlapped; AWS says retry), which botocore never retries.
 RETRIED_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
-                 "RequestTimeout", "InternalError", "ServiceUnavailable", "ConditionalRequestConflict"}
-RETRIED_STATUSES = {409, 429, 500, 502, 503, 504}
+                 "RequestTimeout", "InternalError", "ServiceUnavailable", "ConditionalRequestConflict",
+                 "OperationAborted"}
+RETRIED_STATUSES = {429, 500, 502, 503, 504}
 CORRUPTED_CODES = {"BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "InvalidChecksum"}
 CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
                     "TokenRefreshRequired", "AuthorizationHeaderMalformed"}
@@ -438,6 +439,8 @@ def _reason(exc: BaseException, bucket: str = "") -> str:
         return f"the store kept failing for {exc.seconds:.0f} s; last error: {_reason(exc.last, bucket)}"
     if isinstance(exc, Corrupted):
         return str(exc)
+    if isinstance(exc, boto_exceptions.FlexibleChecksumError):
+        return "the bytes received do not match the checksum the store keeps for them"
     if isinstance(exc, (boto_exceptions.NoCredentialsError, boto_exceptions.PartialCredentialsError,
                         boto_exceptions.CredentialRetrievalError)):
         return (
