@@ -141,6 +141,7 @@ def test_a_corrupted_upload_fails_the_push_and_publishes_nothing(saved_model, s3
     no_secret(result)
     assert not versions_in(s3_server, s3_bucket)
     assert not [k for k in keys(s3_server, s3_bucket) if ".pushing-" in k]
+    assert not s3_server.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads")  # aborted
 
 
 def test_a_download_that_arrives_corrupted_fails_the_push(saved_model, s3_server, s3_bucket, tmp_path):
