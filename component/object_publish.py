@@ -342,20 +342,22 @@ class ObjectStoreTarget:
         if self.uri in _PROVEN:
             return
         probe = f"{self._folder(CLAIMS)}probe-{uuid.uuid4().hex}"
-        first = self.store.put_bytes(probe, b"probe 1", create_only=True)
-        self.store.put_bytes(probe, b"probe 2", if_tag=first.tag)
         ignored = []
-        for condition, write in (("If-None-Match", {"create_only": True}), ("If-Match", {"if_tag": first.tag})):
-            try:
-                self.store.put_bytes(probe, f"probe {condition}".encode(), **write)
-                ignored.append(condition)
-            except PreconditionFailed:
-                pass
         try:
-            with self._errors():
-                self.store.delete(probe)
-        except PublishError as exc:  # harmless: a hidden name no model server or push looks at
-            log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), exc)
+            first = self.store.put_bytes(probe, b"probe 1", create_only=True)
+            self.store.put_bytes(probe, b"probe 2", if_tag=first.tag)
+            for condition, write in (("If-None-Match", {"create_only": True}), ("If-Match", {"if_tag": first.tag})):
+                try:
+                    self.store.put_bytes(probe, f"probe {condition}".encode(), **write)
+                    ignored.append(condition)
+                except PreconditionFailed:
+                    pass
+        finally:
+            try:
+                with self._errors():
+                    self.store.delete(probe)
+            except PublishError as exc:  # harmless: a hidden name no model server or push looks at
+                log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), exc)
         if ignored:
             raise PublishError(
                 f"push_destination: {self.uri}: the store accepted writes it should have refused (it ignores "
