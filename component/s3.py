@@ -127,7 +127,7 @@ def _transient(exc: BaseException) -> bool:
                             boto_exceptions.ResponseStreamingError))
 
 
-def _retrying(call: Callable[[], T], what: str) -> T:
+def _retrying(call: Callable[[], T], what: str, retried: Callable[[BaseException], bool] = _transient) -> T:
     """`call()`, retried on transient failures with exponential backoff from 0.5 s (jittered, so
     racing pushes spread out) for at most retry_seconds() in all. Writes stay safe to repeat: they
     carry conditions, or go to names no other push uses, and a retry that meets its own earlier
@@ -139,7 +139,7 @@ def _retrying(call: Callable[[], T], what: str) -> T:
         try:
             return call()
         except Exception as exc:
-            if not _transient(exc):
+            if not retried(exc):
                 raise
             if time.monotonic() + delay > deadline:
                 raise KeptFailing(budget, exc) from None
@@ -312,7 +312,11 @@ class S3Bucket:
                 for (_, _, length), (_, crc) in zip(ranges, parts):
                     whole = crt_checksums.combine_crc32c(whole, crc, length)
                 crc = b64_crc32c(whole.to_bytes(4, "big"))
-                answer = self._complete(key, upload, [p for p, _ in parts], crc, conditions)
+                # Retried on its own: a retry after a lost answer finds the upload done. A conflict
+                # is not retried here: it restarts the whole upload.
+                answer = _retrying(lambda: self._complete(key, upload, [p for p, _ in parts], crc, conditions),
+                                   f"completing {self._uri(key)}",
+                                   lambda exc: _transient(exc) and _code(exc) != "ConditionalRequestConflict")
             except BaseException:
                 for future in futures:
                     future.cancel()

@@ -312,3 +312,24 @@ def test_a_not_blessed_model_reads_its_s3_blessing_and_writes_nothing(saved_mode
                   env=s3_server.env())
     assert json.loads(result.stdout)["pushed"] == 0, result.stderr
     assert keys(s3_server, s3_bucket) == {"evaluator/blessing/NOT_BLESSED"}
+
+
+@pytest.mark.parametrize("fault, uploads", [("reset-after", 1), ("409", 2)])
+def test_a_lost_completion_is_recognised_and_a_conflict_restarts_the_upload(saved_model, s3_server, s3_bucket,
+                                                                           fault, uploads):
+    # A completion whose answer was lost is retried and finds its upload done (no second upload);
+    # 409 ConditionalRequestConflict on completion means, as AWS says, upload again.
+    model = with_extra_files(saved_model, big=1, size=9_000_000)
+    completions = itertools.count()
+
+    def decide(seen):
+        completing = seen.method == "POST" and "uploadId=" in seen.path
+        return fault if completing and next(completions) == 0 else None
+
+    with FaultProxy(s3_server.url, decide, dialect="s3") as proxy:
+        result = push(model, f"s3://{s3_bucket}/{BASE}", env=s3_server.env(proxy.url))
+    assert result.returncode == 0, result.stderr
+    assert proxy.faults and len([s for s in proxy.requests if s.path.endswith("?uploads")]) == uploads
+    version = int(json.loads(result.stdout)["pushed_version"])
+    assert versions_in(s3_server, s3_bucket) == {version: crcs(model)}
+    assert not s3_server.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
