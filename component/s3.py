@@ -91,9 +91,18 @@ def endpoint() -> str | None:
     return next((os.environ[name] for name in ENDPOINT_ENVS if os.environ.get(name)), None)
 
 
-@functools.cache
+_CLIENT_LOCK = threading.Lock()
+
+
 def client() -> Any:
-    """The one client of this process (boto3 clients are thread-safe), its pool POOL_SIZE wide.
+    """The one client of this process (boto3 clients are thread-safe; making one is not, hence the lock)."""
+    with _CLIENT_LOCK:
+        return shared_client()
+
+
+@functools.cache
+def shared_client() -> Any:
+    """Its connection pool is POOL_SIZE wide.
 
     botocore's own retries are off: they count attempts rather than time and do not retry 409
     ConditionalRequestConflict; `_retrying` applies one policy to every call instead, bounded in time.
@@ -306,7 +315,7 @@ class S3Bucket:
                                                       ChecksumType="FULL_OBJECT")["UploadId"]
             futures = []
             try:
-                futures = [_part_pool().submit(self._put_part, key, upload, path, r, counted) for r in ranges]
+                futures = [_PARTS.submit(self._put_part, key, upload, path, r, counted) for r in ranges]
                 parts = [f.result() for f in futures]
                 whole = 0
                 for (_, _, length), (_, crc) in zip(ranges, parts):
@@ -370,10 +379,9 @@ class S3Bucket:
         return f"{self.scheme}://{self.bucket}/{key}"
 
 
-@functools.cache
-def _part_pool() -> ThreadPoolExecutor:
-    """Shared by every multipart upload of the process: its size bounds the parts in memory."""
-    return ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
+# Shared by every multipart upload of the process: its size bounds the parts in memory. (Its
+# threads start only when parts are submitted.)
+_PARTS = ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
 
 
 class _Counter:

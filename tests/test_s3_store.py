@@ -69,10 +69,10 @@ def bucket(monkeypatch, s3_server, s3_bucket):
     """This process's shared client, pointed at the server."""
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
-    s3.client.cache_clear()
+    s3.shared_client.cache_clear()
     stores.bucket_of.cache_clear()
     yield s3.S3Bucket("s3", s3_bucket)
-    s3.client.cache_clear()
+    s3.shared_client.cache_clear()
     stores.bucket_of.cache_clear()
 
 
