@@ -35,6 +35,10 @@ examples:
   python -m component --model ./saved_model --push-destination gs://bucket/serving/my_model \\
       --versioning SEQUENTIAL --keep-versions 5
 
+  # S3, or an S3-compatible store (Kubeflow's SeaweedFS/MinIO) at AWS_ENDPOINT_URL
+  AWS_ENDPOINT_URL=http://seaweedfs.kubeflow:9000 python -m component --model ./saved_model \\
+      --push-destination minio://mlpipeline/serving/my_model
+
   # in Kubeflow Pipelines / Vertex AI (what component.yaml runs)
   python -m component --executor-input '{{$}}'
 
