@@ -39,9 +39,13 @@ examples:
       --versioning SEQUENTIAL --keep-versions 5
 
   # also register the version in the Vertex AI Model Registry and deploy it as a 10% canary
-  python -m component --model ./saved_model --push-destination gs://bucket/serving/taxi \
-      --vertex-model taxi --vertex-project my-project --vertex-region europe-west4 \
+  python -m component --model ./saved_model --push-destination gs://bucket/serving/taxi \\
+      --vertex-model taxi --vertex-project my-project --vertex-region europe-west4 \\
       --vertex-version-aliases champion --vertex-endpoint 1234567890 --vertex-traffic-percentage 10
+
+  # S3, or an S3-compatible store (Kubeflow's SeaweedFS/MinIO) at AWS_ENDPOINT_URL
+  AWS_ENDPOINT_URL=http://seaweedfs.kubeflow:9000 python -m component --model ./saved_model \\
+      --push-destination minio://mlpipeline/serving/my_model
 
   # in Kubeflow Pipelines / Vertex AI (what component.yaml runs)
   python -m component --executor-input '{{$}}'
@@ -69,7 +73,7 @@ def _flag(name: str) -> str:
 def _push_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m component",
-        description="Push a blessed TensorFlow SavedModel to a serving directory (local or gs://) "
+        description="Push a blessed TensorFlow SavedModel to a serving directory (local, gs://, s3:// or minio://) "
         "as a new numbered version, atomically. Subcommands: list, rollback (see their --help).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -90,7 +94,7 @@ def _push_parser() -> argparse.ArgumentParser:
 
 def _destination_parser(command: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m component {command}", description=description)
-    parser.add_argument("--push-destination", required=True, help="PushDestination JSON or a base directory (local or gs://).")
+    parser.add_argument("--push-destination", required=True, help="PushDestination JSON or a base directory (local, gs://, s3:// or minio://).")
     return parser
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .artifacts import check_path_text, gcs_uri_of_mount
 from .errors import InputError
+from .stores import SCHEMES as OBJECT_STORE_SCHEMES
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ _ENUM_NUMBERS = {0: Versioning.AUTO, 1: Versioning.UNIX_TIMESTAMP}
 
 @dataclass(frozen=True)
 class Destination:
-    base: str  # a local path or a gs:// URI, without a trailing slash
+    base: str  # a local path or a gs:// / s3:// / minio:// URI, without a trailing slash
     versioning: Versioning
 
 
@@ -108,14 +109,16 @@ def _normalise_base(base: str) -> str:
         # Directory renames on a FUSE mount of GCS are copies, not atomic; the GCS API can publish safely.
         log.info("push_destination %s is on the GCS mount; publishing to %s through the GCS API.", base, mounted)
         base = mounted
-    if base.startswith("gs://"):
-        if len(base.rstrip("/")) <= len("gs://") or base[len("gs://"):].startswith("/"):
+    if "://" in base:
+        scheme, _, rest = base.partition("://")
+        if scheme not in OBJECT_STORE_SCHEMES:
+            raise InputError(
+                f"push_destination: scheme {scheme}:// is not supported; use gs://, s3://, minio:// or a local path"
+            )
+        if not rest.strip("/") or rest.startswith("/"):
             raise InputError(f"push_destination: {base!r} names no bucket")
         if ".." in base.split("/"):
             # A literal object name to GCS, a step up on the /gcs mount: the two would disagree.
             raise InputError(f"push_destination: {base!r} has a '..' segment")
         return base.rstrip("/")
-    if "://" in base:
-        scheme = base.split("://", 1)[0]
-        raise InputError(f"push_destination: scheme {scheme}:// is not supported; use gs:// or a local path")
     return base.rstrip("/") or "/"

@@ -60,6 +60,10 @@ def lease_seconds_from_env() -> float:
         return DEFAULT_LEASE_SECONDS
 
 
+# Bases whose store proved it honours conditional writes, in this process.
+_PROVEN: set[str] = set()
+
+
 class LeaseLost(PublishError):
     pass
 
@@ -228,19 +232,30 @@ class ObjectStoreTarget:
                 if now - listed.updated > self.lease_seconds:
                     lease = Lease.take_over(self.store, listed, self.lease_seconds)
                     if lease is not None:
-                        self._clean_after(lease)
+                        try:
+                            with self._errors():
+                                self._clean_after(lease)
+                        except PublishError as exc:  # e.g. a store that forbids deletes: push anyway
+                            lease.stop()
+                            log.warning("Could not remove what an interrupted push left (%s).", exc)
             # A staging area whose lease is gone belongs to a push that lost its lease to a cleaner
             # while writes of its were still in flight, and then died: it can publish nothing.
             held = {o.key[: -len(LEASE_SUFFIX)] for o in leases}
             for name in pushes.folders:
                 staging = f"{self._folder()}{STAGING_PREFIX}{name}"
                 if staging not in held:
-                    self._remove(staging + "/")
+                    try:
+                        with self._errors():
+                            self._remove(staging + "/")
+                    except PublishError as exc:
+                        log.warning("Could not remove %s (%s).", self._uri_of(staging + "/"), exc)
+                        continue
                     log.info("Removed %s, left by a push that had lost its lease.", self._uri_of(staging + "/"))
 
     def stage(self, model: Model, progress: Progress) -> Staging:
         """Take a lease, then upload (or copy) the big files under a hidden prefix."""
         with self._errors(NOTHING_PUBLISHED):
+            self._require_conditional_writes()
             token = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
             lease = Lease.create(self.store, f"{self._folder()}{token}{LEASE_SUFFIX}", self.lease_seconds)
             staging = Staging(token, lease, model, progress)
@@ -338,7 +353,7 @@ class ObjectStoreTarget:
                 staging.lease.release()
         except PublishError as exc:
             log.warning(
-                "Could not remove what this push left (%s); the next push to %s will, once this push's "
+                "Could not remove what this push left (%s); the next push to %s tries again once this push's "
                 "lease is %.0f s old.", exc, self.uri, self.lease_seconds,
             )
 
@@ -370,6 +385,39 @@ class ObjectStoreTarget:
                     if _note(self.store.read(listed.key) or b"").get("version") == str(version):
                         return False
         return True
+
+    def _require_conditional_writes(self) -> None:
+        """Prove, once per process and base, that the store refuses a create-only write of an object
+        that exists and a write conditional on a tag it no longer has: claims and leases rely on
+        both. Old MinIO and SeaweedFS accept such writes silently, and two pushes could then publish
+        over each other."""
+        if self.uri in _PROVEN:
+            return
+        probe = f"{self._folder(CLAIMS)}probe-{uuid.uuid4().hex}"
+        ignored = []
+        try:
+            first = self.store.put_bytes(probe, b"probe 1", create_only=True)
+            self.store.put_bytes(probe, b"probe 2", if_tag=first.tag)
+            for condition, write in (("If-None-Match", {"create_only": True}), ("If-Match", {"if_tag": first.tag})):
+                try:
+                    self.store.put_bytes(probe, f"probe {condition}".encode(), **write)
+                    ignored.append(condition)
+                except PreconditionFailed:
+                    pass
+        finally:
+            try:
+                with self._errors():
+                    self.store.delete(probe)
+            except PublishError as exc:  # harmless: a hidden name no model server or push looks at
+                log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), exc)
+        if ignored:
+            raise PublishError(
+                f"push_destination: {self.uri}: the store accepted writes it should have refused (it ignores "
+                f"{' and '.join(ignored)}), so racing pushes could overwrite each other; pushing needs a store "
+                f"that honours conditional writes (If-None-Match and If-Match: AWS S3, MinIO since "
+                f"RELEASE.2024-05-07, SeaweedFS 4.18 or later, GCS); {NOTHING_PUBLISHED}"
+            )
+        _PROVEN.add(self.uri)
 
     def _claim(self, version: int, token: str) -> bool:
         key = f"{self._folder(CLAIMS)}{version}"

@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import BinaryIO, TypeVar
 
-from .checksums import crc32c_of_file
 from .errors import InputError, PublishError
 from .model import Model, ModelFile
 from .objstore import ObjectInfo, ObjectStore, PreconditionFailed, join
 from .progress import Progress
+from .same_model import file_crc32c
 from .stores import locate, same_service
 
 # Transfers in flight. Each mostly waits on the store's latency, so many more threads than cores pays.
@@ -30,7 +30,7 @@ def put(f: ModelFile, store: ObjectStore, key: str, progress: Progress | None, *
     target = f"{store.scheme}://{store.bucket}/{key}"
     try:
         if same_service(f.source, target):
-            info, sent = store.copy(f.source, key, create_only=create_only), f.crc32c
+            info, sent = store.copy(f.source, key, create_only=create_only), file_crc32c(f)
             if progress is not None:
                 progress.add(f.size)
         elif "://" in f.source:
@@ -38,7 +38,7 @@ def put(f: ModelFile, store: ObjectStore, key: str, progress: Progress | None, *
         else:
             info, sent = store.put_file(key, f.source, f.size, create_only=create_only, progress=progress)
     except PreconditionFailed:
-        sent = f.crc32c or crc32c_of_file(f.source)
+        sent = file_crc32c(f)
         existing = store.head(key)
         if existing is None or existing.crc32c != sent:
             raise PublishError(f"{target} already exists with other content; refusing to overwrite it") from None
@@ -65,10 +65,11 @@ def download(f: ModelFile, out: BinaryIO, progress: Progress | None) -> None:
     store, key = locate(f.source)
     with store.errors(f"model: downloading {f.source} failed", PublishError):
         received = store.download(key, out, progress)
-    if f.crc32c and received != f.crc32c:
+    expected = file_crc32c(f)
+    if expected and received != expected:
         raise PublishError(
             f"{f.rel}: the bytes downloaded from {f.source} do not match its CRC32C "
-            f"({received} received, {f.crc32c} in the store); nothing was published"
+            f"({received} received, {expected} in the store); nothing was published"
         )
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .artifacts import OutputArtifact, local_path
-from .checksums import same_content
 from .destination import Destination
 from .errors import AfterPublishError, InputError, Interrupted, PublishError, PusherError
 from .local_store import LocalStore, copy_model
@@ -23,6 +22,7 @@ from .object_publish import ObjectStoreTarget
 from .object_transfer import in_parallel, put_model
 from .stores import is_remote, same_service
 from .progress import Progress, rate
+from .same_model import same_content
 from .versioning import next_version
 
 log = logging.getLogger(__name__)

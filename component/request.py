@@ -45,7 +45,7 @@ class Option:
 OPTIONS = (
     Option(
         "push_destination",
-        "Where to publish: TFX PushDestination JSON, or a bare base directory (local path or gs://).",
+        "Where to publish: TFX PushDestination JSON, or a bare base directory (local path, gs://, s3:// or minio://).",
         '\'{"filesystem": {"base_directory": "gs://bucket/serving/my_model", "versioning": "AUTO"}}\'',
         required=True,
     ),
@@ -236,7 +236,7 @@ def check_output_file(text: str, name: str) -> Path:
 def from_flags(
     paths: Mapping[str, str | None], options: Mapping[str, Any], outputs: Mapping[str, str | None]
 ) -> PushRequest:
-    """The laptop / `docker run` front: artifacts are directories (or gs:// URIs) with no metadata;
+    """The laptop / `docker run` front: artifacts are directories (or gs:// / s3:// / minio:// URIs) with no metadata;
     `outputs` maps pushed_model / push_report to where the user wants them."""
     artifacts = {}
     for name, value in paths.items():

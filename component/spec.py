@@ -67,8 +67,8 @@ OUTPUT_DESCRIPTIONS = {
 }
 
 DESCRIPTION = (
-    "Push a blessed TensorFlow SavedModel to a serving directory (gs:// or a mounted path) as a new "
-    "numbered version, like TFX's Pusher. Not blessed: nothing is written and the step succeeds "
+    "Push a blessed TensorFlow SavedModel to a serving directory (gs://, s3://, minio:// or a mounted "
+    "path) as a new numbered version, like TFX's Pusher. Not blessed: nothing is written and the step succeeds "
     "with pushed=false."
 )
 

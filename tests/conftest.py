@@ -65,3 +65,26 @@ def gcs_bucket(gcs_emulator) -> str:
     name = f"test-{uuid.uuid4().hex[:16]}"
     gcs_emulator.create_bucket(name)
     return name
+
+
+# --- S3 (moto's server) ---
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server for the whole session (tests/s3_server.py), reset by each test's s3_bucket."""
+    from s3_server import S3Server
+
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server) -> str:
+    """A new, empty bucket in a freshly reset server."""
+    import uuid
+
+    s3_server.reset()
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    s3_server.create_bucket(name)
+    return name

@@ -305,8 +305,10 @@ def test_symlink_inside_the_model_is_copied_as_a_file(saved_model, tmp_path):
          "push_destination.filesystem.versioning: expected one of AUTO, UNIX_TIMESTAMP, SEQUENTIAL, got 'HOURLY'"),
         ('{"filesystem": {"base_directory": "/x", "keep": 3}}', "push_destination.filesystem: unknown field(s) ['keep']"),
         ('{"s3": {"bucket": "b"}}', 'push_destination: expected {"filesystem"'),
-        ("s3://bucket/models", "push_destination: scheme s3:// is not supported"),
+        ("abfs://container/models", "push_destination: scheme abfs:// is not supported; use gs://, s3://, minio://"),
         ("gs://", "push_destination: 'gs://' names no bucket"),
+        ("s3://", "push_destination: 's3://' names no bucket"),
+        ("minio:///serving", "push_destination: 'minio:///serving' names no bucket"),
     ],
 )
 def test_bad_destination(saved_model, dest, message):

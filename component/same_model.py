@@ -1,0 +1,38 @@
+"""Whether two models are the same, wherever their files are: same relative paths, sizes and CRC32C."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from .checksums import crc32c_of_file
+from .errors import PublishError
+from .model import Model, ModelFile
+from .stores import is_remote, locate
+
+
+def file_crc32c(f: ModelFile) -> str:
+    """The file's CRC32C: the one its listing gave; else, for a file in a store, the one the store
+    keeps (S3 listings carry none, its HEAD does); else computed from the local file. "" when the
+    store keeps no CRC32C of the whole object (uploaded without one, or a multipart COMPOSITE one)."""
+    if f.crc32c:
+        return f.crc32c
+    if is_remote(f.source):
+        store, key = locate(f.source)
+        with store.errors(f"cannot read the checksum of {f.source}", PublishError):
+            info = store.head(key)
+        return info.crc32c if info is not None else ""
+    return crc32c_of_file(f.source)
+
+
+def same_content(a: Model, b: Model) -> bool:
+    """Same relative paths, sizes and CRC32C. Sizes are compared first, so different models
+    usually cost no reading at all; checksums are computed or asked for in parallel. A file whose
+    CRC32C nobody knows cannot be proved the same, so its model is not."""
+    by_rel = {f.rel: f for f in b.files}
+    if {(f.rel, f.size) for f in a.files} != {(f.rel, f.size) for f in b.files}:
+        return False
+
+    def same(f: ModelFile) -> bool:
+        mine = file_crc32c(f)
+        return bool(mine) and mine == file_crc32c(by_rel[f.rel])
+
+    with ThreadPoolExecutor(4) as pool:
+        return all(pool.map(same, a.files))

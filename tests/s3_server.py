@@ -1,0 +1,83 @@
+"""moto's S3 server on a free loopback port, started and stopped by the tests (and usable by
+`make bench`): a real HTTP server speaking the S3 API, in its own process, objects in memory.
+
+moto honours If-None-Match on PutObject and CompleteMultipartUpload and If-Match on PutObject; it
+stores the CRC32C a client sends without checking it, and its check-then-write holds no lock. Its
+request log goes to /dev/null: a pipe nobody reads would fill up and stall it.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+from gcs_emulator import free_port
+
+# Dummy credentials: moto checks no signature, but botocore signs every request.
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing-access-key", "AWS_SECRET_ACCESS_KEY": "testing-secret-key-do-not-print"}
+REGION = "us-east-1"
+
+
+class S3Server:
+    """`with S3Server() as s3:` point boto3 at `s3.url` (AWS_ENDPOINT_URL, see `env`)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen | None = None
+
+    def env(self, url: str | None = None) -> dict[str, str]:
+        """What a push needs to reach this server (or a proxy in front of it at `url`)."""
+        return {"AWS_ENDPOINT_URL": url or self.url, "AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
+                **CREDENTIALS}
+
+    def start(self) -> "S3Server":
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "MOTO_PORT": str(self.port)},
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
+                return self
+            except (urllib.error.URLError, ConnectionError):
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto's S3 server did not start on {self.url}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def reset(self) -> None:
+        """Forget every bucket and object."""
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).close()
+
+    def client(self):
+        return boto3.client("s3", endpoint_url=self.url, region_name=REGION,
+                            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                            config=Config(s3={"addressing_style": "path"}))
+
+    def create_bucket(self, name: str) -> None:
+        self.client().create_bucket(Bucket=name)
+
+    def __enter__(self) -> "S3Server":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,103 @@
+"""S3's one-line errors and retry decisions, which need no server; and the S3 verbs in-process
+against moto's server where a detail is easier to see there than through the command."""
+
+import pytest
+from botocore import exceptions as boto_exceptions
+
+from component import s3, stores
+from component.errors import InputError, PublishError
+from component.objstore import PreconditionFailed
+from component.progress import Progress
+
+SECRET = "X-Amz-Signature=5ecret5ignature"
+
+
+def client_error(status: int, code: str, message: str, operation: str = "PutObject") -> boto_exceptions.ClientError:
+    return boto_exceptions.ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+
+
+@pytest.mark.parametrize("raised, reason", [
+    (client_error(404, "NoSuchBucket", "The specified bucket does not exist", "ListObjectsV2"),
+     "bucket s3://b does not exist"),
+    (client_error(403, "AccessDenied", "User: arn:aws:iam::1:user/ci is not authorized to perform: s3:PutObject"),
+     "access denied (User: arn:aws:iam::1:user/ci is not authorized to perform: s3:PutObject)"),
+    (client_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature "
+                                                 "you provided. Check your key and signing method."),
+     "the store rejected the credentials (SignatureDoesNotMatch: The request signature we calculated does not match "
+     "the signature you provided. Check your key and signing method.)"),
+    (boto_exceptions.EndpointConnectionError(endpoint_url=f"http://minio-service.kubeflow:9000/b/k?{SECRET}"),
+     'cannot reach the S3 endpoint of AWS (Could not connect to the endpoint URL: '
+     '"http://minio-service.kubeflow:9000/b/k?..."); check AWS_ENDPOINT_URL'),
+    (s3.KeptFailing(120, client_error(503, "SlowDown", "Please reduce your request rate.")),
+     "the store kept failing for 120 s; last error: the store answered 503 SlowDown (Please reduce your request rate.)"),
+    (client_error(400, "BadDigest", "The CRC32C you specified did not match the calculated checksum."),
+     "the store received bytes that do not match the checksum sent (BadDigest); they were corrupted on the way"),
+])
+def test_errors_become_one_line_without_secrets(monkeypatch, raised, reason):
+    for name in s3.ENDPOINT_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(PublishError) as info, s3.s3_errors("push_destination: s3://b/m", PublishError,
+                                                           "nothing was published", "s3://b"):
+        raise raised
+    assert str(info.value) == f"push_destination: s3://b/m: {reason}; nothing was published"
+    assert "5ecret" not in str(info.value)
+
+
+def test_no_credentials_says_where_they_come_from():
+    with pytest.raises(InputError) as info, s3.s3_errors("model: cannot read s3://b/m", InputError):
+        raise boto_exceptions.NoCredentialsError()
+    assert str(info.value).startswith("model: cannot read s3://b/m: no usable AWS credentials (Unable to locate "
+                                      "credentials); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+
+
+@pytest.mark.parametrize("raised, retried", [
+    (client_error(503, "SlowDown", "Please reduce your request rate."), True),
+    (client_error(409, "ConditionalRequestConflict", "A conflicting conditional operation"), True),
+    (client_error(500, "InternalError", "We encountered an internal error."), True),
+    (boto_exceptions.ConnectionClosedError(endpoint_url="http://127.0.0.1:1/b"), True),
+    (client_error(409, "BucketNotEmpty", "The bucket you tried to delete is not empty"), False),
+    (client_error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"), False),
+    (client_error(403, "AccessDenied", "Access Denied"), False),
+])
+def test_what_is_retried(raised, retried):
+    assert s3._transient(raised) is retried
+
+
+@pytest.fixture
+def bucket(monkeypatch, s3_server, s3_bucket):
+    """This process's shared client, pointed at the server."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    s3.shared_client.cache_clear()
+    stores.bucket_of.cache_clear()
+    yield s3.S3Bucket("s3", s3_bucket)
+    s3.shared_client.cache_clear()
+    stores.bucket_of.cache_clear()
+
+
+def test_create_only_and_if_tag_writes(bucket):
+    first = bucket.put_bytes("lease", b"one", create_only=True)
+    with pytest.raises(PreconditionFailed):
+        bucket.put_bytes("lease", b"two", create_only=True)
+    second = bucket.put_bytes("lease", b"two", if_tag=first.tag)
+    assert second.tag != first.tag
+    with pytest.raises(PreconditionFailed):
+        bucket.put_bytes("lease", b"three", if_tag=first.tag)
+    assert bucket.read("lease") == b"two"
+
+
+def test_a_multipart_upload_keeps_memory_to_its_parts_and_records_the_whole_crc32c(bucket, tmp_path):
+    from component.checksums import crc32c_of_file
+
+    path = tmp_path / "shard"
+    path.write_bytes(bytes(range(256)) * (33 * 1024 * 1024 // 256 + 7))  # 5 parts, the last a short one
+    progress = Progress("test", 1, path.stat().st_size)
+    info, sent = bucket.put_file("m/shard", str(path), path.stat().st_size, create_only=True, progress=progress)
+    assert sent == info.crc32c == crc32c_of_file(str(path)) == bucket.head("m/shard").crc32c
+    assert progress.bytes == path.stat().st_size
+    with pytest.raises(PreconditionFailed):  # completed with If-None-Match too
+        bucket.put_file("m/shard", str(path), path.stat().st_size, create_only=True, progress=None)
+    assert not s3.client().list_multipart_uploads(Bucket=bucket.bucket).get("Uploads")  # the refused one aborted
+    listed = bucket.list("m/", recursive=False)
+    assert [(o.key, o.size, o.crc32c) for o in listed.objects] == [("m/shard", path.stat().st_size, "")]
