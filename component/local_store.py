@@ -9,8 +9,6 @@ import errno
 import fcntl
 import logging
 import os
-import shutil
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +24,8 @@ STAGING_PREFIX = ".pushing-"
 DELETING_PREFIX = ".deleting-"
 LOCK_SUFFIX = ".lock"
 CHUNK = 64 * 1024 * 1024
-# Each file is flushed (fsync) before the version appears; with more flushes in flight the disk
-# gets a deeper queue: 300 x 1 MiB copied and flushed in 0.21 s instead of 0.25 s (make bench).
+# Files copied, then flushed, this many at a time: with more flushes in flight the disk gets a
+# deeper queue and the filesystem commits its journal once for many of them.
 COPY_WORKERS = 16
 
 
@@ -60,7 +58,7 @@ class LocalStore:
             return
         for name in names:
             if name.startswith(DELETING_PREFIX):  # a deletion interrupted half-way: finish it
-                shutil.rmtree(self.base / name, ignore_errors=True)
+                _remove_tree(self.base / name)
             if not (name.startswith(STAGING_PREFIX) and name.endswith(LOCK_SUFFIX)):
                 continue
             lock = self.base / name
@@ -74,7 +72,7 @@ class LocalStore:
                 os.close(fd)
                 continue  # a live push holds it
             staging = self.base / name[: -len(LOCK_SUFFIX)]
-            shutil.rmtree(staging, ignore_errors=True)
+            _remove_tree(staging)
             lock.unlink(missing_ok=True)
             os.close(fd)
             log.info("Removed %s, left by an interrupted push.", staging)
@@ -99,11 +97,12 @@ class LocalStore:
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
                 return False
             raise
-        _fsync_dir(self.base)
+        _fsync(self.base)
         return True
 
     def discard(self, staging: LocalStaging) -> None:
-        shutil.rmtree(staging.directory, ignore_errors=True)
+        if staging.directory.exists():  # after a publish it is the version now
+            _remove_tree(staging.directory)
         staging.lock.unlink(missing_ok=True)
         os.close(staging.lock_fd)
 
@@ -112,17 +111,17 @@ class LocalStore:
 
     def delete_version(self, version: int) -> None:
         # Renamed away first, so a model server sees the version vanish at once, not file by file.
-        doomed = self.base / f"{DELETING_PREFIX}{version}-{uuid.uuid4().hex}"
+        doomed = self.base / f"{DELETING_PREFIX}{version}-{_random_token()}"
         try:
             os.rename(self.base / str(version), doomed)
         except FileNotFoundError:
             return  # another push's retention removed it first
-        _fsync_dir(self.base)
-        shutil.rmtree(doomed)
+        _fsync(self.base)
+        _remove_tree(doomed, ignore_errors=False)
 
     def _claim_staging(self) -> LocalStaging:
         while True:
-            token = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+            token = f"{STAGING_PREFIX}{_random_token()}"
             lock = self.base / f"{token}{LOCK_SUFFIX}"
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -137,8 +136,10 @@ class LocalStore:
 def copy_model(model: Model, dest: Path, progress: Progress) -> None:
     """Copy every file and empty directory of `model` into `dest`, flushed to disk.
 
-    Files are copied in parallel (the kernel does the copying, outside the GIL); the file that
-    makes TF Serving load a version is written last, after all others are on disk.
+    Files are copied in parallel (the kernel does the copying, outside the GIL), each one's
+    writeback to disk started as soon as it is copied, so the disk writes while the next files
+    are copied; then all are flushed (fsync) together. The file that makes TF Serving load a
+    version is written last, after all others are on disk.
     """
     dest.mkdir(parents=True, exist_ok=True)
     for rel in {str(Path(f.rel).parent) for f in model.files} | set(model.empty_dirs):
@@ -146,15 +147,18 @@ def copy_model(model: Model, dest: Path, progress: Progress) -> None:
     ordered = model.in_publish_order()
     trigger = [f for f in ordered if f.rel == LOAD_TRIGGER]
     rest = ordered[: len(ordered) - len(trigger)]
+    directories = {dest / Path(f.rel).parent for f in model.files} | {dest / d for d in model.empty_dirs}
     with ThreadPoolExecutor(COPY_WORKERS) as pool:
         list(pool.map(lambda f: _copy_file(f, dest / f.rel, progress), rest))
-    for f in trigger:
-        _copy_file(f, dest / f.rel, progress)
-    for directory in {dest / Path(f.rel).parent for f in model.files} | {dest / d for d in model.empty_dirs}:
-        _fsync_dir(directory)
+        list(pool.map(_fsync, [dest / f.rel for f in rest]))
+        for f in trigger:
+            _copy_file(f, dest / f.rel, progress)
+            _fsync(dest / f.rel)
+        list(pool.map(_fsync, directories))
 
 
 def _copy_file(f: ModelFile, target: Path, progress: Progress) -> None:
+    """Copy one file and start writing it to disk; copy_model waits for that (fsync) later."""
     with open(target, "wb") as dst:
         if f.source.startswith("gs://"):
             from .gcs_client import gcs_errors  # only models read from GCS need google-cloud-storage
@@ -165,7 +169,7 @@ def _copy_file(f: ModelFile, target: Path, progress: Progress) -> None:
         else:
             with open(f.source, "rb") as src:
                 _copy_stream(src.fileno(), dst.fileno(), progress)
-        os.fsync(dst.fileno())
+        _start_writeback(dst.fileno())
     progress.add(files=1)
 
 
@@ -185,9 +189,33 @@ def _copy_stream(src: int, dst: int, progress: Progress) -> None:
         progress.add(len(data))
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def _start_writeback(fd: int) -> None:
+    # On Linux, POSIX_FADV_DONTNEED starts writing a file's dirty pages to disk without waiting
+    # (then drops the pages already clean): the disk works while other files are copied, and the
+    # fsync that follows finds little left to wait for. 300 x 1 MiB: 0.10-0.15 s instead of
+    # 0.15-0.17 s; one 500 MiB file: 0.19-0.23 s instead of 0.25-0.35 s. Elsewhere a mere hint.
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def _fsync(path: Path) -> None:
+    """Wait until a file's (or a directory's entries') bytes are on disk. A new descriptor is
+    enough: Linux reports a writeback error not yet seen to the next fsync of the file, whichever
+    descriptor it comes through (since 4.16), and a model may have more files than a process may
+    keep open."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _remove_tree(path: Path, ignore_errors: bool = True) -> None:
+    import shutil  # its compression imports cost a local push 4 ms; most pushes remove nothing
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
+
+
+def _random_token() -> str:
+    # What uuid4().hex gives, without importing uuid (and platform) on every local push.
+    return os.urandom(16).hex()

@@ -1,7 +1,6 @@
 """The push, start to end: check inputs, decide, publish, return what happened."""
 
 import logging
-import tempfile
 from pathlib import Path
 
 from .errors import InputError
@@ -43,6 +42,8 @@ def run(request: PushRequest) -> Outcome:
 
 def _deep_check(model: Model, required_signatures: tuple[str, ...]) -> None:
     if model.root.startswith("gs://"):
+        import tempfile  # 1 ms at every start otherwise; only this check needs it
+
         # TensorFlow's own GCS access is not what the push uses (credentials, emulator): load a copy.
         with tempfile.TemporaryDirectory(prefix="model-pusher-deep-check-") as tmp:
             copy_model(model, Path(tmp), Progress(f"Downloading {model.root} for the deep check", len(model.files), model.total_bytes))
