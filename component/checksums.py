@@ -1,17 +1,17 @@
-"""CRC32C of model files, in the base64 form GCS stores, to tell whether two models are the same."""
+"""CRC32C of model files, in the base64 form GCS and S3 report, to tell whether two models are the same."""
 
 import base64
 from concurrent.futures import ThreadPoolExecutor
 
 import google_crc32c
 
-from .model_source import Model, ModelFile
+from .model import Model, ModelFile
 
 CHUNK = 8 * 1024 * 1024
 
 
-def gcs_form(digest: bytes) -> str:
-    """A CRC32C as GCS writes it: base64 of its 4 big-endian bytes."""
+def b64_crc32c(digest: bytes) -> str:
+    """A CRC32C as GCS and S3 write it: base64 of its 4 big-endian bytes."""
     return base64.b64encode(digest).decode()
 
 
@@ -20,7 +20,7 @@ def crc32c_of_file(path: str) -> str:
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             checksum.update(chunk)
-    return gcs_form(checksum.digest())
+    return b64_crc32c(checksum.digest())
 
 
 def crc32c(f: ModelFile) -> str:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 from . import __version__
 from .destination import parse_destination
-from .errors import PusherError
+from . import stopping
+from .errors import AfterPublishError, Interrupted, PusherError
 from .pusher import list_versions, open_store, rollback
 from .record import Outcome, json_record, write_outputs
 from .report import text_summary, write_markdown
@@ -41,8 +42,10 @@ examples:
   python -m component list --push-destination gs://bucket/serving/my_model
   python -m component rollback --push-destination gs://bucket/serving/my_model [--to 1700000000]
 
-exit codes: 0 pushed, or not pushed because not blessed (the reason is in the output);
-            2 bad input, nothing written; 1 publishing failed, nothing published.
+exit codes: 0 pushed (or reused) and recorded, or not pushed because not blessed (the reason is
+            in the output); 2 bad input, nothing written; 1 publishing failed, nothing published,
+            unless the line says which version was published before a later step failed;
+            143 / 130 stopped by SIGTERM / SIGINT, what the push had written removed.
 """
 
 _OUTPUT_HELP = {
@@ -98,9 +101,18 @@ def _push(argv: Sequence[str]) -> int:
             {name: getattr(args, name) for name in _OUTPUT_HELP},
         )
     outcome = run(request)
-    write_outputs(request, outcome)
-    if request.push_report is not None:
-        write_markdown(request.push_report.path, outcome)
+    try:
+        write_outputs(request, outcome)
+        if request.push_report is not None:
+            write_markdown(request.push_report.path, outcome)
+    except (OSError, Interrupted) as exc:
+        if outcome.published is None:
+            raise
+        what = f"stopped by {exc.signal_name}" if isinstance(exc, Interrupted) else f"failed ({exc})"
+        raise AfterPublishError(
+            f"version {outcome.version} was published at {outcome.destination}, but recording it (KFP's output "
+            f"files, the push report) {what}"
+        ) from None
     if args.executor_input is None:
         print(json_record(outcome, request.pushed_model))
     _log_summary(outcome)
@@ -154,8 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is not _push:
         argv = argv[1:]
     started = time.monotonic()
+    stopping.install()
     try:
         code = command(argv)
+    except Interrupted as exc:
+        if stopping.published_at:
+            log.error("version %s was published; then the step was stopped by %s before it finished "
+                      "(it may not be recorded)", stopping.published_at[-1], exc.signal_name)
+        else:
+            log.error("%s", exc)
+        return exc.exit_code
     except PusherError as exc:
         log.error("%s", exc)
         return exc.exit_code

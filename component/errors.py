@@ -17,3 +17,20 @@ class PublishError(PusherError):
     """Publishing failed (I/O, storage service, permissions). Exit code 1; nothing was published."""
 
     exit_code = 1
+
+
+class Interrupted(PusherError):
+    """SIGTERM or SIGINT: the push stopped and removed what it had written that is not published.
+    Exit code 128 + the signal's number, as a shell reports a process killed by it."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(f"stopped by {name}: what this push had written was removed; nothing was published")
+        self.exit_code = 128 + signum
+        self.signal_name = name
+
+
+class AfterPublishError(PusherError):
+    """The version WAS published (or reused), then a later step failed or was stopped. Exit code 1;
+    the message says which version stands where, so nobody concludes nothing was published."""
+
+    exit_code = 1

@@ -2,44 +2,16 @@
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from .artifacts import Artifact, parse_flag
 from .errors import InputError
+from .model import SAVED_MODEL_FILES, Model, ModelFile
+from .objstore import children, join, model_under, split_uri
+from .stores import is_remote, locate, same_service
 
 log = logging.getLogger(__name__)
-
-SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
-# Written last: TF Serving starts loading a version the moment it sees saved_model.pb.
-LOAD_TRIGGER = "saved_model.pb"
-
-
-@dataclass(frozen=True)
-class ModelFile:
-    rel: str  # POSIX path relative to the SavedModel directory
-    size: int
-    source: str  # where to read it: a local path (gs:// URI for models read from GCS)
-    crc32c: str = ""  # base64, as GCS reports it; "" when not known without reading the file
-    modified: float = 0.0  # Unix time
-
-
-@dataclass(frozen=True)
-class Model:
-    root: str  # the SavedModel directory: a local path or a gs:// URI
-    origin: str  # which input it came from, in words
-    files: tuple[ModelFile, ...]
-    empty_dirs: tuple[str, ...]
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
-    def in_publish_order(self) -> list[ModelFile]:
-        """Every file, the one that makes model servers load the version last."""
-        return sorted(self.files, key=lambda f: f.rel == LOAD_TRIGGER)
-
 
 class Tree(Protocol):
     """Read-only view of an artifact's files, local or remote."""
@@ -113,28 +85,17 @@ def local_model(path: Path, input_name: str, origin: str) -> Model:
     return LocalTree(Artifact(input_name, str(path), path)).model("", origin)
 
 
-def read_bytes(f: ModelFile) -> bytes:
-    if f.source.startswith("gs://"):
-        from .gcs_client import gcs_errors  # only models read from GCS need google-cloud-storage
-        from .gcs_transfer import read_object
-
-        with gcs_errors(f"model: cannot read {f.source}", InputError):
-            return read_object(f.source)
-    return Path(f.source).read_bytes()
-
-
-def open_tree(artifact: Artifact, prefer_gcs: bool = False) -> Tree:
-    """A gs:// artifact is read through the GCS API when `prefer_gcs` (pushing to GCS: its files are
-    then copied server-side, not streamed through this container or Vertex's slow /gcs FUSE mount)
-    or when it is not at its mounted path (a laptop); otherwise at the mounted path, where KFP put it."""
-    if artifact.uri.startswith("gs://") and (prefer_gcs or not artifact.path.is_dir()):
-        from .gcs_store import GcsTree  # only gs:// models need google-cloud-storage
-
-        tree = GcsTree(artifact)
+def open_tree(artifact: Artifact, destination: str = "") -> Tree:
+    """A gs:// / s3:// / minio:// artifact is read through its store's API when the push goes to
+    the same service (its files are then copied server-side, not streamed through this container
+    or Vertex's slow /gcs FUSE mount) or when it is not at its mounted path (a laptop); otherwise
+    at the mounted path, where KFP put it."""
+    if is_remote(artifact.uri) and (same_service(artifact.uri, destination) or not artifact.path.is_dir()):
+        tree = ObjectTree(artifact)
         if not artifact.path.is_dir():
             return tree
-        # With the mount there, the API is only the faster way: fall back to the mount when GCS
-        # cannot be read or holds nothing there (tests, unusual clusters).
+        # With the mount there, the API is only the faster way: fall back to the mount when the
+        # store cannot be read or holds nothing there (tests, unusual clusters).
         try:
             if tree.entries(""):
                 return tree
@@ -145,37 +106,62 @@ def open_tree(artifact: Artifact, prefer_gcs: bool = False) -> Tree:
     return LocalTree(artifact)
 
 
+class ObjectTree:
+    """A model artifact in an object store, read through the store's API."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.input_name = artifact.name
+        self.uri = artifact.uri.rstrip("/")
+        _, bucket, _ = split_uri(self.uri)
+        if not bucket:
+            raise InputError(f"{artifact.name}: {artifact.uri!r} names no bucket")
+        self.store, self.prefix = locate(self.uri)
+
+    def entries(self, rel: str) -> dict[str, bool]:
+        prefix = join(self.prefix, rel)
+        with self._errors():
+            return dict(children(self.store.list(prefix, recursive=False), prefix))
+
+    def model(self, rel: str, origin: str) -> Model:
+        with self._errors():
+            return model_under(self.store, join(self.prefix, rel), "/".join(p for p in (self.uri, rel) if p),
+                               origin, self.input_name)
+
+    def _errors(self):
+        return self.store.errors(f"{self.input_name}: cannot read {self.uri}", InputError)
+
+
 def artifact_entries(artifact: Artifact) -> dict[str, bool]:
     """The names at the top of an artifact (marker files); {} when KFP made no directory for it,
     as for a blessing that is metadata only."""
-    if artifact.uri.startswith("gs://") and not artifact.path.is_dir():
+    if is_remote(artifact.uri) and not artifact.path.is_dir():
         return open_tree(artifact).entries("")
     return LocalTree(artifact).entries("")
 
 
-def find_model(model: Artifact | None, infra_blessing: Artifact | None, prefer_gcs: bool = False) -> Model:
+def find_model(model: Artifact | None, infra_blessing: Artifact | None, destination: str = "") -> Model:
     """The SavedModel to push: from `model` when given (as TFX), else InfraValidator's warmed-up copy.
 
-    `prefer_gcs`: read gs:// artifacts through the GCS API even when mounted (see open_tree)."""
+    `destination`: artifacts in the same service are read through its API even when mounted (see open_tree)."""
     if model is not None:
-        tree = open_tree(model, prefer_gcs)
+        tree = open_tree(model, destination)
         return tree.model(_serving_dir(tree, model.name), f"{model.name} {model.uri}")
     if infra_blessing is not None:
-        return _stamped_model(infra_blessing, prefer_gcs)
+        return _stamped_model(infra_blessing, destination)
     raise InputError(
         "model: no model given; connect `model`, or an `infra_blessing` that holds a warmed-up model "
         "(InfraValidator with make_warmup=True)"
     )
 
 
-def _stamped_model(infra_blessing: Artifact, prefer_gcs: bool) -> Model:
+def _stamped_model(infra_blessing: Artifact, destination: str) -> Model:
     has_model = infra_blessing.metadata.get("has_model")
     if has_model is not None and not parse_flag(has_model, "infra_blessing.metadata.has_model"):
         raise InputError(
             "infra_blessing: does not contain a model (has_model=0); connect `model`, or run "
             "InfraValidator with make_warmup=True"
         )
-    tree = open_tree(infra_blessing, prefer_gcs)
+    tree = open_tree(infra_blessing, destination)
     if not tree.entries("").get("stamped_model"):
         raise InputError(
             f"infra_blessing: no stamped_model/ directory in {infra_blessing.uri}, so it holds no model; "

@@ -5,6 +5,8 @@ import sys
 import threading
 import time
 
+from . import stopping
+
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
@@ -30,6 +32,9 @@ class Progress:
         self._bar = sys.stderr.isatty()
 
     def add(self, nbytes: int = 0, files: int = 0) -> None:
+        # Every transfer reports here a block at a time, so this is where a stop request (SIGTERM)
+        # reaches the threads that move bytes.
+        stopping.check()
         with self._lock:
             self.bytes += nbytes
             self.files += files

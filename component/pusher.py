@@ -1,8 +1,9 @@
 """Publish a SavedModel to a serving location as a new numbered version, atomically.
 
-Every destination is a Store: local and mounted directories (local_store) or Google Cloud Storage
-(gcs_store). The steps are the same for all: clean what crashed pushes left, stage the model
-where model servers do not look, claim the next free version, make it visible in one step.
+Every destination is a Store: local and mounted directories (local_store, rename-based) or an
+object store (object_publish, over GCS or S3). The steps are the same for all: clean what crashed
+pushes left, stage the model where model servers do not look, claim the next free version, make
+it visible; then retention and rollback, written once here over the Store verbs.
 """
 
 import logging
@@ -15,9 +16,12 @@ from typing import Any, Protocol
 from .artifacts import OutputArtifact, local_path
 from .checksums import same_content
 from .destination import Destination
-from .errors import InputError, PublishError
+from .errors import AfterPublishError, InputError, Interrupted, PublishError, PusherError
 from .local_store import LocalStore, copy_model
-from .model_source import SAVED_MODEL_FILES, Model
+from .model import SAVED_MODEL_FILES, Model
+from .object_publish import ObjectStoreTarget
+from .object_transfer import put_model
+from .stores import is_remote, same_service
 from .progress import Progress, rate
 from .versioning import next_version
 
@@ -54,6 +58,9 @@ class Store(Protocol):
     def delete_version(self, version: int) -> None:
         """Remove a version so that servers see it disappear at once, not file by file."""
 
+    def abandoned(self, version: int, newest_write: float) -> bool:
+        """Whether an incomplete version is the remains of a dead push (safe to remove)."""
+
 
 @dataclass(frozen=True)
 class Published:
@@ -64,13 +71,12 @@ class Published:
     seconds: float
     reused: bool = False  # the newest version already held exactly this model
     removed: tuple[int, ...] = ()  # older versions deleted by retention
+    retention_error: str = ""  # why retention could not finish; the version stands all the same
 
 
 def open_store(base: str) -> Store:
-    if base.startswith("gs://"):
-        from .gcs_store import GcsStore  # only GCS pushes need google-cloud-storage loaded
-
-        return GcsStore(base)
+    if is_remote(base):
+        return ObjectStoreTarget(base)
     return LocalStore(Path(base))
 
 
@@ -90,11 +96,27 @@ def push(
         published = find_reusable(store, model) if reuse else None
         if published is None:
             published = _publish(store, model, destination, clock)
-        if keep:
-            published = replace(published, removed=_retain(store, keep, published.version))
     except OSError as exc:
         raise PublishError(f"push_destination: writing to {store.uri} failed: {exc}; nothing was published") from None
+    if keep:
+        published = _retain_after(store, keep, published)
     return published
+
+
+def _retain_after(store: Store, keep: int, published: Published) -> Published:
+    """Retention runs after the version stands: its failure is reported, never mistaken for a
+    failed push; a stop request (SIGTERM) during it says the version was published."""
+    try:
+        return replace(published, removed=_retain(store, keep, published.version))
+    except Interrupted as exc:
+        raise AfterPublishError(
+            f"version {published.version} was published at {published.uri}; then the step was {exc.signal_name} "
+            "during retention (older versions may remain)"
+        ) from None
+    except (PusherError, OSError) as exc:
+        log.warning("Version %d was published at %s, but retention (keep_versions=%d) failed: %s",
+                    published.version, published.uri, keep, exc)
+        return replace(published, retention_error=str(exc))
 
 
 def _publish(store: Store, model: Model, destination: Destination, clock: Callable[[], float]) -> Published:
@@ -155,25 +177,21 @@ def _claim(store: Store, staging: Any, destination: Destination, clock: Callable
 def archive(model: Model, target: OutputArtifact) -> None:
     """TFX keeps a copy of the pushed model in the pushed_model artifact; so do we.
 
-    A gs:// artifact is written through the GCS API when the model is itself in GCS (GCS copies it
-    server-side, where Vertex's /gcs FUSE mount would stream every byte through this container) or
-    when there is no /gcs mount to write through (a laptop); otherwise at its mounted path, which
-    KFP uploads after the step.
+    An artifact in an object store is written through the store's API when the model is in the
+    same service (copied server-side, where Vertex's /gcs FUSE mount would stream every byte
+    through this container) or when there is no mount to write through (a laptop); otherwise at
+    its mounted path, which KFP uploads after the step.
     """
-    mount = local_path("gs://")
-    through_api = target.uri.startswith("gs://") and (model.root.startswith("gs://") or not mount.is_dir())
+    mount = local_path(target.uri.partition("://")[0] + "://") if is_remote(target.uri) else None
+    through_api = mount is not None and (same_service(model.root, target.uri) or not mount.is_dir())
     where = target.uri if through_api else str(target.path)
     progress = Progress(f"Archiving to {where}", len(model.files), model.total_bytes)
     try:
         if through_api:
-            from .gcs_client import gcs_errors  # only GCS archives need google-cloud-storage
-            from .gcs_transfer import put_model
-
-            with gcs_errors(f"pushed_model: writing the archive copy to {where} failed"):
-                put_model(model, target.uri, progress)
+            put_model(model, target.uri, progress)
             if mount.is_dir():
                 # KFP's launcher uploads this path after the step and fails if it is missing;
-                # empty, it adds nothing to what is already in GCS.
+                # empty, it adds nothing to what is already in the store.
                 target.path.mkdir(parents=True, exist_ok=True)
         else:
             copy_model(model, target.path, progress)
@@ -194,10 +212,13 @@ class VersionInfo:
 
 
 def list_versions(store: Store) -> list[VersionInfo]:
-    """Every version number taken at the store, oldest first, with what it holds."""
+    """Every version at the store, oldest first, with what it holds. In an object store a number
+    that holds no object is only claimed (a push failed there, or is starting): left out."""
     infos = []
     for version in sorted(store.versions()):
         model = store.version_model(version)
+        if not model.files and is_remote(model.root):
+            continue
         names = {f.rel for f in model.files}
         infos.append(VersionInfo(
             version, store.version_uri(version), len(model.files), model.total_bytes,

@@ -95,4 +95,6 @@ def json_record(outcome: Outcome, pushed_model: OutputArtifact | None = None) ->
     if outcome.published is not None:
         p = outcome.published
         record.update(files=p.files, bytes=p.bytes, seconds=round(p.seconds, 3), removed_versions=list(p.removed))
+        if p.retention_error:
+            record["retention_error"] = p.retention_error
     return json.dumps(record, indent=2)

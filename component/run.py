@@ -6,12 +6,14 @@ from pathlib import Path
 from .errors import InputError
 from .gate import decide
 from .local_store import copy_model
-from .model_source import Model, find_model
+from .model import Model
+from .model_source import find_model
 from .progress import Progress
 from .pusher import archive, push
 from .record import Outcome
 from .report import signature_line
 from .request import PushRequest
+from .stores import is_remote
 from .validate import deep_check_with_tensorflow, inspect_model
 
 log = logging.getLogger(__name__)
@@ -20,8 +22,8 @@ log = logging.getLogger(__name__)
 def run(request: PushRequest) -> Outcome:
     # Every input is checked before anything is decided or written, so a bad input fails loudly
     # even when the model would not have been pushed.
-    # Pushing to GCS, a model that is in GCS too is read through the API, so it is copied server-side.
-    model = find_model(request.model, request.infra_blessing, prefer_gcs=request.destination.base.startswith("gs://"))
+    # A model in the destination's own service is read through its API, so it is copied server-side.
+    model = find_model(request.model, request.infra_blessing, request.destination.base)
     log.info("Model to push: %s (from %s), %d files, %.1f MB.", model.root, model.origin, len(model.files), model.total_bytes / 1e6)
     _check_not_inside(model, request)
     decision = decide(request.model_blessing, request.infra_blessing)
@@ -41,10 +43,10 @@ def run(request: PushRequest) -> Outcome:
 
 
 def _deep_check(model: Model, required_signatures: tuple[str, ...]) -> None:
-    if model.root.startswith("gs://"):
+    if is_remote(model.root):
         import tempfile  # 1 ms at every start otherwise; only this check needs it
 
-        # TensorFlow's own GCS access is not what the push uses (credentials, emulator): load a copy.
+        # TensorFlow's own store access is not what the push uses (credentials, emulators): load a copy.
         with tempfile.TemporaryDirectory(prefix="model-pusher-deep-check-") as tmp:
             copy_model(model, Path(tmp), Progress(f"Downloading {model.root} for the deep check", len(model.files), model.total_bytes))
             deep_check_with_tensorflow(Path(tmp), required_signatures)
@@ -65,4 +67,4 @@ def _check_not_inside(model: Model, request: PushRequest) -> None:
 
 
 def _comparable(location: str) -> str:
-    return location.rstrip("/") if location.startswith("gs://") else str(Path(location).resolve())
+    return location.rstrip("/") if is_remote(location) else str(Path(location).resolve())

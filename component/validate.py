@@ -21,7 +21,8 @@ from google.protobuf import text_format as _text_format
 
 from . import savedmodel_proto
 from .errors import InputError
-from .model_source import Model, read_bytes
+from .model import Model
+from .object_transfer import read_bytes
 
 SERVE_TAG = "serve"
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"

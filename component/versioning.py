@@ -6,9 +6,21 @@ from collections.abc import Callable, Iterable
 from .destination import Versioning
 
 
+# TF Serving parses version directory names as int64.
+MAX_VERSION = 2**63 - 1
+
+
+def parse_version(name: str) -> int | None:
+    """The version a name stands for: ASCII decimal digits, no leading zero, within int64."""
+    if not (name.isascii() and name.isdigit()) or name.startswith("0") or len(name) > 19:
+        return None
+    number = int(name)
+    return number if number <= MAX_VERSION else None
+
+
 def numeric_versions(names: Iterable[str]) -> set[int]:
-    """The entries a model server would load as versions: positive decimal integers."""
-    return {int(n) for n in names if n.isdigit() and n == str(int(n)) and int(n) > 0}
+    """The entries a model server would load as versions."""
+    return {v for v in map(parse_version, names) if v is not None}
 
 
 def next_version(versioning: Versioning, taken: set[int], clock: Callable[[], float] = time.time) -> int:

@@ -152,7 +152,7 @@ def test_two_pushes_racing_for_one_version_both_publish_under_distinct_versions(
     claims = []
 
     def decide(seen):
-        if seen.method == "POST" and b"/.claims/" in seen.body:
+        if seen.method == "POST" and "/.claims/" in unquote(seen.path) + seen.body.decode("latin-1"):
             claims.append(seen)
             if len(claims) <= 2:
                 return barrier.wait

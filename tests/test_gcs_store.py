@@ -1,5 +1,5 @@
-"""GcsStore's leases and the GCS transfers' checks, in-process against the real emulator; and the
-one-line errors, which need no server."""
+"""The object-store protocol's leases and the transfers' checks on GCS, in-process against the
+real emulator; and GCS's one-line errors, which need no server."""
 
 import time
 
@@ -8,12 +8,13 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
-from component import gcs_client
+from component import gcs, stores
 from component.errors import InputError, PublishError
-from component.gcs_client import client, gcs_errors
-from component.gcs_store import GcsStore, gcs_model
-from component.gcs_transfer import download
+from component.gcs import client, gcs_errors
 from component.model_source import local_model
+from component.object_publish import ObjectStoreTarget
+from component.object_transfer import download
+from component.objstore import model_under
 from component.progress import Progress
 
 
@@ -21,9 +22,11 @@ from component.progress import Progress
 def gcs_env(monkeypatch, gcs_emulator):
     """This process's shared client, pointed at the emulator."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
-    gcs_client.client.cache_clear()
+    gcs.client.cache_clear()
+    stores.bucket_of.cache_clear()
     yield
-    gcs_client.client.cache_clear()
+    gcs.client.cache_clear()
+    stores.bucket_of.cache_clear()
 
 
 def names(bucket: str) -> set[str]:
@@ -38,18 +41,18 @@ def test_a_live_push_is_left_alone_and_a_stalled_one_loses_its_lease(gcs_env, gc
     base = f"gs://{gcs_bucket}/serving/m"
     model = local_model(saved_model, "model", "a test model")
 
-    alive = GcsStore(base, lease_seconds=30)
+    alive = ObjectStoreTarget(base, lease_seconds=30)
     staging = alive.stage(model, progress_for(model))
-    GcsStore(base, lease_seconds=30).clean_abandoned()  # another push starting: this lease is fresh
+    ObjectStoreTarget(base, lease_seconds=30).clean_abandoned()  # another push starting: this lease is fresh
     assert alive.publish(staging, 1)
     alive.discard(staging)
     assert names(gcs_bucket) == {f"serving/m/1/{f.rel}" for f in model.files}
 
-    stalled = GcsStore(base, lease_seconds=0.5)
+    stalled = ObjectStoreTarget(base, lease_seconds=0.5)
     staging = stalled.stage(model, progress_for(model))
     staging.lease.stop()  # the push stalls: its lease is no longer renewed
     time.sleep(0.8)
-    GcsStore(base, lease_seconds=0.5).clean_abandoned()  # takes the stale lease over, removes its files
+    ObjectStoreTarget(base, lease_seconds=0.5).clean_abandoned()  # takes the stale lease over, removes its files
     with pytest.raises(PublishError, match="took over its lease"):
         stalled.publish(staging, 2)
     stalled.discard(staging)
@@ -59,7 +62,7 @@ def test_a_live_push_is_left_alone_and_a_stalled_one_loses_its_lease(gcs_env, gc
 def test_a_download_whose_bytes_do_not_match_the_listed_crc32c_fails(gcs_env, gcs_bucket, tmp_path):
     blob = client().bucket(gcs_bucket).blob("model/variables/variables.index")
     blob.upload_from_string(b"what was listed")
-    [listed] = gcs_model(gcs_bucket, "model/", f"gs://{gcs_bucket}/model", "test").files
+    [listed] = model_under(gcs.GcsBucket(gcs_bucket), "model/", f"gs://{gcs_bucket}/model", "test", "model").files
     blob.upload_from_string(b"what is there now")  # tampered with after the listing
     with open(tmp_path / "variables.index", "wb") as out, pytest.raises(PublishError, match="do not match its CRC32C"):
         download(listed, out, Progress("test", 1, listed.size))
@@ -71,7 +74,7 @@ def test_a_gcs_model_lists_files_with_crc32c_and_keeps_empty_directories(gcs_env
     bucket.blob("m/variables/").upload_from_string(b"")  # directory markers, as some tools write them
     bucket.blob("m/variables/variables.index").upload_from_string(b"index")
     bucket.blob("m/assets/").upload_from_string(b"")
-    model = gcs_model(gcs_bucket, "m/", f"gs://{gcs_bucket}/m", "test")
+    model = model_under(gcs.GcsBucket(gcs_bucket), "m/", f"gs://{gcs_bucket}/m", "test", "model")
     assert {f.rel: f.source for f in model.files} == {
         "saved_model.pb": f"gs://{gcs_bucket}/m/saved_model.pb",
         "variables/variables.index": f"gs://{gcs_bucket}/m/variables/variables.index",
@@ -95,7 +98,7 @@ SECRET = "upload_id=AEnB2Uo-secret-session"
      "the Google Cloud credentials found could not get an access token (invalid_grant: Invalid JWT Signature. details follow)"),
 ])
 def test_errors_become_one_line_without_secrets(raised, reason):
-    with pytest.raises(PublishError) as info, gcs_errors("push_destination: gs://b/m", outcome="nothing was published"):
+    with pytest.raises(PublishError) as info, gcs_errors("push_destination: gs://b/m", PublishError, "nothing was published"):
         raise raised
     assert str(info.value) == f"push_destination: gs://b/m: {reason}; nothing was published"
 

@@ -1,0 +1,375 @@
+"""Publish versions into an object store (GCS, S3, ...): the protocol, written once over objstore's
+verbs. Object stores have no rename, so a version cannot appear in one step as it does locally.
+This is the layout under the base directory, and why model servers never load an incomplete one:
+
+  <version>/...          a version. Its saved_model.pb (what makes TF Serving load it) is written
+                         only after every other object of the version is in place and verified.
+  .pushing-<id>/...      files bigger than one request, uploaded before a version is claimed.
+                         Hidden: model servers only look at numeric names.
+  .pushing-<id>.lease    a push's proof of life, rewritten while it runs (each write conditional on
+                         the last one seen); it names the version the push is writing, so whoever
+                         finds it stale knows what to remove.
+  .claims/<version>      written create-only, so of two pushes racing for a number exactly one
+                         wins. Removed once the version is complete; kept when the push failed
+                         half-way, so that number is never used again.
+
+A claimed version is filled by server-side copies of the staged big files and by uploads of the
+small ones: either costs about one request per file, so the time an incomplete numeric prefix is
+visible depends on how many files the model has, not on how big it is.
+"""
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+
+from . import stopping
+from .errors import PublishError
+from .model import SAVED_MODEL_FILES, Model, ModelFile
+from .objstore import ObjectInfo, ObjectStore, PreconditionFailed, join, model_under
+from .object_transfer import in_parallel, put
+from .progress import Progress
+from .stores import locate
+from .versioning import numeric_versions, parse_version
+
+log = logging.getLogger(__name__)
+
+STAGING_PREFIX = ".pushing-"
+LEASE_SUFFIX = ".lease"
+CLAIMS = ".claims"
+# Files up to this size go straight into the claimed version: one request either way, so staging
+# them would double the work for nothing.
+STRAIGHT_IN_MAX = 2 * 1024 * 1024
+# A push whose lease was not renewed for this long is dead. Far above the renewal interval plus the
+# longest retried request, so a slow push is never mistaken for a dead one.
+LEASE_SECONDS_ENV = "MODEL_PUSHER_LEASE_SECONDS"
+OLD_LEASE_SECONDS_ENV = "MODEL_PUSHER_GCS_LEASE_SECONDS"  # its name before S3 came; still read
+DEFAULT_LEASE_SECONDS = 300.0
+NOTHING_PUBLISHED = "nothing was published"
+
+
+def lease_seconds_from_env() -> float:
+    text = os.environ.get(LEASE_SECONDS_ENV) or os.environ.get(OLD_LEASE_SECONDS_ENV) or ""
+    try:
+        return float(text) if text else DEFAULT_LEASE_SECONDS
+    except ValueError:
+        return DEFAULT_LEASE_SECONDS
+
+
+class LeaseLost(PublishError):
+    pass
+
+
+class Lease:
+    """Proof that a push is alive, and the note of which version it is writing.
+
+    The owner rewrites the lease object every `seconds / 10`. Every write is conditional on the
+    tag (GCS generation, S3 ETag) its writer saw last, and its body differs every time (so S3's
+    content-derived ETag changes too): exactly one process holds a lease. A push cleaning up a
+    stale lease takes it over first; an owner that was only stalled then finds it lost and stops
+    writing before its next batch, and never makes anything loadable.
+    """
+
+    def __init__(self, store: ObjectStore, key: str, seconds: float, tag: str, version: int | None) -> None:
+        self.store = store
+        self.key = key
+        self.seconds = seconds
+        self.version = version
+        self.lost = False
+        self._holder = uuid.uuid4().hex  # tells this process's writes from a takeover's
+        self._serial = 0
+        self._tag = tag
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    @classmethod
+    def create(cls, store: ObjectStore, key: str, seconds: float) -> "Lease":
+        lease = cls(store, key, seconds, "", None)
+        lease._write()
+        lease._keep_alive()
+        return lease
+
+    @classmethod
+    def take_over(cls, store: ObjectStore, listed: ObjectInfo, seconds: float) -> "Lease | None":
+        """A stale lease, now ours; None when its owner renewed it or another push took it first."""
+        try:
+            note = json.loads(store.read(listed.key) or b"{}")
+        except ValueError:
+            note = {}  # not ours to understand; what matters is that it is stale
+        if not isinstance(note, dict):
+            note = {}
+        version = parse_version(str(note.get("version", "")))
+        lease = cls(store, listed.key, seconds, listed.tag, version)
+        try:
+            lease._write()
+        except PreconditionFailed:
+            return None
+        lease._keep_alive()  # removing a big leftover can take a while
+        return lease
+
+    def write_version(self, version: int) -> None:
+        self.version = version
+        self._write()
+
+    def check(self) -> None:
+        """Raise if another push took this lease over: this push must not write any more."""
+        if self.lost:
+            raise LeaseLost(
+                f"this push stalled for more than {self.seconds:g} s and another push took over its "
+                f"lease {self.key} to clean up after it; {NOTHING_PUBLISHED}"
+            )
+
+    def confirm(self) -> None:
+        """Renew the lease now, proving it is still ours, before making anything loadable."""
+        if not self.lost:
+            try:
+                self._write()
+            except PreconditionFailed:
+                self.lost = True
+        self.check()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+
+    def release(self) -> None:
+        self.stop()
+        self.store.delete(self.key)
+
+    def _keep_alive(self) -> None:
+        self._renewer = threading.Thread(target=self._renew, name=f"lease {self.key}", daemon=True)
+        self._renewer.start()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.seconds / 10):
+            try:
+                self._write()
+            except PreconditionFailed:
+                self.lost = True
+                return
+            except Exception as exc:  # a missed renewal is survivable; the next one may work
+                log.warning("Could not renew the push's lease %s (%s); trying again.", self.key, type(exc).__name__)
+
+    def _write(self) -> None:
+        with self._lock:
+            self._serial += 1
+            note = {"holder": self._holder, "serial": self._serial}
+            if self.version is not None:
+                note["version"] = str(self.version)
+            body = json.dumps(note).encode()
+            try:
+                info = self.store.put_bytes(self.key, body, create_only=not self._tag, if_tag=self._tag)
+            except PreconditionFailed:
+                # Taken over; or this very write landed, its answer was lost, and the retry met it.
+                current = self.store.head(self.key)
+                if current is None or self.store.read(self.key) != body:
+                    raise
+                info = current
+            self._tag = info.tag
+
+
+@dataclass
+class Staging:
+    token: str  # ".pushing-<id>", this push's hidden name
+    lease: Lease
+    model: Model
+    progress: Progress
+    staged: dict[str, ModelFile] = field(default_factory=dict)  # rel -> its copy under the staging prefix
+    version: int | None = None  # the version this push began to write
+    published: bool = False
+
+
+class ObjectStoreTarget:
+    """A serving base directory in an object store (pusher.Store)."""
+
+    def __init__(self, base: str, lease_seconds: float | None = None) -> None:
+        self.uri = base.rstrip("/")
+        self.store, self.prefix = locate(self.uri)
+        self.lease_seconds = lease_seconds_from_env() if lease_seconds is None else lease_seconds
+
+    def version_uri(self, version: int) -> str:
+        return f"{self.uri}/{version}"
+
+    def versions(self) -> set[int]:
+        with self._errors():
+            top = self.store.list(self._folder(), recursive=False)
+            claims = self.store.list(self._folder(CLAIMS), recursive=False)
+        return numeric_versions(top.folders) | numeric_versions(o.key.rsplit("/", 1)[-1] for o in claims.objects)
+
+    def clean_abandoned(self) -> None:
+        """Remove what pushes that died left behind: their leases stopped being renewed. (A lease
+        is created before anything else of its push and removed after everything else, so every
+        leftover has one.)"""
+        with self._errors():
+            pushes = self.store.list(self._folder() + STAGING_PREFIX, recursive=False)
+            now = time.time()
+            for listed in (o for o in pushes.objects if o.key.endswith(LEASE_SUFFIX)):
+                if now - listed.updated > self.lease_seconds:
+                    lease = Lease.take_over(self.store, listed, self.lease_seconds)
+                    if lease is not None:
+                        self._clean_after(lease)
+
+    def stage(self, model: Model, progress: Progress) -> Staging:
+        """Take a lease, then upload (or copy) the big files under a hidden prefix."""
+        with self._errors(NOTHING_PUBLISHED):
+            token = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+            lease = Lease.create(self.store, f"{self._folder()}{token}{LEASE_SUFFIX}", self.lease_seconds)
+            staging = Staging(token, lease, model, progress)
+            try:
+                big = [f for f in model.files if f.size > STRAIGHT_IN_MAX]
+                target = self._folder(token)
+                if big:
+                    log.info("Uploading %d file%s over %d MiB (%.1f MB) to %s first, where model servers do "
+                             "not look.", len(big), "" if len(big) == 1 else "s", STRAIGHT_IN_MAX // 2**20,
+                             sum(f.size for f in big) / 1e6, self._uri_of(target))
+
+                def stage_one(f: ModelFile) -> ModelFile:
+                    lease.check()
+                    return put(f, self.store, target + f.rel, progress)
+
+                staged = in_parallel([partial(stage_one, f) for f in big])
+                staging.staged = {f.rel: f for f in staged}
+            except BaseException:
+                self.discard(staging)
+                raise
+            return staging
+
+    def publish(self, staging: Staging, version: int) -> bool:
+        """Claim `version`, fill it, verified, and write saved_model.pb last."""
+        with self._errors(NOTHING_PUBLISHED):
+            staging.lease.confirm()
+            if not self._claim(version, staging.token):
+                return False
+            target = self._folder(str(version))
+            present = self.store.list(target, recursive=False)
+            if present.objects or present.folders:
+                log.info("%s already holds objects that no push claimed (another tool wrote them); leaving them alone.",
+                         self._uri_of(target))
+                return False
+            staging.lease.write_version(version)  # from here on a cleaner knows what to remove
+            staging.version = version
+            log.info("Claimed version %d; writing its %d files into %s, saved_model.pb last.",
+                     version, len(staging.model.files), self.version_uri(version))
+            files = [staging.staged.get(f.rel, f) for f in staging.model.in_publish_order()]
+            loaders = [f for f in files if f.rel in SAVED_MODEL_FILES]
+
+            def place(f: ModelFile) -> None:
+                staging.lease.check()  # a push whose lease was taken over writes nothing more
+                # Bytes of staged files were counted when they were staged.
+                put(f, self.store, target + f.rel, None if f.rel in staging.staged else staging.progress)
+                staging.progress.add(files=1)
+
+            in_parallel([partial(place, f) for f in files if f not in loaders])
+            # Every other object is in place and verified; a push that stalled long enough to lose
+            # its lease must not make the version loadable now.
+            staging.lease.confirm()
+            with stopping.committing(self.version_uri(version)):
+                for f in loaders:
+                    place(f)
+                staging.published = True
+        self._unclaim(version)
+        return True
+
+    def discard(self, staging: Staging) -> None:
+        """Remove the staging prefix and the lease; after a failed publish, what it had written."""
+        staging.lease.stop()
+        if staging.lease.lost:
+            return  # the push that took the lease over removes what this one left
+        try:
+            with self._errors():
+                if staging.version is not None and not staging.published:
+                    self._remove(self._folder(str(staging.version)))
+                self._remove(self._folder(staging.token))
+                staging.lease.release()
+        except PublishError as exc:
+            log.warning(
+                "Could not remove what this push left (%s); the next push to %s will, once this push's "
+                "lease is %.0f s old.", exc, self.uri, self.lease_seconds,
+            )
+
+    def version_model(self, version: int) -> Model:
+        with self._errors():
+            return model_under(self.store, self._folder(str(version)), self.version_uri(version),
+                               f"version {version} at {self.uri}", "push_destination")
+
+    def delete_version(self, version: int) -> None:
+        """An object store cannot make a prefix vanish at once; saved_model.pb goes first, so that
+        no model server starts loading a version while it is being removed."""
+        with self._errors():
+            self._remove(self._folder(str(version)))
+            self._unclaim(version)
+
+    def abandoned(self, version: int, newest_write: float) -> bool:
+        """Whether an incomplete version is garbage: no live push is writing it (no lease names it,
+        no fresh claim) and nothing was written to it for a whole lease period. A push killed while
+        retention removed a version leaves such remains, with neither claim nor lease."""
+        if time.time() - newest_write <= self.lease_seconds:
+            return False
+        with self._errors():
+            claim = self.store.head(f"{self._folder(CLAIMS)}{version}")
+            if claim is not None and time.time() - claim.updated <= self.lease_seconds:
+                return False
+            pushes = self.store.list(self._folder() + STAGING_PREFIX, recursive=False)
+            for listed in (o for o in pushes.objects if o.key.endswith(LEASE_SUFFIX)):
+                if time.time() - listed.updated <= self.lease_seconds:
+                    try:
+                        note = json.loads(self.store.read(listed.key) or b"{}")
+                    except ValueError:
+                        continue
+                    if isinstance(note, dict) and note.get("version") == str(version):
+                        return False
+        return True
+
+    def _claim(self, version: int, token: str) -> bool:
+        key = f"{self._folder(CLAIMS)}{version}"
+        try:
+            self.store.put_bytes(key, token.encode(), create_only=True)
+            return True
+        except PreconditionFailed:
+            # Taken: by another push, or by this one if an earlier attempt's answer was lost.
+            if self.store.head(key) is None:
+                return False
+            return self.store.read(key) == token.encode()
+
+    def _unclaim(self, version: int) -> None:
+        """The version's own objects mark its number as taken now; the claim is clutter."""
+        try:
+            self.store.delete(f"{self._folder(CLAIMS)}{version}")
+        except Exception as exc:  # harmless: a leftover claim only keeps a number taken
+            log.warning("Could not remove the claim of version %d (%s); it is harmless.", version, type(exc).__name__)
+
+    def _clean_after(self, lease: Lease) -> None:
+        token = lease.key[len(self._folder()): -len(LEASE_SUFFIX)]
+        left = [f"staging {self._uri_of(self._folder(token))}"]
+        if lease.version is not None:
+            target = self._folder(str(lease.version))
+            if any(self.store.head(target + name) is not None for name in SAVED_MODEL_FILES):
+                self._unclaim(lease.version)  # it got as far as saved_model.pb: complete, keep it
+            else:
+                self._remove(target)  # incomplete; its claim stays so the number is never reused
+                left.append(f"incomplete version {lease.version}")
+        self._remove(self._folder(token))
+        lease.release()
+        log.info("Removed what an interrupted push left at %s: %s.", self.uri, " and ".join(left))
+
+    def _remove(self, prefix: str) -> None:
+        objects = self.store.list(prefix).objects
+        loaders = [o for o in objects if o.key[len(prefix):] in SAVED_MODEL_FILES]
+        for info in loaders:
+            self.store.delete(info.key)
+        in_parallel([partial(self.store.delete, o.key) for o in objects if o not in loaders])
+
+    def _folder(self, *parts: str) -> str:
+        return join(self.prefix, *parts)
+
+    def _uri_of(self, key: str) -> str:
+        return f"{self.store.scheme}://{self.store.bucket}/{key}"
+
+    def _errors(self, outcome: str = ""):
+        return self.store.errors(f"push_destination: {self.uri}", PublishError, outcome)
