@@ -68,16 +68,21 @@ class Connection:
         self.number = number
         self.log = log
         self.current: Exchange | None = None
+        self._head = b""  # the current request's first bytes, while its object name is unknown
 
     def sent(self, data: bytes, now: float) -> None:
         if self.current is None or self.current.end is not None:
             self.log.write(self.current)
             method, _, rest = data.split(b"\r\n", 1)[0].decode("latin-1").partition(" ")
-            target = rest.rsplit(" ", 1)[0]
-            # A multipart upload names its object in the body, not in the URL.
-            if "uploadType=multipart" in target and (name := _MULTIPART_NAME.search(data)):
-                target += "&name=" + name.group(1).decode("latin-1")
-            self.current = Exchange(self.number, now, method, target)
+            self.current = Exchange(self.number, now, method, rest.rsplit(" ", 1)[0])
+            self._head = b""
+        # A multipart upload names its object in its body, which may come in a later chunk than
+        # the request line.
+        if "uploadType=multipart" in self.current.target and "&name=" not in self.current.target \
+                and len(self._head) < CHUNK:
+            self._head += data
+            if name := _MULTIPART_NAME.search(self._head):
+                self.current.target += "&name=" + name.group(1).decode("latin-1")
 
     def answered(self, now: float) -> None:
         if self.current is not None:
