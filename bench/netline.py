@@ -8,9 +8,9 @@ tenth of a millisecond; GCS and S3 in 20 to 50 ms, and that is what decides whic
   delay line, not a sleep per chunk: reading goes on while earlier chunks wait, so a connection
   still streams at full speed, only later, as on a long cable.
 - Bandwidth: a token bucket per connection and direction paces the reading side, like the
-  slowest link of a path; the delay comes on top. What each direction may hold in flight is
-  bounded (the bandwidth-delay product, at least 4 MiB), so a fast sender is slowed by TCP's own
-  back-pressure instead of filling this process's memory.
+  slowest link of a path; the delay comes on top. What the line holds is bounded, so a fast
+  sender is slowed by TCP's own back-pressure instead of filling this process's memory: answers
+  to the bandwidth-delay product (at least 4 MiB), uploads to UPLOAD_WINDOW (see there).
 - Log (--log): one JSON line per HTTP exchange, `{"conn", "start", "end", "method", "target"}`,
   times in seconds on this process's monotonic clock. `start` is when the client sent the
   request's first bytes, `end` when the last byte of the answer reached it: the time the client
@@ -37,6 +37,11 @@ from typing import TextIO
 
 CHUNK = 256 * 1024
 MIN_WINDOW = 4 * 1024 * 1024
+# What the line holds of what clients send, waiting for the server to read it. Large: GCS and S3
+# read every upload as it arrives, but fake-gcs-server reads one request body at a time (parallel
+# uploads straight to it finish one after another), and a small window would pass that back to the
+# clients as if their connections shared one line.
+UPLOAD_WINDOW = 512 * 1024 * 1024
 _MULTIPART_NAME = re.compile(rb'"name":\s*"([^"]*)"')
 
 
@@ -94,10 +99,10 @@ class Connection:
 
 
 async def carry(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, one_way: float, rate: float | None,
-                on_read=None, on_delivered=None) -> None:
-    """Move one direction's bytes: paced by `rate` (bytes/s) when read, delivered `one_way` later."""
+                window: int, on_read=None, on_delivered=None) -> None:
+    """Move one direction's bytes: paced by `rate` (bytes/s) when read, delivered `one_way` later;
+    at most `window` bytes held in between."""
     loop = asyncio.get_running_loop()
-    window = max(MIN_WINDOW, int((rate or 0) * one_way * 2))
     line: asyncio.Queue = asyncio.Queue(maxsize=max(2, window // CHUNK))
     # Tokens a quiet connection saves up: 20 ms worth, so the event loop's late wake-ups are made
     # up for and the average stays at `rate`.
@@ -154,8 +159,9 @@ async def serve(port: int, upstream: tuple[str, int], rtt: float, rate: float | 
             return
         try:
             await asyncio.gather(
-                carry(client_reader, server_writer, rtt / 2, rate, on_read=connection.sent),
-                carry(server_reader, client_writer, rtt / 2, rate, on_delivered=connection.answered),
+                carry(client_reader, server_writer, rtt / 2, rate, UPLOAD_WINDOW, on_read=connection.sent),
+                carry(server_reader, client_writer, rtt / 2, rate, max(MIN_WINDOW, int((rate or 0) * rtt)),
+                      on_delivered=connection.answered),
             )
         except asyncio.CancelledError:
             pass  # stopping: SIGTERM

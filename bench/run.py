@@ -59,7 +59,7 @@ def main(parts: list[str]) -> None:
             print_table(rows, cases)
             print_targets(rows)
         if "network" in parts:
-            slow, logged = network.rows({case: work / case for case in "acd"})
+            slow, logged = network.rows({case: work / case for case in "acde"})
             network.print_table(slow)
             network.print_round_trips("c", logged, network.RTT_MS)
             print()
