@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 STAGING_PREFIX = ".pushing-"
 DELETING_PREFIX = ".deleting-"
 LOCK_SUFFIX = ".lock"
-CHUNK = 64 * 1024 * 1024
+# Copied at a time; the disk starts writing each block as soon as it is copied.
+CHUNK = 16 * 1024 * 1024
 
 
 @dataclass
@@ -175,30 +176,36 @@ def copy_model(model: Model, dest: Path, progress: Progress) -> None:
 
 
 def _copy_file(f: ModelFile, target: Path, progress: Progress) -> None:
-    """Copy one file and start writing it to disk; copy_model waits for that (fsync) later."""
+    """Copy one file, starting to write it to disk as it goes; copy_model waits for that (fsync) later."""
     with open(target, "wb") as dst:
         if "://" in f.source:  # a model read from an object store
             download(f, dst, progress)
+            dst.flush()
+            _start_writeback(dst.fileno(), 0, 0)
         else:
             with open(f.source, "rb") as src:
                 _copy_stream(src.fileno(), dst.fileno(), progress)
-        _start_writeback(dst.fileno())
     progress.add(files=1)
 
 
 def _copy_stream(src: int, dst: int, progress: Progress) -> None:
+    done = 0
     try:
         while n := os.copy_file_range(src, dst, CHUNK):
+            _start_writeback(dst, done, n)
+            done += n
             progress.add(n)
         return
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
             raise
     # Filesystems the kernel cannot copy between: plain reads and writes, same chunking.
-    while data := os.read(src, 8 * 1024 * 1024):
+    while data := os.read(src, CHUNK):
         view = memoryview(data)
         while view:
             view = view[os.write(dst, view):]
+        _start_writeback(dst, done, len(data))
+        done += len(data)
         progress.add(len(data))
 
 
@@ -213,12 +220,12 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, onerror=gone_already)
 
 
-def _start_writeback(fd: int) -> None:
+def _start_writeback(fd: int, offset: int, length: int) -> None:
     # On Linux, POSIX_FADV_DONTNEED starts writing a file's dirty pages to disk without waiting
     # (then drops the pages already clean): the disk works while other files are copied, and the
     # fsync that follows finds little left to wait for. Elsewhere it is a mere hint.
     if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 def _fsync(path: Path) -> None:
