@@ -99,17 +99,18 @@ def local_rows(case: str, model: Path, serving: Path) -> list[Row]:
         # The same durability as the push, which flushes every file before the version appears.
         "cp -r && sync": lambda: ["sh", "-c", 'cp -r "$0" "$1" && sync', str(model), str(serving / "1")],
     }
-    rows = []
-    for method, command in commands.items():
-        runs, costs = [], {}
-        for _ in range(REPEATS):
+    # Taken in turns, so a disk that others keep busy for a while slows every method alike.
+    runs: dict[str, list[tuple[float, float]]] = {method: [] for method in commands}
+    costs: dict[str, float] = {}
+    for _ in range(REPEATS):
+        for method, command in commands.items():
             shutil.rmtree(serving, ignore_errors=True)
             serving.mkdir(parents=True)
-            runs.append(measure(command(), {}))
+            runs[method].append(measure(command(), {}))
             if method == "push" and not costs:
                 costs = measure_costs(model, str(serving), {})
-        rows.append(row(case, "local", method, model, runs, costs))
     shutil.rmtree(serving, ignore_errors=True)
+    rows = [row(case, "local", method, model, runs[method], costs if method == "push" else None) for method in commands]
     return with_ratios(rows, ("cp -r", "cp -r && sync"))
 
 
