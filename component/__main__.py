@@ -1,5 +1,9 @@
-import sys
+# The stop handler goes in before anything else is imported: a SIGTERM that arrives while the
+# command is still starting then stops it cleanly too.
+from . import stopping
 
-from .cli import main
+stopping.install()
 
-sys.exit(main())
+from .cli import main  # noqa: E402
+
+raise SystemExit(main())

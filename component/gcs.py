@@ -148,8 +148,11 @@ class GcsBucket:
             raise PreconditionFailed(key) from None
         return _info(target)
 
-    def read(self, key: str) -> bytes:
-        return self._blob(key).download_as_bytes(checksum="crc32c", retry=RETRY, timeout=TIMEOUT)
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self._blob(key).download_as_bytes(checksum="crc32c", retry=RETRY, timeout=TIMEOUT)
+        except api_exceptions.NotFound:
+            return None
 
     def download(self, key: str, out: BinaryIO, progress: Progress | None) -> str:
         sink = _Sink(out, progress)

@@ -97,12 +97,10 @@ class Lease:
     @classmethod
     def take_over(cls, store: ObjectStore, listed: ObjectInfo, seconds: float) -> "Lease | None":
         """A stale lease, now ours; None when its owner renewed it or another push took it first."""
-        try:
-            note = json.loads(store.read(listed.key) or b"{}")
-        except ValueError:
-            note = {}  # not ours to understand; what matters is that it is stale
-        if not isinstance(note, dict):
-            note = {}
+        body = store.read(listed.key)
+        if body is None:
+            return None  # its owner finished, or another push cleaned it up, meanwhile
+        note = _note(body)
         version = parse_version(str(note.get("version", "")))
         lease = cls(store, listed.key, seconds, listed.tag, version)
         try:
@@ -172,6 +170,15 @@ class Lease:
                     raise
                 info = current
             self._tag = info.tag
+
+
+def _note(body: bytes) -> dict:
+    """A lease's note; {} for anything this pusher did not write (what matters then is its age)."""
+    try:
+        note = json.loads(body)
+    except ValueError:
+        return {}
+    return note if isinstance(note, dict) else {}
 
 
 @dataclass
@@ -318,11 +325,7 @@ class ObjectStoreTarget:
             pushes = self.store.list(self._folder() + STAGING_PREFIX, recursive=False)
             for listed in (o for o in pushes.objects if o.key.endswith(LEASE_SUFFIX)):
                 if time.time() - listed.updated <= self.lease_seconds:
-                    try:
-                        note = json.loads(self.store.read(listed.key) or b"{}")
-                    except ValueError:
-                        continue
-                    if isinstance(note, dict) and note.get("version") == str(version):
+                    if _note(self.store.read(listed.key) or b"").get("version") == str(version):
                         return False
         return True
 
@@ -333,8 +336,6 @@ class ObjectStoreTarget:
             return True
         except PreconditionFailed:
             # Taken: by another push, or by this one if an earlier attempt's answer was lost.
-            if self.store.head(key) is None:
-                return False
             return self.store.read(key) == token.encode()
 
     def _unclaim(self, version: int) -> None:

@@ -79,7 +79,10 @@ def read_bytes(f: ModelFile) -> bytes:
             return src.read()
     store, key = locate(f.source)
     with store.errors(f"model: cannot read {f.source}", InputError):
-        return store.read(key)
+        data = store.read(key)
+    if data is None:
+        raise InputError(f"model: {f.source} disappeared while the model was being read")
+    return data
 
 
 def put_model(model: Model, uri: str, progress: Progress) -> None:

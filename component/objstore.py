@@ -8,7 +8,7 @@ satisfies ObjectStore and an `open_bucket` function, plus its scheme in stores.S
 Each verb raises the store's own exceptions; `errors()` turns them into the project's one-line
 errors. Two outcomes every store reports the same way, because the protocol decides on them:
 PreconditionFailed (a create-only or if-tag write met another object) and a missing object
-(head returns None, delete does nothing).
+(head and read return None, delete does nothing).
 """
 
 from collections.abc import Iterator, Mapping
@@ -63,8 +63,9 @@ class ObjectStore(Protocol):
     def copy(self, source: str, key: str, *, create_only: bool) -> ObjectInfo:
         """Server-side copy of `source` (a URI in this same service) to `key`."""
 
-    def read(self, key: str) -> bytes:
-        """A small object's bytes, verified against the checksum the store keeps."""
+    def read(self, key: str) -> bytes | None:
+        """A small object's bytes, verified against the checksum the store keeps; None when it is
+        not there (another push may remove a lease or claim between a listing and this read)."""
 
     def download(self, key: str, out: BinaryIO, progress: Progress | None) -> str:
         """Write the object into `out`; returns the CRC32C of the bytes received."""

@@ -152,15 +152,21 @@ def find_reusable(store: Store, model: Model) -> Published | None:
 
 
 def _retain(store: Store, keep: int, pushed: int) -> tuple[int, ...]:
-    """Delete complete versions beyond the `keep` newest; never the one just pushed, and never an
-    incomplete one: on GCS that may be another push filling its version right now."""
-    complete = [i.version for i in reversed(list_versions(store)) if i.complete or i.version == pushed]
+    """Delete complete versions beyond the `keep` newest, and the remains of dead pushes; never the
+    one just pushed, and never an incomplete one a live push may be filling right now."""
+    infos = list_versions(store)
+    complete = [i.version for i in reversed(infos) if i.complete or i.version == pushed]
     doomed = [v for v in complete[keep:] if v != pushed]
-    for version in doomed:
+    remains = [i.version for i in infos
+               if not i.complete and i.version != pushed and store.abandoned(i.version, i.modified)]
+    for version in doomed + remains:
         store.delete_version(version)
     if doomed:
         log.info("Retention (keep_versions=%d): removed versions %s from %s.", keep, ", ".join(map(str, doomed)), store.uri)
-    return tuple(doomed)
+    if remains:
+        log.info("Removed incomplete versions %s from %s: remains of pushes that died, untouched for a lease "
+                 "period.", ", ".join(map(str, remains)), store.uri)
+    return tuple(sorted(doomed + remains, reverse=True))
 
 
 def _claim(store: Store, staging: Any, destination: Destination, clock: Callable[[], float]) -> int:

@@ -1,0 +1,254 @@
+"""The hardening guarantees that live in the publish protocol, for local and GCS destinations:
+SIGTERM stops a push cleanly, names from a store's listing cannot leave the model directory,
+retention never turns a published push into a failure and removes what dead pushes left, and a
+bounded soak of concurrent pushes with retention and random SIGTERM / SIGKILL."""
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+from gcs_faults import FaultProxy
+from test_gcs_push import error_lines, gcs_client, objects, upload, versions_in, with_extra_files
+
+BASE = "serving/my_model"
+
+
+def start_push(*args: str, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "component", *args], cwd=REPO, env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def slow_uploads_and_downloads(seen):
+    writes = seen.path.startswith("/upload/") or "/rewriteTo/" in seen.path
+    reads = "alt=media" in seen.path
+    return (lambda: time.sleep(0.15)) if writes or reads else None
+
+
+def tree_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+# --- SIGTERM ------------------------------------------------------------------------------------
+
+
+def test_sigterm_mid_gcs_push_removes_what_it_wrote_and_says_so(saved_model, gcs_emulator, gcs_bucket):
+    model = with_extra_files(saved_model, small=40, big=2)
+    client = gcs_client(gcs_emulator)
+    with FaultProxy(gcs_emulator.url, slow_uploads_and_downloads) as proxy:
+        push = start_push("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+                          env={"STORAGE_EMULATOR_HOST": proxy.url})
+        deadline = time.monotonic() + 60
+        while not versions_in(client, gcs_bucket) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert versions_in(client, gcs_bucket), "the push never began to fill a version"
+        push.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        _, stderr = push.communicate(timeout=30)
+    assert time.monotonic() - stopped < 10
+    assert push.returncode == 128 + signal.SIGTERM
+    [line] = error_lines(stderr)
+    assert "stopped by SIGTERM" in line and "nothing was published" in line
+    assert "Traceback" not in stderr
+    left = objects(client, gcs_bucket, f"{BASE}/")
+    assert not versions_in(client, gcs_bucket), "an incomplete version survived the stop"
+    assert not [n for n in left if ".pushing-" in n], f"staging or lease left: {sorted(left)}"
+
+
+def test_sigterm_mid_local_push_removes_staging_and_lock(saved_model, gcs_emulator, gcs_bucket, tmp_path):
+    # A model read from GCS through a slow line: the local staging directory fills slowly.
+    model = with_extra_files(saved_model, small=40, big=0)
+    upload(gcs_client(gcs_emulator), gcs_bucket, "trainer/model", model)
+    base = tmp_path / "serving"
+    with FaultProxy(gcs_emulator.url, slow_uploads_and_downloads) as proxy:
+        push = start_push("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(base),
+                          env={"STORAGE_EMULATOR_HOST": proxy.url})
+        deadline = time.monotonic() + 60
+        while not (base.is_dir() and any(p.name.startswith(".pushing-") for p in base.iterdir())):
+            assert time.monotonic() < deadline, "the push never began to stage"
+            time.sleep(0.02)
+        time.sleep(0.3)
+        push.send_signal(signal.SIGTERM)
+        _, stderr = push.communicate(timeout=30)
+    assert push.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopped by SIGTERM" in error_lines(stderr)[0]
+    assert sorted(p.name for p in base.iterdir()) == []
+
+
+# --- names from a store's listing ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("evil", ["../../escaped.txt", "/etc-like/passwd", "variables/../../../x", "a//b"])
+@pytest.mark.parametrize("to", ["local", "gcs"])
+def test_a_store_model_with_a_name_that_leaves_its_directory_is_refused(
+    saved_model, gcs_emulator, gcs_bucket, tmp_path, evil, to
+):
+    client = gcs_client(gcs_emulator)
+    upload(client, gcs_bucket, "trainer/model", saved_model)
+    client.bucket(gcs_bucket).blob(f"trainer/model/{evil}").upload_from_string(b"not yours")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("untouched")
+    before = tree_digest(tmp_path)
+    base = str(tmp_path / "serving") if to == "local" else f"gs://{gcs_bucket}/{BASE}"
+    result = run_cli("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", base,
+                     "--pushed-model", str(tmp_path / "archive"), env={"STORAGE_EMULATOR_HOST": gcs_emulator.url})
+    assert result.returncode == 2, result.stderr
+    [line] = error_lines(result.stderr)
+    assert f"object gs://{gcs_bucket}/trainer/model/{evil}" in line and "refusing to push" in line
+    assert tree_digest(tmp_path) == before
+    assert not versions_in(client, gcs_bucket)
+
+
+# --- retention and what dead pushes left ----------------------------------------------------
+
+
+def test_incomplete_remains_without_lease_are_removed_once_stale_and_fresh_ones_are_not(
+    saved_model, gcs_emulator, gcs_bucket
+):
+    client = gcs_client(gcs_emulator)
+    bucket = client.bucket(gcs_bucket)
+    base = f"gs://{gcs_bucket}/{BASE}"
+    env = {"STORAGE_EMULATOR_HOST": gcs_emulator.url, "MODEL_PUSHER_LEASE_SECONDS": "1"}
+    args = ("--model", str(saved_model), "--push-destination", base, "--versioning", "SEQUENTIAL")
+    assert run_cli(*args, env=env).returncode == 0  # version 1
+    # What a push killed during retention leaves: a version without saved_model.pb, claim or lease.
+    bucket.blob(f"{BASE}/1/variables/variables.data-00000-of-00001").delete()
+    bucket.blob(f"{BASE}/1/saved_model.pb").delete()
+    # A lease whose note is not JSON at all, stale too: it must not crash the next push.
+    bucket.blob(f"{BASE}/.pushing-garbage.lease").upload_from_string(b"\xff not json")
+    time.sleep(1.5)
+    result = run_cli(*args, "--force-new-version", "true", "--keep-versions", "5", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["removed_versions"] == [1], result.stderr
+    assert set(versions_in(client, gcs_bucket)) == {2}
+    assert not [n for n in objects(client, gcs_bucket) if ".pushing-" in n]
+
+    # Fresh remains (another push may be filling them) stay.
+    bucket.blob(f"{BASE}/9/variables/variables.index").upload_from_string(b"being written")
+    result = run_cli(*args, "--force-new-version", "true", "--keep-versions", "5",
+                     env={**env, "MODEL_PUSHER_LEASE_SECONDS": "60"})
+    assert result.returncode == 0, result.stderr
+    assert 9 in versions_in(client, gcs_bucket)
+
+
+def test_list_leaves_out_burned_claims(saved_model, gcs_emulator, gcs_bucket):
+    client = gcs_client(gcs_emulator)
+    base = f"gs://{gcs_bucket}/{BASE}"
+    env = {"STORAGE_EMULATOR_HOST": gcs_emulator.url}
+    client.bucket(gcs_bucket).blob(f"{BASE}/.claims/4").upload_from_string(b".pushing-dead")
+    result = run_cli("--model", str(saved_model), "--push-destination", base, "--versioning", "SEQUENTIAL", env=env)
+    assert json.loads(result.stdout)["pushed_version"] == "5"  # the burned number is never reused
+    listed = json.loads(run_cli("list", "--push-destination", base, "--json", env=env).stdout)
+    assert [v["version"] for v in listed] == [5]
+
+
+def test_retention_that_cannot_delete_leaves_the_push_standing(saved_model, gcs_emulator, gcs_bucket):
+    base = f"gs://{gcs_bucket}/{BASE}"
+    args = ("--model", str(saved_model), "--push-destination", base, "--force-new-version", "true",
+            "--versioning", "SEQUENTIAL")
+    for _ in range(2):
+        assert run_cli(*args, env={"STORAGE_EMULATOR_HOST": gcs_emulator.url}).returncode == 0
+
+    def deny_deletes_of_versions(seen):
+        return "403" if seen.method == "DELETE" and "/o/serving%2Fmy_model%2F1%2F" in seen.path else None
+
+    with FaultProxy(gcs_emulator.url, deny_deletes_of_versions) as proxy:
+        result = run_cli(*args, "--keep-versions", "1", env={"STORAGE_EMULATOR_HOST": proxy.url})
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["pushed_version"] == "3" and "permission denied" in record["retention_error"]
+    assert "Version 3 was published at" in result.stderr and "retention (keep_versions=1) failed" in result.stderr
+
+
+# --- the soak -----------------------------------------------------------------------------------
+
+
+def soak(model: Path, base: str, env: dict, listing, rounds: int, seed: int) -> None:
+    """Rounds of 4 concurrent pushes with retention, one of them stopped by SIGTERM and one by
+    SIGKILL at random moments; then asserts the invariants."""
+    rng = random.Random(seed)
+    args = ("--model", str(model), "--push-destination", base, "--versioning", "SEQUENTIAL",
+            "--force-new-version", "true", "--keep-versions", "3")
+    published_ok: set[int] = set()
+    for _ in range(rounds):
+        pushes = [start_push(*args, env=env) for _ in range(4)]
+        time.sleep(rng.uniform(0.2, 1.5))
+        pushes[0].send_signal(signal.SIGTERM)
+        pushes[1].send_signal(signal.SIGKILL)
+        for i, push in enumerate(pushes):
+            stdout, stderr = push.communicate(timeout=120)
+            assert "Traceback" not in stderr
+            if push.returncode == 0:
+                published_ok.add(int(json.loads(stdout)["pushed_version"]))
+            elif i == 0 and push.returncode == -signal.SIGTERM:
+                # Before Python had started the command, or after it had finished (record printed).
+                if stdout.strip():
+                    published_ok.add(int(json.loads(stdout)["pushed_version"]))
+                else:
+                    assert not stderr.strip(), stderr
+            elif i == 0:
+                assert push.returncode == 128 + signal.SIGTERM, stderr
+                [line] = error_lines(stderr)
+                assert "stopped by SIGTERM" in line
+                if "nothing was published" not in line:  # stopped after its version became visible
+                    published_ok.add(int(line.split("version ")[1].split()[0].rstrip("/").rsplit("/", 1)[-1]))
+            elif i == 1:
+                assert push.returncode == -signal.SIGKILL
+            else:
+                pytest.fail(f"push {i} was not stopped but exited {push.returncode}: {stderr}")
+        assert published_ok, "no push published"
+    time.sleep(1.0)  # every killed push's lease is stale now
+    final = start_push(*args, env={**env, "MODEL_PUSHER_LEASE_SECONDS": "0.5"})
+    stdout, stderr = final.communicate(timeout=120)
+    assert final.returncode == 0, stderr
+    complete, incomplete = listing()
+    assert not incomplete, f"incomplete versions survived the next push: {incomplete}"
+    assert int(json.loads(stdout)["pushed_version"]) in complete
+    assert len(complete) <= 3 + 2  # keep_versions, plus what racing retentions may both keep
+
+
+def test_soak_local(saved_model, tmp_path):
+    model = with_extra_files(saved_model, small=30, big=2)
+    base = tmp_path / "serving"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "1").mkdir()
+    before = tree_digest(outside)
+
+    def listing():
+        names = [p.name for p in base.iterdir()]
+        versions = [n for n in names if n.isdigit()]
+        return ([int(v) for v in versions if (base / v / "saved_model.pb").exists()],
+                [v for v in versions if not (base / v / "saved_model.pb").exists()] + [n for n in names if n.startswith(".")])
+
+    soak(model, str(base), {}, listing, rounds=3, seed=11)
+    assert tree_digest(outside) == before
+
+
+def test_soak_gcs(saved_model, gcs_emulator, gcs_bucket):
+    model = with_extra_files(saved_model, small=30, big=2)
+    client = gcs_client(gcs_emulator)
+
+    def listing():
+        found = versions_in(client, gcs_bucket)
+        staging = [n for n in objects(client, gcs_bucket, f"{BASE}/") if ".pushing-" in n]
+        return ([v for v, files in found.items() if "saved_model.pb" in files],
+                [v for v, files in found.items() if "saved_model.pb" not in files] + staging)
+
+    with FaultProxy(gcs_emulator.url, slow_uploads_and_downloads) as proxy:
+        soak(model, f"gs://{gcs_bucket}/{BASE}", {"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_LEASE_SECONDS": "1"},
+             listing, rounds=2, seed=5)
