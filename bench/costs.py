@@ -33,7 +33,7 @@ def main(model_dir: str, base: str) -> None:
     store = open_store(base)
 
     def repush_check() -> None:
-        if find_reusable(store, model) is None:
+        if find_reusable(store, model, store.versions()) is None:
             sys.exit(f"the re-push check did not find the model at {base}")
 
     print(json.dumps({"validate_ms": median_ms(lambda: inspect_model(model)), "repush_ms": median_ms(repush_check)}))

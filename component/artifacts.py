@@ -36,17 +36,42 @@ class OutputArtifact:
 
 def gcs_uri_of_mount(path: str) -> str | None:
     """gs://bucket/x for a path on KFP's /gcs/ mount (Vertex's GCS FUSE), else None."""
-    mount = str(Path(os.environ.get(MOUNT_ROOT_ENV, "/")) / "gcs") + "/"
+    mount = str(_mount_root() / "gcs") + "/"
     return "gs://" + path[len(mount):] if path.startswith(mount) and len(path) > len(mount) else None
 
 
-def local_path(uri: str) -> Path:
-    """The local path of an artifact URI, following KFP's container convention."""
+def check_path_text(text: str, name: str) -> str:
+    """A path or URI from a JSON document may hold what no file name can: a NUL byte, or a lone
+    surrogate (JSON's \\ud800) that has no bytes at all."""
+    try:
+        if b"\x00" not in os.fsencode(text):
+            return text
+    except UnicodeEncodeError:
+        pass
+    raise InputError(f"{name}: {text!r} is not a usable path (a NUL character or an unencodable one)")
+
+
+def local_path(uri: str, name: str = "artifact") -> Path:
+    """The local path of an artifact URI, following KFP's container convention.
+
+    A remote URI must stay under its mount root: a `..` segment is a literal object name to the
+    store but climbs out of /gcs (or /s3, /minio) here, and a leading `/` would make the rest an
+    absolute path. Both would read or write somewhere else on this machine."""
+    check_path_text(uri, name)
     for prefix, mount in _MOUNTED_SCHEMES.items():
         if uri.startswith(prefix):
-            root = Path(os.environ.get(MOUNT_ROOT_ENV, "/"))
-            return root / mount / uri[len(prefix):]
+            rest = uri[len(prefix):]
+            if rest.startswith("/") or ".." in rest.split("/"):
+                raise InputError(
+                    f"{name}: uri {uri!r} has an empty bucket name or a '..' segment; "
+                    f"it would leave the {prefix} mount at {_mount_root() / mount}"
+                )
+            return _mount_root() / mount / rest
     return Path(uri)
+
+
+def _mount_root() -> Path:
+    return Path(os.environ.get(MOUNT_ROOT_ENV, "/"))
 
 
 def parse_flag(value: Any, source: str) -> bool:

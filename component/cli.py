@@ -19,7 +19,9 @@ from .errors import AfterPublishError, Interrupted, PusherError
 from .pusher import list_versions, open_store, rollback
 from .record import Outcome, json_record, write_outputs
 from .report import text_summary, write_markdown
-from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, from_executor_input, from_flags
+from .request import (
+    INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, PushRequest, from_executor_input, from_flags,
+)
 from .run import run
 
 log = logging.getLogger("component")
@@ -34,6 +36,11 @@ examples:
   # a bare path or gs:// URI is a destination too; SEQUENTIAL versions are 1, 2, 3, ...
   python -m component --model ./saved_model --push-destination gs://bucket/serving/my_model \\
       --versioning SEQUENTIAL --keep-versions 5
+
+  # also register the version in the Vertex AI Model Registry and deploy it as a 10% canary
+  python -m component --model ./saved_model --push-destination gs://bucket/serving/taxi \
+      --vertex-model taxi --vertex-project my-project --vertex-region europe-west4 \
+      --vertex-version-aliases champion --vertex-endpoint 1234567890 --vertex-traffic-percentage 10
 
   # in Kubeflow Pipelines / Vertex AI (what component.yaml runs)
   python -m component --executor-input '{{$}}'
@@ -100,7 +107,17 @@ def _push(argv: Sequence[str]) -> int:
             {option.name: getattr(args, option.name) for option in OPTIONS},
             {name: getattr(args, name) for name in _OUTPUT_HELP},
         )
-    outcome = run(request)
+    try:
+        outcome = run(request)
+    except AfterPublishError as exc:
+        if exc.outcome is not None:  # published, then registering failed: recorded like any push
+            _record(request, exc.outcome, print_json=args.executor_input is None)
+        raise
+    _record(request, outcome, print_json=args.executor_input is None)
+    return 0
+
+
+def _record(request: PushRequest, outcome: Outcome, print_json: bool) -> None:
     try:
         write_outputs(request, outcome)
         if request.push_report is not None:
@@ -108,15 +125,15 @@ def _push(argv: Sequence[str]) -> int:
     except (OSError, Interrupted) as exc:
         if outcome.published is None:
             raise
-        what = f"stopped by {exc.signal_name}" if isinstance(exc, Interrupted) else f"failed ({exc})"
+        stopped = isinstance(exc, Interrupted)
         raise AfterPublishError(
             f"version {outcome.version} was published at {outcome.destination}, but recording it (KFP's output "
-            f"files, the push report) {what}"
+            f"files, the push report) {f'was stopped by {exc.signal_name}' if stopped else f'failed ({exc})'}",
+            exc.exit_code if stopped else 1,
         ) from None
-    if args.executor_input is None:
+    if print_json:
         print(json_record(outcome, request.pushed_model))
     _log_summary(outcome)
-    return 0
 
 
 def _list(argv: Sequence[str]) -> int:

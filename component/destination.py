@@ -5,7 +5,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from .artifacts import gcs_uri_of_mount
+from .artifacts import check_path_text, gcs_uri_of_mount
 from .errors import InputError
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,27 @@ def parse_destination(text: str, versioning_override: str = "") -> Destination:
     if text.startswith("{"):
         base, versioning = _parse_json(text)
     else:
+        _refuse_other_json(text)
         base, versioning = text, Versioning.AUTO
     if versioning_override:
         versioning = parse_versioning(versioning_override)
     return Destination(base=_normalise_base(base), versioning=versioning)
+
+
+def _refuse_other_json(text: str) -> None:
+    """JSON that is not an object ([], "", 5, null, true) is a mistake, most likely a templating
+    error in a pipeline; read as a bare path it would become a relative directory named after it."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return  # not JSON: a bare base directory
+    raise InputError(
+        f"push_destination: {text[:40]!r} is a JSON {_JSON_NAMES.get(type(doc), 'value')}, not a PushDestination "
+        'object {"filesystem": {"base_directory": ...}}; write a directory of that name as ./NAME'
+    )
+
+
+_JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
 def _parse_json(text: str) -> tuple[str, Versioning]:
@@ -85,6 +102,7 @@ def _parse_json(text: str) -> tuple[str, Versioning]:
 
 
 def _normalise_base(base: str) -> str:
+    check_path_text(base, "push_destination")
     mounted = gcs_uri_of_mount(base)
     if mounted:
         # Directory renames on a FUSE mount of GCS are copies, not atomic; the GCS API can publish safely.
@@ -93,6 +111,9 @@ def _normalise_base(base: str) -> str:
     if base.startswith("gs://"):
         if len(base.rstrip("/")) <= len("gs://") or base[len("gs://"):].startswith("/"):
             raise InputError(f"push_destination: {base!r} names no bucket")
+        if ".." in base.split("/"):
+            # A literal object name to GCS, a step up on the /gcs mount: the two would disagree.
+            raise InputError(f"push_destination: {base!r} has a '..' segment")
         return base.rstrip("/")
     if "://" in base:
         scheme = base.split("://", 1)[0]

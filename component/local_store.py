@@ -10,11 +10,12 @@ import functools
 import fcntl
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import stopping
-from .errors import InputError
+from .errors import InputError, PublishError
 from .model import LOAD_TRIGGER, Model, ModelFile
 from .model_source import local_model
 from .object_transfer import download, in_parallel
@@ -47,18 +48,11 @@ class LocalStore:
         return str(self.base / str(version))
 
     def versions(self) -> set[int]:
-        try:
-            return numeric_versions(os.listdir(self.base))
-        except FileNotFoundError:
-            return set()
+        return numeric_versions(base_entries(self.base))
 
     def clean_abandoned(self) -> None:
         """Remove what pushes that crashed or were killed left behind: their flock died with them."""
-        try:
-            names = os.listdir(self.base)
-        except FileNotFoundError:
-            return
-        for name in names:
+        for name in base_entries(self.base):
             if name.startswith(DELETING_PREFIX):  # a deletion interrupted half-way (or under way): finish it
                 _remove_tree(self.base / name)
             if not (name.startswith(STAGING_PREFIX) and name.endswith(LOCK_SUFFIX)):
@@ -110,19 +104,31 @@ class LocalStore:
         os.close(staging.lock_fd)
 
     def version_model(self, version: int) -> Model:
+        # A number is taken by any name a model server reads as it, but only a real directory with
+        # the plain decimal name is a version the pusher reads, reuses, rolls back to or deletes.
+        # A numeric file or symlink (dangling, looping, or to a directory anywhere), or "007" or " 7", is
+        # someone else's: it shows as a version with no files, so it is never complete, and new
+        # versions go above it (a server that reads it as a version then still switches to ours).
+        origin = f"version {version} at {self.uri}"
         path = self.base / str(version)
+        if not _is_real_directory(path):
+            log.info("Version number %d at %s is taken by something that is not a version directory (a file, "
+                     "a symlink, or another spelling of the number such as 007); it is left alone.", version, self.uri)
+            return Model(str(path), origin, (), ())
         try:
-            return local_model(path, "push_destination", f"version {version} at {self.uri}")
+            return local_model(path, "push_destination", origin)
         except InputError:
             if os.path.lexists(path):
                 raise
             # Another push's retention renamed it away while we looked: it holds nothing now.
-            return Model(str(path), f"version {version} at {self.uri}", (), ())
+            return Model(str(path), origin, (), ())
 
     def delete_version(self, version: int) -> None:
         path = self.base / str(version)
-        if os.path.islink(path):
-            return  # not a directory this pusher made; never follow a link to delete what it points at
+        if not _is_real_directory(path):
+            # Not a directory this pusher made: a link is never followed to delete what it points at.
+            log.warning("Not deleting %s: it is not a version directory.", path)
+            return
         # Renamed away first, so a model server sees the version vanish at once, not file by file.
         doomed = self.base / f"{DELETING_PREFIX}{version}-{_random_token()}"
         try:
@@ -149,6 +155,31 @@ class LocalStore:
                 directory.mkdir()
                 return LocalStaging(directory, lock, fd)
             os.close(fd)
+
+
+def base_entries(base: Path) -> list[str]:
+    """The names in a local base directory; [] when it does not exist yet. A base that is a file,
+    under a file, or a symlink loop is a bad input, refused before anything is written."""
+    try:
+        return os.listdir(base)
+    except FileNotFoundError:
+        # Not there yet: it will be made, unless what is there instead of a parent is no directory
+        # (a dangling symlink), which mkdir would trip over only after the archive is written.
+        existing = next((p for p in base.absolute().parents if os.path.lexists(p)), None)
+        if existing is not None and not existing.is_dir():
+            raise InputError(f"push_destination: {base} cannot be made: {existing} is not a directory") from None
+        return []
+    except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+            raise InputError(f"push_destination: {base} is not a directory ({exc.strerror})") from None
+        raise PublishError(f"push_destination: cannot read {base} ({exc.strerror})") from None
+
+
+def _is_real_directory(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def copy_model(model: Model, dest: Path, progress: Progress) -> None:

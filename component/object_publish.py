@@ -111,8 +111,9 @@ class Lease:
         return lease
 
     def write_version(self, version: int) -> None:
+        """Name the version this push is claiming, renewing the lease (LeaseLost if it is not ours)."""
         self.version = version
-        self._write()
+        self.confirm()
 
     def check(self) -> None:
         """Raise if another push took this lease over: this push must not write any more."""
@@ -205,8 +206,8 @@ class ObjectStoreTarget:
 
     def versions(self) -> set[int]:
         with self._errors():
-            top = self.store.list(self._folder(), recursive=False)
-            claims = self.store.list(self._folder(CLAIMS), recursive=False)
+            top, claims = in_parallel([partial(self.store.list, self._folder(), False),
+                                       partial(self.store.list, self._folder(CLAIMS), False)])
         return numeric_versions(top.folders) | numeric_versions(o.key.rsplit("/", 1)[-1] for o in claims.objects)
 
     def clean_abandoned(self) -> None:
@@ -216,11 +217,20 @@ class ObjectStoreTarget:
         with self._errors():
             pushes = self.store.list(self._folder() + STAGING_PREFIX, recursive=False)
             now = time.time()
-            for listed in (o for o in pushes.objects if o.key.endswith(LEASE_SUFFIX)):
+            leases = [o for o in pushes.objects if o.key.endswith(LEASE_SUFFIX)]
+            for listed in leases:
                 if now - listed.updated > self.lease_seconds:
                     lease = Lease.take_over(self.store, listed, self.lease_seconds)
                     if lease is not None:
                         self._clean_after(lease)
+            # A staging area whose lease is gone belongs to a push that lost its lease to a cleaner
+            # while writes of its were still in flight, and then died: it can publish nothing.
+            held = {o.key[: -len(LEASE_SUFFIX)] for o in leases}
+            for name in pushes.folders:
+                staging = f"{self._folder()}{STAGING_PREFIX}{name}"
+                if staging not in held:
+                    self._remove(staging + "/")
+                    log.info("Removed %s, left by a push that had lost its lease.", self._uri_of(staging + "/"))
 
     def stage(self, model: Model, progress: Progress) -> Staging:
         """Take a lease, then upload (or copy) the big files under a hidden prefix."""
@@ -249,17 +259,33 @@ class ObjectStoreTarget:
 
     def publish(self, staging: Staging, version: int) -> bool:
         """Claim `version`, fill it, verified, and write saved_model.pb last."""
+        target = self._folder(str(version))
         with self._errors(NOTHING_PUBLISHED):
-            staging.lease.confirm()
-            if not self._claim(version, staging.token):
+            # One round trip for three requests: the lease note names the version (a cleaner checks
+            # the claim holds this push's token before it removes anything there) and renewing it
+            # proves the lease is still ours; the claim; a look for objects no push claimed.
+            def renew() -> bool:
+                try:
+                    staging.lease.write_version(version)
+                    return True
+                except LeaseLost:
+                    return False
+
+            still_ours, claimed, present = in_parallel([
+                renew, partial(self._claim, version, staging.token), partial(self.store.list, target, False),
+            ])
+            if not still_ours:
+                if claimed:
+                    self._unclaim(version)  # nothing was written under it: the number goes back
+                staging.lease.check()
+            if not claimed:
                 return False
-            target = self._folder(str(version))
-            present = self.store.list(target, recursive=False)
             if present.objects or present.folders:
-                log.info("%s already holds objects that no push claimed (another tool wrote them); leaving them alone.",
-                         self._uri_of(target))
+                # Another push published it since our listing (its claim is gone once it is
+                # complete), or another tool wrote there: not ours either way.
+                log.info("%s already holds objects; leaving them alone.", self._uri_of(target))
+                self._unclaim(version)
                 return False
-            staging.lease.write_version(version)  # from here on a cleaner knows what to remove
             staging.version = version
             log.info("Claimed version %d; writing its %d files into %s, saved_model.pb last.",
                      version, len(staging.model.files), self.version_uri(version))
@@ -280,19 +306,29 @@ class ObjectStoreTarget:
                 for f in loaders:
                     place(f)
                 staging.published = True
-        self._unclaim(version)
         return True
 
     def discard(self, staging: Staging) -> None:
-        """Remove the staging prefix and the lease; after a failed publish, what it had written."""
+        """Remove the staging files, the claim of a published version and then the lease (so that
+        whatever is left always has a lease naming it); after a failed publish, what it wrote."""
         staging.lease.stop()
-        if staging.lease.lost:
-            return  # the push that took the lease over removes what this one left
         try:
             with self._errors():
-                if staging.version is not None and not staging.published:
-                    self._remove(self._folder(str(staging.version)))
-                self._remove(self._folder(staging.token))
+                if staging.lease.lost:
+                    # The push that took the lease over cleans up too, but writes of ours that were
+                    # in flight may have landed after it did; every one has finished by now.
+                    self._remove(self._folder(staging.token))
+                    if staging.version is not None and not staging.published:
+                        self._remove(self._folder(str(staging.version)))
+                    return
+                if staging.published:
+                    # What this push wrote is known: no listing needed.
+                    keys = [self._folder(staging.token) + f.rel for f in staging.staged.values()]
+                    in_parallel([partial(self._unclaim, staging.version)] + [partial(self.store.delete, k) for k in keys])
+                else:
+                    if staging.version is not None:
+                        self._remove(self._folder(str(staging.version)))
+                    self._remove(self._folder(staging.token))
                 staging.lease.release()
         except PublishError as exc:
             log.warning(
@@ -348,7 +384,8 @@ class ObjectStoreTarget:
     def _clean_after(self, lease: Lease) -> None:
         token = lease.key[len(self._folder()): -len(LEASE_SUFFIX)]
         left = [f"staging {self._uri_of(self._folder(token))}"]
-        if lease.version is not None:
+        # The note names the version the push was claiming; it wrote there only if it won the claim.
+        if lease.version is not None and self.store.read(f"{self._folder(CLAIMS)}{lease.version}") == token.encode():
             target = self._folder(str(lease.version))
             if any(self.store.head(target + name) is not None for name in SAVED_MODEL_FILES):
                 self._unclaim(lease.version)  # it got as far as saved_model.pb: complete, keep it

@@ -20,7 +20,7 @@ from .errors import AfterPublishError, InputError, Interrupted, PublishError, Pu
 from .local_store import LocalStore, copy_model
 from .model import SAVED_MODEL_FILES, Model
 from .object_publish import ObjectStoreTarget
-from .object_transfer import put_model
+from .object_transfer import in_parallel, put_model
 from .stores import is_remote, same_service
 from .progress import Progress, rate
 from .versioning import next_version
@@ -92,10 +92,11 @@ def push(
     already holds exactly this model (a retried step); then keep only the `keep` newest (0: all)."""
     store = open_store(destination.base)
     try:
-        store.clean_abandoned()
-        published = find_reusable(store, model) if reuse else None
+        # Independent, so at once: on an object store each is a round trip of its own.
+        _, taken = in_parallel([store.clean_abandoned, store.versions])
+        published = find_reusable(store, model, taken) if reuse else None
         if published is None:
-            published = _publish(store, model, destination, clock)
+            published = _publish(store, model, destination, clock, taken)
     except OSError as exc:
         raise PublishError(f"push_destination: writing to {store.uri} failed: {exc}; nothing was published") from None
     if keep:
@@ -110,8 +111,8 @@ def _retain_after(store: Store, keep: int, published: Published) -> Published:
         return replace(published, removed=_retain(store, keep, published.version))
     except Interrupted as exc:
         raise AfterPublishError(
-            f"version {published.version} was published at {published.uri}; then the step was {exc.signal_name} "
-            "during retention (older versions may remain)"
+            f"version {published.version} was published at {published.uri}; then the step was stopped by "
+            f"{exc.signal_name} during retention (older versions may remain)", exc.exit_code,
         ) from None
     except (PusherError, OSError) as exc:
         log.warning("Version %d was published at %s, but retention (keep_versions=%d) failed: %s",
@@ -119,11 +120,12 @@ def _retain_after(store: Store, keep: int, published: Published) -> Published:
         return replace(published, retention_error=str(exc))
 
 
-def _publish(store: Store, model: Model, destination: Destination, clock: Callable[[], float]) -> Published:
+def _publish(store: Store, model: Model, destination: Destination, clock: Callable[[], float],
+             taken: set[int]) -> Published:
     progress = Progress(f"Publishing to {store.uri}", len(model.files), model.total_bytes)
     staging = store.stage(model, progress)
     try:
-        version = _claim(store, staging, destination, clock)
+        version = _claim(store, staging, destination, clock, taken)
     finally:
         store.discard(staging)
         progress.done()
@@ -136,10 +138,10 @@ def _publish(store: Store, model: Model, destination: Destination, clock: Callab
     return published
 
 
-def find_reusable(store: Store, model: Model) -> Published | None:
+def find_reusable(store: Store, model: Model, taken: set[int]) -> Published | None:
     """The newest version, when it already holds exactly this model (a retried or re-run push)."""
     started = time.monotonic()
-    newest = max(store.versions(), default=None)
+    newest = max(taken, default=None)
     if newest is None or not same_content(model, store.version_model(newest)):
         return None
     log.info(
@@ -169,8 +171,8 @@ def _retain(store: Store, keep: int, pushed: int) -> tuple[int, ...]:
     return tuple(sorted(doomed + remains, reverse=True))
 
 
-def _claim(store: Store, staging: Any, destination: Destination, clock: Callable[[], float]) -> int:
-    taken = store.versions()
+def _claim(store: Store, staging: Any, destination: Destination, clock: Callable[[], float], taken: set[int]) -> int:
+    # `taken` was listed before staging: a number taken since makes the claim fail, then we list again.
     for _ in range(MAX_CLAIM_ATTEMPTS):
         version = next_version(destination.versioning, taken, clock)
         if store.publish(staging, version):

@@ -11,6 +11,7 @@ from .gate import BlessingReading
 from .pusher import Published
 from .request import PushRequest
 from .validate import ModelSummary
+from .vertex import Registration
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Outcome:
     readings: tuple[BlessingReading, ...] = ()
     published: Published | None = None
     summary: ModelSummary | None = None
+    registration: Registration | None = None  # the Vertex AI Model Registry version (and endpoint)
 
     @property
     def destination(self) -> str:
@@ -44,14 +46,24 @@ def metadata(outcome: Outcome) -> dict[str, Any]:
 
 def output_parameters(outcome: Outcome) -> dict[str, Any]:
     """Values a later pipeline step can branch on (artifact metadata is not readable downstream)."""
-    return {"pushed": outcome.pushed, "pushed_destination": outcome.destination, "pushed_version": outcome.version}
+    r = outcome.registration
+    return {
+        "pushed": outcome.pushed, "pushed_destination": outcome.destination, "pushed_version": outcome.version,
+        "vertex_model_version": r.model_version if r else "", "vertex_deployed_endpoint": r.endpoint if r else "",
+    }
+
+
+def vertex_metadata(outcome: Outcome) -> dict[str, Any]:
+    """The registered_model artifact's metadata: resourceName is what GCPC's ModelDeployOp reads."""
+    return {"resourceName": outcome.registration.model_version} if outcome.registration else {}
 
 
 def executor_output(request: PushRequest, outcome: Outcome) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     artifacts = {
         art.name: {"artifacts": [{"name": art.artifact_name, "uri": art.uri, "metadata": meta}]}
-        for art, meta in ((request.pushed_model, metadata(outcome)), (request.push_report, {}))
+        for art, meta in ((request.pushed_model, metadata(outcome)), (request.push_report, {}),
+                          (request.registered_model, vertex_metadata(outcome)))
         if art is not None
     }
     if artifacts:
@@ -67,10 +79,12 @@ def write_outputs(request: PushRequest, outcome: Outcome) -> None:
     """Write KFP's executor output file and each declared output parameter file."""
     if request.executor_output is not None:
         _write(request.executor_output, json.dumps(executor_output(request, outcome)))
-        if request.pushed_model is not None:
-            # KFP's launcher uploads every output artifact's path after the step and fails the
-            # step when one is missing, as pushed_model is when nothing was pushed.
-            request.pushed_model.path.mkdir(parents=True, exist_ok=True)
+        # KFP's launcher uploads every output artifact's path after the step and fails the step
+        # when one is missing, as pushed_model is when nothing was pushed (registered_model always:
+        # the registry holds the model, the artifact only names it).
+        for artifact in (request.pushed_model, request.registered_model):
+            if artifact is not None:
+                artifact.path.mkdir(parents=True, exist_ok=True)
     params = output_parameters(outcome)
     for name, path in request.parameter_files.items():
         if name in params:
@@ -97,4 +111,12 @@ def json_record(outcome: Outcome, pushed_model: OutputArtifact | None = None) ->
         record.update(files=p.files, bytes=p.bytes, seconds=round(p.seconds, 3), removed_versions=list(p.removed))
         if p.retention_error:
             record["retention_error"] = p.retention_error
+    if outcome.registration is not None:
+        r = outcome.registration
+        record["vertex"] = {
+            "model_version": r.model_version, "version_id": r.version_id, "reused": r.reused,
+            "aliases": list(r.aliases), "endpoint": r.endpoint, "deployed_model_id": r.deployed_model_id,
+            "deployed_now": r.deployed_now, "traffic_split": dict(r.traffic_split or {}),
+            "undeployed": list(r.undeployed),
+        }
     return json.dumps(record, indent=2)

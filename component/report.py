@@ -5,6 +5,7 @@ from pathlib import Path
 from .progress import rate
 from .record import Outcome
 from .validate import Signature, TensorSpec
+from .vertex import Registration
 
 
 def _tensor(name: str, spec: TensorSpec) -> str:
@@ -53,7 +54,25 @@ def markdown(outcome: Outcome) -> str:
             lines += ["", f"Version {p.version} already held exactly this model, so no new version was made."]
         if p.removed:
             lines += ["", "Retention removed versions " + ", ".join(map(str, p.removed)) + "."]
+    if outcome.registration is not None:
+        lines += ["", "## Vertex AI Model Registry", ""] + _vertex_lines(outcome.registration)
     return "\n".join(lines) + "\n"
+
+
+def _vertex_lines(r: Registration) -> list[str]:
+    lines = [
+        "| model version | aliases | registered |", "| --- | --- | --- |",
+        f"| `{r.model_version}` | {', '.join(r.aliases) or 'none'} | "
+        f"{'earlier (found by its gs:// URI, reused)' if r.reused else 'now'} |",
+    ]
+    if r.endpoint:
+        split = ", ".join(f"{k}: {v}%" for k, v in (r.traffic_split or {}).items()) or "none"
+        lines += [
+            "", "| endpoint | deployed model | deployed | traffic split | undeployed |", "| --- | --- | --- | --- | --- |",
+            f"| `{r.endpoint}` | {r.deployed_model_id} | {'now' if r.deployed_now else 'earlier (not deployed again)'} "
+            f"| {split} | {', '.join(r.undeployed) or 'none'} |",
+        ]
+    return lines
 
 
 def headline(outcome: Outcome) -> str:
@@ -76,6 +95,13 @@ def text_summary(outcome: Outcome) -> list[str]:
         )
         if p.removed:
             lines.append("  retention removed versions " + ", ".join(map(str, p.removed)))
+    r = outcome.registration
+    if r is not None:
+        lines.append(f"  Vertex AI: {r.model_version} ({'reused' if r.reused else 'registered'}"
+                     + (f", aliases {', '.join(r.aliases)}" if r.aliases else "") + ")")
+        if r.endpoint:
+            lines.append(f"  deployed as {r.deployed_model_id} on {r.endpoint}"
+                         f" ({'now' if r.deployed_now else 'already'}); traffic {dict(r.traffic_split or {})}")
     return lines
 
 

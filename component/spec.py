@@ -20,7 +20,7 @@ from kfp.dsl import Artifact, Input, Markdown, Model, Output, OutputPath
 from . import __version__
 from .artifacts import parse_flag
 from .record import Outcome, output_parameters
-from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, Option
+from .request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT, Option
 
 # The one place the image is named; its tag is the package version, so a release of the package
 # and the image it runs always go together.
@@ -37,8 +37,18 @@ ARGS = ["--executor-input", "{{$}}"]
 # directory connects; blessings are generic artifacts, which KFP lets any artifact type feed.
 ARTIFACT_TYPES = {"model": Model, "model_blessing": Artifact, "infra_blessing": Artifact}
 
+
+
+class VertexModel(dsl.Artifact):
+    """Google Cloud Pipeline Components' google.VertexModel (same schema), without depending on
+    GCPC: its ModelDeployOp and ModelGetOp take it and read metadata resourceName."""
+
+    schema_title = "google.VertexModel"
+    schema_version = "0.0.1"
+
+
 # The archive copy is a model a later step can use; the report is Markdown, which the KFP UI shows.
-OUTPUT_ARTIFACTS = {OUTPUT_ARTIFACT: Model, REPORT_ARTIFACT: Markdown}
+OUTPUT_ARTIFACTS = {OUTPUT_ARTIFACT: Model, REPORT_ARTIFACT: Markdown, VERTEX_ARTIFACT: VertexModel}
 OUTPUT_DESCRIPTIONS = {
     OUTPUT_ARTIFACT: "An archive copy of the pushed model (empty when not pushed), with metadata "
     "pushed (1/0), pushed_destination, pushed_version and reason, as TFX's PushedModel.",
@@ -48,6 +58,12 @@ OUTPUT_DESCRIPTIONS = {
     "false when the blessings refused it (nothing was written).",
     "pushed_destination": "Where the model was published, <base>/<version>; empty when not pushed.",
     "pushed_version": "The version published, e.g. 1700000000; empty when not pushed.",
+    VERTEX_ARTIFACT: "The Vertex AI Model Registry version (google.VertexModel, metadata resourceName = "
+    "projects/P/locations/R/models/ID@VERSION) for GCPC's ModelDeployOp; no resourceName when vertex_model is empty.",
+    "vertex_model_version": "The registered version, projects/P/locations/R/models/ID@VERSION; empty when "
+    "not registered.",
+    "vertex_deployed_endpoint": "The endpoint the version is deployed on, projects/P/locations/R/endpoints/ID; empty "
+    "when not deployed.",
 }
 
 DESCRIPTION = (

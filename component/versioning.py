@@ -4,10 +4,12 @@ import time
 from collections.abc import Callable, Iterable
 
 from .destination import Versioning
+from .errors import InputError
 
-
-# TF Serving parses version directory names as int64.
+# TF Serving parses a version directory's name as a signed 64-bit integer (safe_strto64): a bigger
+# number is no version to it, so we never make one and never count one.
 MAX_VERSION = 2**63 - 1
+_C_SPACES = " \t\n\v\f\r"  # C's isspace()
 
 
 def parse_version(name: str) -> int | None:
@@ -19,8 +21,19 @@ def parse_version(name: str) -> int | None:
 
 
 def numeric_versions(names: Iterable[str]) -> set[int]:
-    """The entries a model server would load as versions."""
-    return {v for v in map(parse_version, names) if v is not None}
+    """The version numbers a model server reads from these entry names, positive and within int64.
+
+    TF Serving parses a name with safe_strto64 (newer builds: absl::SimpleAtoi): ASCII digits,
+    surrounding whitespace and leading zeros allowed, and newer builds accept a leading '+'. So
+    "007", " 7" and "+7" all take number 7 and a new version must go above them; none of them is
+    a version directory of ours (see LocalStore.version_model). str.isdigit() also accepts '²'
+    and '١', which no server reads."""
+    taken = set()
+    for name in names:
+        digits = name.strip(_C_SPACES).removeprefix("+")
+        if digits.isascii() and digits.isdigit() and 0 < int(digits) <= MAX_VERSION:
+            taken.add(int(digits))
+    return taken
 
 
 def next_version(versioning: Versioning, taken: set[int], clock: Callable[[], float] = time.time) -> int:
@@ -31,6 +44,10 @@ def next_version(versioning: Versioning, taken: set[int], clock: Callable[[], fl
     above this second already exists (two pushes in one second): then the next number above it.
     """
     above_all = max(taken, default=0) + 1
-    if versioning is Versioning.SEQUENTIAL:
-        return above_all
-    return max(int(clock()), above_all)
+    version = above_all if versioning is Versioning.SEQUENTIAL else max(int(clock()), above_all)
+    if version > MAX_VERSION:
+        raise InputError(
+            f"push_destination: the next version would be {version}, above {MAX_VERSION}, the highest number "
+            "a model server reads (int64); remove the entries with the highest numbers from the base"
+        )
+    return version

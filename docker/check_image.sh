@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make check-image`: lint docker/Dockerfile, build the image with podman, then run the component
 # in it with no network (tests/test_image.py): as a laptop user would with `docker run`, and as
-# KFP does with component.yaml's own command line.
+# KFP does with component.yaml's own command line; and run a pipeline with it under kfp.local's
+# DockerRunner, through podman's Docker API service (tests/test_kfp_local.py).
 #
 # No image can be pulled here and a build has no package index, so the base is Debian made by
 # debootstrap (cached in .cache/), and the wheels are downloaded on the host into
@@ -72,8 +73,28 @@ $PODMAN build -q --layers=false --pull=never --network none $ULIMITS -f docker/D
 $PODMAN image prune -f >/dev/null
 $PODMAN image inspect --format 'size {{.Size}} bytes, user {{.Config.User}}' "$IMAGE"
 
-step "Run the component in the image"
+step "Docker API for kfp.local's DockerRunner"
+# podman serves the Docker API on a socket of its own, stopped on exit so nothing is left running.
+# Its containers get the ulimits above and no network, as every run here.
+service=$(mktemp -d /tmp/model-pusher-podman.XXXXXX)
+cat >"$service/containers.conf" <<'EOF'
+[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+netns = "none"
+EOF
+CONTAINERS_CONF=$service/containers.conf $PODMAN system service --time=0 "unix://$service/podman.sock" \
+    2>"$service/service.log" &
+service_pid=$!
+trap 'kill "$service_pid" 2>/dev/null; wait "$service_pid" 2>/dev/null; rm -rf "$service"' EXIT
+for _ in $(seq 100); do
+    [[ -S $service/podman.sock ]] && break
+    kill -0 "$service_pid" 2>/dev/null || { cat "$service/service.log"; exit 1; }
+    sleep 0.1
+done
+
+step "Run the component in the image, and a pipeline with kfp.local's DockerRunner"
 MODEL_PUSHER_IMAGE=$IMAGE MODEL_PUSHER_PODMAN="$PODMAN" MODEL_PUSHER_PODMAN_RUN="--network none $ULIMITS" \
-    "$PY" -m pytest -q -p no:cacheprovider tests/test_image.py
+    DOCKER_HOST=unix://$service/podman.sock \
+    "$PY" -m pytest -q -p no:cacheprovider tests/test_image.py tests/test_kfp_local.py
 
 step "Image check passed"

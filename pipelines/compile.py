@@ -5,12 +5,13 @@ from pathlib import Path
 
 from kfp import compiler
 
-from . import existing_model, train_evaluate_push, vertex_existing_model
+from . import existing_model, train_evaluate_push, vertex_existing_model, vertex_registry
 
 COMPILED = Path(__file__).resolve().parent / "compiled"
 PIPELINES = {
     "existing_model": existing_model.pipeline,
     "vertex_existing_model": vertex_existing_model.pipeline,
+    "vertex_registry": vertex_registry.pipeline,
     "train_evaluate_push": train_evaluate_push.pipeline,
 }
 

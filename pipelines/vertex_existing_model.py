@@ -39,7 +39,7 @@ def submit(project: str, region: str, template_path: Path, pipeline_root: str = 
 
     aiplatform.init(project=project, location=region)
     job = aiplatform.PipelineJob(
-        display_name="push-existing-model",
+        display_name=template_path.stem.replace("_", "-"),
         template_path=str(template_path),
         pipeline_root=pipeline_root,
         parameter_values=parameter_values,

@@ -12,7 +12,7 @@ from kfp import dsl
 
 from blessings import blessing, infra_blessing_with_model
 from component import __version__
-from component.request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT
+from component.request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT
 from conftest import REPO
 from kfp_task import COMPONENT_YAML, prepare, run_on_host
 from savedmodels import serve, warmup_file_bytes
@@ -73,9 +73,10 @@ def test_interface_has_every_option_with_its_default_type_and_description():
     assert inputs["artifacts"]["model_blessing"]["artifactType"]["schemaTitle"] == "system.Artifact"
     assert inputs["artifacts"]["infra_blessing"]["artifactType"]["schemaTitle"] == "system.Artifact"
     assert {n: p["parameterType"] for n, p in outputs["parameters"].items()} == {
-        "pushed": "BOOLEAN", "pushed_destination": "STRING", "pushed_version": "STRING"}
+        "pushed": "BOOLEAN", "pushed_destination": "STRING", "pushed_version": "STRING",
+        "vertex_model_version": "STRING", "vertex_deployed_endpoint": "STRING"}
     assert {n: a["artifactType"]["schemaTitle"] for n, a in outputs["artifacts"].items()} == {
-        OUTPUT_ARTIFACT: "system.Model", REPORT_ARTIFACT: "system.Markdown"}
+        OUTPUT_ARTIFACT: "system.Model", REPORT_ARTIFACT: "system.Markdown", VERTEX_ARTIFACT: "google.VertexModel"}
     assert all(p["description"] for p in [*outputs["parameters"].values(), *outputs["artifacts"].values()])
 
 

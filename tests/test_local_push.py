@@ -339,13 +339,6 @@ def test_bad_blessing_metadata_value_is_an_error(saved_model, tmp_path):
     assert not (tmp_path / "s").exists() and not (tmp_path / "out.json").exists()
 
 
-def test_publish_failure_exits_1_and_publishes_nothing(saved_model, tmp_path):
-    (tmp_path / "a_file").write_text("")
-    result, _ = push("--model", str(saved_model), dest=tmp_path / "a_file" / "serving")
-    assert result.returncode == 1
-    assert "push_destination: writing to" in result.stderr and "nothing was published" in result.stderr
-
-
 def test_write_failure_midway_exits_1_and_cleans_its_staging(saved_model, tmp_path):
     (saved_model / "variables" / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
     base = tmp_path / "s"

@@ -23,7 +23,7 @@ from savedmodels import serve
 def test_every_example_compiles_to_where_the_readme_says(tmp_path):
     assert COMPILED == REPO / "pipelines" / "compiled" and "pipelines/compiled/" in (REPO / "README.md").read_text()
     paths = compile_all(tmp_path)
-    assert set(paths) == {"existing_model", "vertex_existing_model", "train_evaluate_push"}
+    assert set(paths) == {"existing_model", "vertex_existing_model", "vertex_registry", "train_evaluate_push"}
     for name, path in paths.items():
         spec = yaml.safe_load(path.read_text())
         images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values() if "container" in e}
@@ -32,6 +32,54 @@ def test_every_example_compiles_to_where_the_readme_says(tmp_path):
         assert tasks["model-pusher"]["componentRef"]["name"] == "comp-model-pusher"
     vertex = yaml.safe_load(paths["vertex_existing_model"].read_text())
     assert vertex["defaultPipelineRoot"].startswith("gs://")
+
+
+def test_the_vertex_registry_example_registers_deploys_and_passes_the_registered_version_on(tmp_path):
+    spec = yaml.safe_load(compile_all(tmp_path)["vertex_registry"].read_text())
+    assert spec["defaultPipelineRoot"].startswith("gs://")
+    tasks = spec["root"]["dag"]["tasks"]
+    pusher = tasks["model-pusher"]
+    params = pusher["inputs"]["parameters"]
+    assert params["vertex_model"]["componentInputParameter"] == "vertex_model"
+    assert params["vertex_endpoint"]["componentInputParameter"] == "vertex_endpoint"
+    assert params["vertex_traffic_percentage"]["componentInputParameter"] == "traffic_percentage"
+    assert params["vertex_version_aliases"]["runtimeValue"]["constant"] == "champion"
+    assert params["vertex_undeploy_previous"]["runtimeValue"]["constant"] is True
+    assert pusher["retryPolicy"]["maxRetryCount"] == 2  # safe: registering and deploying are idempotent
+    # The later step (inside the condition) gets the google.VertexModel artifact and the version string.
+    condition = next(t for t in tasks.values() if t["componentRef"]["name"].startswith("comp-condition"))
+    inner = spec["components"][condition["componentRef"]["name"]]["dag"]["tasks"]["announce-registered-version"]
+    assert inner["inputs"]["artifacts"]["registered_model"]["componentInputArtifact"].endswith("registered_model")
+    assert spec["components"]["comp-model-pusher"]["outputDefinitions"]["artifacts"]["registered_model"][
+        "artifactType"]["schemaTitle"] == "google.VertexModel"
+
+
+def test_registered_model_feeds_a_step_that_takes_a_google_vertex_model(tmp_path):
+    # What GCPC's ModelDeployOp declares (an Input of schema google.VertexModel), without GCPC.
+    from component.spec import VertexModel
+
+    @dsl.container_component
+    def deploy_op(model: dsl.Input[VertexModel]):
+        return dsl.ContainerSpec(image="gcr.io/ml-pipeline/google-cloud-pipeline-components:2.19.0",
+                                 command=["echo", model.uri])
+
+    @dsl.pipeline(name="chained")
+    def chained():
+        push = model_pusher(push_destination="gs://b/serving/m", vertex_model="m")
+        deploy_op(model=push.outputs["registered_model"])
+
+    compiler.Compiler().compile(chained, str(tmp_path / "chained.yaml"))
+    deploy = yaml.safe_load((tmp_path / "chained.yaml").read_text())["components"]["comp-deploy-op"]
+    assert deploy["inputDefinitions"]["artifacts"]["model"]["artifactType"]["schemaTitle"] == "google.VertexModel"
+
+    @dsl.container_component
+    def wants_a_dataset(data: dsl.Input[Dataset]):
+        return dsl.ContainerSpec(image="python:3.11-slim", command=["echo", data.uri])
+
+    with pytest.raises(InconsistentTypeException):  # the type check is real: a Dataset step refuses it
+        @dsl.pipeline(name="wrong")
+        def wrong():
+            wants_a_dataset(data=model_pusher(push_destination="gs://b/m", vertex_model="m").outputs["registered_model"])
 
 
 def test_compiling_the_vertex_example_does_not_need_the_vertex_sdk(tmp_path):
