@@ -230,8 +230,9 @@ def _copy_stream(src: int, dst: int, progress: Progress) -> None:
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
             raise
-    # Filesystems the kernel cannot copy between: plain reads and writes, same chunking.
-    while data := os.read(src, CHUNK):
+    # Filesystems the kernel cannot copy between: plain reads and writes, 8 MiB at a time, so
+    # memory stays bounded with every copy thread reading.
+    while data := os.read(src, 8 * 1024 * 1024):
         view = memoryview(data)
         while view:
             view = view[os.write(dst, view):]
