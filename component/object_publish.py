@@ -83,6 +83,7 @@ class Lease:
         self._holder = uuid.uuid4().hex  # tells this process's writes from a takeover's
         self._serial = 0
         self._tag = tag
+        self._renewed_at = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -116,7 +117,11 @@ class Lease:
         self.confirm()
 
     def check(self) -> None:
-        """Raise if another push took this lease over: this push must not write any more."""
+        """Raise if another push took this lease over: this push must not write any more. A push
+        that was stalled (its renewals with it) for half a period proves the lease first: the
+        renewer may not have run since it woke up."""
+        if not self.lost and time.monotonic() - self._renewed_at > self.seconds / 2:
+            self.confirm()
         if self.lost:
             raise LeaseLost(
                 f"this push stalled for more than {self.seconds:g} s and another push took over its "
@@ -171,6 +176,7 @@ class Lease:
                     raise
                 info = current
             self._tag = info.tag
+            self._renewed_at = time.monotonic()
 
 
 def _note(body: bytes) -> dict:

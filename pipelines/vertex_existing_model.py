@@ -49,14 +49,19 @@ def submit(project: str, region: str, template_path: Path, pipeline_root: str = 
     return job.resource_name
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def submission_arguments(description: str, template: str) -> argparse.ArgumentParser:
+    """The command line of a Vertex example: where to run it, and where to compile it to."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", required=True)
     parser.add_argument("--region", required=True)
     parser.add_argument("--pipeline-root", default=PIPELINE_ROOT)
     parser.add_argument("--service-account")
-    parser.add_argument("--template", type=Path, default=Path("pipelines/compiled/vertex_existing_model.yaml"))
-    args = parser.parse_args()
+    parser.add_argument("--template", type=Path, default=Path(f"pipelines/compiled/{template}.yaml"))
+    return parser
+
+
+if __name__ == "__main__":
+    args = submission_arguments(__doc__, "vertex_existing_model").parse_args()
     args.template.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(args.template))
     print(submit(args.project, args.region, args.template, args.pipeline_root, args.service_account))

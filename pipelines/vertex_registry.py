@@ -12,14 +12,11 @@ To deploy with Google Cloud Pipeline Components instead, leave vertex_endpoint e
 pusher's `registered_model` output (a google.VertexModel) to GCPC's ModelDeployOp.
 """
 
-import argparse
-from pathlib import Path
-
 from kfp import compiler, dsl
 
 from .pusher import model_pusher
 from .steps import announce_registered_version
-from .vertex_existing_model import PIPELINE_ROOT, submit
+from .vertex_existing_model import PIPELINE_ROOT, submission_arguments, submit
 
 
 @dsl.pipeline(
@@ -60,13 +57,8 @@ def pipeline(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--region", required=True)
-    parser.add_argument("--pipeline-root", default=PIPELINE_ROOT)
-    parser.add_argument("--service-account")
+    parser = submission_arguments(__doc__, "vertex_registry")
     parser.add_argument("--endpoint", default="", help="endpoint ID to deploy to (empty: register only)")
-    parser.add_argument("--template", type=Path, default=Path("pipelines/compiled/vertex_registry.yaml"))
     args = parser.parse_args()
     args.template.parent.mkdir(parents=True, exist_ok=True)
     compiler.Compiler().compile(pipeline, str(args.template))

@@ -254,3 +254,30 @@ def test_soak_gcs(saved_model, gcs_emulator, gcs_bucket):
     with FaultProxy(gcs_emulator.url, slow_uploads_and_downloads) as proxy:
         soak(model, f"gs://{gcs_bucket}/{BASE}", {"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_LEASE_SECONDS": "2"},
              listing, rounds=2, seed=5)
+
+
+def test_a_push_stalled_past_its_lease_stops_writing_when_it_wakes(saved_model, gcs_emulator, gcs_bucket):
+    model = with_extra_files(saved_model, small=60, big=2)
+    client = gcs_client(gcs_emulator)
+    env = {"MODEL_PUSHER_LEASE_SECONDS": "2"}
+    with FaultProxy(gcs_emulator.url, slow_uploads_and_downloads) as proxy:
+        env["STORAGE_EMULATOR_HOST"] = proxy.url
+        base = f"gs://{gcs_bucket}/{BASE}"
+        stalled = start_push("--model", str(model), "--push-destination", base, "--versioning", "SEQUENTIAL", env=env)
+        deadline = time.monotonic() + 60
+        while not versions_in(client, gcs_bucket):
+            assert time.monotonic() < deadline, "the push never began to fill a version"
+            time.sleep(0.05)
+        stalled.send_signal(signal.SIGSTOP)  # a paused VM, a debugger, a stuck node
+        time.sleep(2.5)
+        other = run_cli("--model", str(saved_model), "--push-destination", base, "--versioning", "SEQUENTIAL",
+                        env=env)
+        assert other.returncode == 0, other.stderr
+        assert "Removed what an interrupted push left" in other.stderr
+        theirs = int(json.loads(other.stdout)["pushed_version"])
+        stalled.send_signal(signal.SIGCONT)
+        _, stderr = stalled.communicate(timeout=60)
+    assert stalled.returncode == 1, stderr
+    assert "took over its lease" in error_lines(stderr)[0]
+    assert set(versions_in(client, gcs_bucket)) == {theirs}
+    assert not [n for n in objects(client, gcs_bucket) if ".pushing-" in n]
