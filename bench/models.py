@@ -51,3 +51,7 @@ if __name__ == "__main__":
     many_files(work / "a")
     one_big_file(work / "b")
     one_big_file(work / "b-half", 250 * MiB)
+    # Over the network line (bench/network.py): many small files, and one file bigger than (b).
+    many_files(work / "c", shards=200, shard_size=256 * 1024, small=0)
+    one_big_file(work / "d", 1024 * MiB)
+    one_big_file(work / "e", 128 * MiB)

@@ -11,63 +11,59 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the emulator helper the tests use
 
 from gcs_emulator import Emulator  # noqa: E402
+import network  # noqa: E402
+from measure import Row, measure, row, with_ratios  # noqa: E402
 
 REPEATS = 5
 BUCKET = "bench"
 MiB = 1024 * 1024
 PY = sys.executable
-TARGETS = (  # (case, what, baseline, at least) from the GCS issue
+TARGETS = (  # (case, what, baseline, at least) from the GCS issue; local ones from issue 11
     ("a", "GCS", "sequential", 1.6),
     ("a", "GCS", "transfer_manager", 0.9),
-    ("a", "local", "cp -r", 0.8),
-    ("b", "local", "cp -r", 0.8),
+    ("a", "local", "cp -r && sync", 1.0),
+    ("b", "local", "cp -r && sync", 1.0),
 )
 RSS_LIMIT_MB = 250
 
 
-@dataclass
-class Row:
-    case: str
-    to: str  # "GCS" (the emulator) or "local"
-    method: str
-    model_bytes: int
-    seconds: float
-    peak_rss_mb: float
-    ratios: dict[str, float] = field(default_factory=dict)  # baseline -> its seconds / ours
-    # For pushes, the beyond-TFX costs in ms (bench/costs.py): validation, and the re-push check
-    # that finds the model already published. None (baselines) prints as "-".
-    validate_ms: float | None = None
-    repush_ms: float | None = None
-
-
-def main() -> None:
+def main(parts: list[str]) -> None:
+    """`parts`: any of "gcs", "local", "network" (the rows through bench/netline.py); default all."""
+    parts = parts or ["gcs", "local", "network"]
     work = Path(tempfile.mkdtemp(prefix="model-pusher-bench-"))
     try:
+        # An installed package has its bytecode compiled (pip does it); this checkout may not, and
+        # with PYTHONDONTWRITEBYTECODE set every push would compile the package first (17 ms).
+        subprocess.run([PY, "-m", "compileall", "-q", str(REPO / "component")], check=True)
         print(f"Building the benchmark models in {work} ...", file=sys.stderr)
         subprocess.run([PY, str(REPO / "bench" / "models.py"), str(work)], check=True)
         cases = {"a": (work / "a", "300 x 1 MiB shards + 23 small files"), "b": (work / "b", "one 500 MiB shard")}
-        half = work / "b-half"
         rows: list[Row] = []
         for case, (model, _) in cases.items():
-            rows += gcs_rows(case, model)
-            rows += local_rows(case, model, work / "serving")
-        # Peak RSS must not grow with the model: the same push with half the bytes, once.
-        rows.append(gcs_row("b/2", "push", half, repeats=1))
-        print_table(rows, cases)
-        print_targets(rows)
+            rows += gcs_rows(case, model) if "gcs" in parts else []
+            rows += local_rows(case, model, work / "serving") if "local" in parts else []
+        if "gcs" in parts:
+            # Peak RSS must not grow with the model: the same push with half the bytes, once.
+            rows.append(gcs_row("b/2", "push", work / "b-half", repeats=1))
+        if rows:
+            print_table(rows, cases)
+            print_targets(rows)
+        if "network" in parts:
+            slow, logged = network.rows({case: work / case for case in "acde"})
+            network.print_table(slow)
+            network.print_round_trips("c", logged, network.RTT_MS)
+            print()
+            network.print_targets(slow)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -103,35 +99,19 @@ def local_rows(case: str, model: Path, serving: Path) -> list[Row]:
         # The same durability as the push, which flushes every file before the version appears.
         "cp -r && sync": lambda: ["sh", "-c", 'cp -r "$0" "$1" && sync', str(model), str(serving / "1")],
     }
-    rows = []
-    for method, command in commands.items():
-        runs, costs = [], {}
-        for _ in range(REPEATS):
+    # Taken in turns, so a disk that others keep busy for a while slows every method alike.
+    runs: dict[str, list[tuple[float, float]]] = {method: [] for method in commands}
+    costs: dict[str, float] = {}
+    for _ in range(REPEATS):
+        for method, command in commands.items():
             shutil.rmtree(serving, ignore_errors=True)
             serving.mkdir(parents=True)
-            runs.append(measure(command(), {}))
+            runs[method].append(measure(command(), {}))
             if method == "push" and not costs:
                 costs = measure_costs(model, str(serving), {})
-        rows.append(row(case, "local", method, model, runs, costs))
     shutil.rmtree(serving, ignore_errors=True)
+    rows = [row(case, "local", method, model, runs[method], costs if method == "push" else None) for method in commands]
     return with_ratios(rows, ("cp -r", "cp -r && sync"))
-
-
-def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Seconds from start to exit, and peak RSS in MB, of one process. The peak includes this
-    runner's own (about 15 MB), which Linux carries into every child across exec."""
-    os.sync()  # nobody pays for the writes of what ran before
-    with tempfile.TemporaryFile() as errors:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env},
-                                   stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode:
-            errors.seek(0)
-            sys.exit(f"{' '.join(command)} failed:\n{errors.read().decode()[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024  # Linux reports KiB
 
 
 def measure_costs(model: Path, base: str, env: dict[str, str]) -> dict[str, float]:
@@ -141,20 +121,6 @@ def measure_costs(model: Path, base: str, env: dict[str, str]) -> dict[str, floa
     if done.returncode:
         sys.exit(f"bench/costs.py failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
-
-
-def row(case: str, to: str, method: str, model: Path, runs: list[tuple[float, float]],
-        costs: dict[str, float] | None = None) -> Row:
-    size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
-    return Row(case, to, method, size, statistics.median(s for s, _ in runs), max(r for _, r in runs),
-               **(costs or {}))
-
-
-def with_ratios(rows: list[Row], baselines: tuple[str, ...]) -> list[Row]:
-    seconds = {r.method: r.seconds for r in rows}
-    for r in rows:
-        r.ratios = {b: seconds[b] / r.seconds for b in baselines}
-    return rows
 
 
 COLUMNS = ("case", "to", "method", "s", "MiB/s", "x sequential", "x transfer_mgr", "x cp -r", "x cp+sync",
@@ -193,12 +159,14 @@ def print_targets(rows: list[Row]) -> None:
     print()
     push = {(r.case, r.to): r for r in rows if r.method == "push"}
     for case, to, baseline, least in TARGETS:
+        if (case, to) not in push:
+            continue  # that part was not run
         got = push[case, to].ratios[baseline]
         print(f"{'ok  ' if got >= least else 'MISS'} ({case}) {to} push: {got:.2f}x {baseline} (target >= {least}x)")
-    for case in ("b", "b/2"):
+    for case in ("b", "b/2") if ("b", "GCS") in push else ():
         rss = push[case, "GCS"].peak_rss_mb
         print(f"{'ok  ' if rss < RSS_LIMIT_MB else 'MISS'} ({case}) GCS push: peak RSS {rss:.0f} MB (target < {RSS_LIMIT_MB} MB)")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

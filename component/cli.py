@@ -6,7 +6,6 @@ failed publish, 0 when the step did its job (including "not blessed, not pushed"
 """
 
 import argparse
-import datetime
 import json
 import logging
 import sys
@@ -151,7 +150,7 @@ def _list(argv: Sequence[str]) -> int:
         return 0
     print(f"{'version':>12}  {'modified (UTC)':19}  {'files':>5}  {'MB':>9}  complete")
     for i in infos:
-        when = datetime.datetime.fromtimestamp(i.modified, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(i.modified))
         print(f"{i.version:>12}  {when:19}  {i.files:>5}  {i.bytes / 1e6:>9.2f}  {'yes' if i.complete else 'NO'}")
     if not infos:
         log.info("No versions at %s.", args.push_destination)

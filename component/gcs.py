@@ -5,13 +5,16 @@ signed URL. Imported only when a gs:// location is involved.
 Credentials are Application Default Credentials (Workload Identity on GKE and Vertex AI, a key
 file, or gcloud's login on a laptop); with STORAGE_EMULATOR_HOST set, anonymous ones for the
 emulator. A small file goes in one media request; a bigger one streams from disk in one resumable
-upload, a block at a time, so memory stays flat; a copy is GCS's own rewrite.
+upload, a block at a time, so memory stays flat; a big one goes up as slices in parallel that GCS
+then composes into one object; a copy is GCS's own rewrite.
 """
 
 import functools
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -27,7 +30,7 @@ from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from .checksums import b64_crc32c
+from .checksums import b64_crc32c, crc32c_of_file
 from .errors import PusherError
 from .objstore import Listing, ObjectInfo, PreconditionFailed, split_uri
 from .progress import Progress
@@ -40,6 +43,16 @@ POOL_SIZE = 32
 TIMEOUT = (20, 120)  # seconds to connect; to wait for an answer or to send one block
 # Files up to this size are read whole and sent in one request; bigger ones are streamed.
 ONE_REQUEST_MAX = 2 * 1024 * 1024
+# Files from this size on go up in slices, SLICE_WORKERS at a time, composed by GCS into one object
+# (a parallel composite upload): one connection carries only so much (its window over the round
+# trip, the bandwidth each flow gets), so one stream leaves most of the line idle. A compose takes
+# at most MAX_SLICES objects; slices are at least MIN_SLICE so each stream gets up to speed.
+COMPOSITE_MIN = 64 * 1024 * 1024
+MAX_SLICES = 32
+MIN_SLICE = 16 * 1024 * 1024
+SLICE_WORKERS = 8
+
+log = logging.getLogger(__name__)
 
 # 429, 5xx, resets and timeouts (google-cloud-storage's list of transient failures), retried with
 # exponential backoff for at most this long in all. Writes stay safe to repeat because they carry
@@ -104,6 +117,8 @@ class GcsBucket:
 
     def put_file(self, key: str, path: str, size: int, *, create_only: bool,
                  progress: Progress | None) -> tuple[ObjectInfo, str]:
+        if size >= COMPOSITE_MIN:
+            return self._put_composite(key, path, size, create_only, progress)
         if size > ONE_REQUEST_MAX:
             return self._put_streamed(key, path, size, create_only, progress)
         # A media upload: the bytes as the request body, no multipart envelope to build and parse.
@@ -177,11 +192,81 @@ class GcsBucket:
         except api_exceptions.PreconditionFailed:
             raise PreconditionFailed(key) from None
 
+    def _put_composite(self, key: str, path: str, size: int, create_only: bool,
+                       progress: Progress | None) -> tuple[ObjectInfo, str]:
+        """Upload the file as slices in parallel, each checked against the CRC32C of its bytes,
+        then compose them into `key`; returns the composed object's info and the CRC32C of the
+        whole file (read once more meanwhile), which the caller compares with the object's.
+
+        The slices are named after `key` plus a random token: for a push's big files, under its
+        hidden staging prefix, removed with it if this process dies. They are deleted once
+        composed (or once the upload failed)."""
+        length = max(MIN_SLICE, -(-size // MAX_SLICES))
+        token = os.urandom(8).hex()
+        slices = [(f"{key}.slice-{token}-{i:02d}", offset, min(length, size - offset))
+                  for i, offset in enumerate(range(0, size, length))]
+        with ThreadPoolExecutor(SLICE_WORKERS + 1) as pool:
+            whole = pool.submit(crc32c_of_file, path)
+            uploads = [pool.submit(self._put_slice, path, name, offset, n, progress) for name, offset, n in slices]
+            try:
+                wait(uploads, return_when=FIRST_EXCEPTION)
+                failed = next((u for u in uploads if u.done() and u.exception() is not None), None)
+                if failed is not None:
+                    raise failed.exception()  # type: ignore[misc]
+                target = self._blob(key)
+                try:
+                    target.compose([self._blob(name) for name, _, _ in slices], retry=RETRY, timeout=TIMEOUT,
+                                   **({"if_generation_match": 0} if create_only else {}))
+                except api_exceptions.PreconditionFailed:
+                    raise PreconditionFailed(key) from None
+            finally:
+                for upload in uploads:
+                    upload.cancel()
+                wait(uploads)
+                self._delete_slices(tuple(name for name, _, _ in slices), pool)
+            return _info(target), whole.result()
+
+    def _put_slice(self, path: str, name: str, offset: int, length: int, progress: Progress | None) -> None:
+        counted = [0]  # bytes already reported, so a retried slice does not count them twice
+
+        def on_sent(sent: int) -> None:
+            if sent > counted[0]:
+                _count(progress, sent - counted[0])
+                counted[0] = sent
+
+        def attempt() -> tuple[ObjectInfo, str]:
+            # One media request per slice: the body streams from the file, a block at a time.
+            with open(path, "rb") as src:
+                src.seek(offset)
+                body = _Body(src, length, on_sent)
+                response = _call("POST", self._upload_url(), params={"uploadType": "media", "name": name},
+                                 data=body, headers=_OCTETS)
+            return _info_of(response.json()), body.crc32c()
+
+        info, sent = RETRY(attempt)()
+        if info.crc32c != sent:
+            raise CorruptSlice(f"a slice of {path} arrived corrupt at gs://{self.bucket}/{name} (its CRC32C is "
+                               f"{info.crc32c}, the bytes sent have {sent})")
+
+    def _delete_slices(self, names: tuple[str, ...], pool: ThreadPoolExecutor) -> None:
+        def delete(name: str) -> None:
+            try:
+                self.delete(name)
+            except Exception as exc:  # a leftover slice costs storage, not correctness
+                log.warning("Could not delete the upload slice gs://%s/%s (%s).", self.bucket, name, type(exc).__name__)
+
+        list(pool.map(delete, names))
+
     def _blob(self, key: str) -> storage.Blob:
         return client().bucket(self.bucket).blob(key)
 
     def _upload_url(self) -> str:
         return f"{client().api_endpoint}/upload/storage/v1/b/{quote(self.bucket, safe='')}/o"
+
+
+class CorruptSlice(api_exceptions.GoogleAPIError):
+    """A slice of a composite upload whose CRC32C, as GCS computed it, is not that of the bytes
+    sent. Not retried: the caller's errors() makes it one line with what it means for the push."""
 
 
 def _info(blob: storage.Blob) -> ObjectInfo:
@@ -224,7 +309,8 @@ class _Body:
         return self._size
 
     def read(self, n: int = -1) -> bytes:
-        data = self._src.read(n if n and n > 0 else 1024 * 1024)
+        # Never past `size`: a slice's body is a range of its file.
+        data = self._src.read(min(n if n and n > 0 else 1024 * 1024, self._size - self._sent))
         self._crc.update(data)
         self._sent += len(data)
         self._on_sent(self._sent)
@@ -285,6 +371,8 @@ def _reason(exc: BaseException) -> str:
         return _api_message(exc)
     if isinstance(exc, api_exceptions.GoogleAPICallError):
         return f"Google Cloud Storage answered {exc.code} ({_api_message(exc)})"
+    if isinstance(exc, CorruptSlice):
+        return str(exc)
     if isinstance(exc, DataCorruption):
         return "the bytes received do not match the object's checksum"
     return f"cannot reach Google Cloud Storage ({_clean(exc)})"

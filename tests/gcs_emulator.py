@@ -29,15 +29,17 @@ def free_port() -> int:
 class Emulator:
     """`with Emulator() as gcs:` point google-cloud-storage at `gcs.url` (STORAGE_EMULATOR_HOST)."""
 
-    def __init__(self) -> None:
+    def __init__(self, external_url: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Where clients reach it, when that is a proxy: resumable upload sessions point there.
+        self.external_url = external_url or self.url
         self._process: subprocess.Popen | None = None
 
     def start(self) -> "Emulator":
         self._process = subprocess.Popen(
             [str(binary()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.port), "-backend", "memory",
-             "-external-url", self.url, "-log-level", "error"],
+             "-external-url", self.external_url, "-log-level", "error"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 15

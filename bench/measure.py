@@ -1,0 +1,61 @@
+"""What every row of `make bench` is: one command, run as its own process, timed from start to
+exit, its peak RSS read from wait4."""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Row:
+    case: str
+    to: str  # "GCS" (the emulator) or "local"
+    method: str
+    model_bytes: int
+    seconds: float
+    peak_rss_mb: float
+    ratios: dict[str, float] = field(default_factory=dict)  # baseline -> its seconds / ours
+    # For pushes, the beyond-TFX costs in ms (bench/costs.py): validation, and the re-push check
+    # that finds the model already published. None (baselines) prints as "-".
+    validate_ms: float | None = None
+    repush_ms: float | None = None
+    # On object stores: seconds from the version's first object to its saved_model.pb (store times).
+    window_s: float | None = None
+
+
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds from start to exit, and peak RSS in MB, of one process. The peak includes this
+    runner's own (about 15 MB), which Linux carries into every child across exec."""
+    os.sync()  # nobody pays for the writes of what ran before
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env},
+                                   stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            errors.seek(0)
+            sys.exit(f"{' '.join(command)} failed:\n{errors.read().decode()[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def row(case: str, to: str, method: str, model: Path, runs: list[tuple[float, float]],
+        costs: dict[str, float] | None = None) -> Row:
+    size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
+    return Row(case, to, method, size, statistics.median(s for s, _ in runs), max(r for _, r in runs),
+               **(costs or {}))
+
+
+def with_ratios(rows: list[Row], baselines: tuple[str, ...]) -> list[Row]:
+    seconds = {r.method: r.seconds for r in rows}
+    for r in rows:
+        r.ratios = {b: seconds[b] / r.seconds for b in baselines}
+    return rows
