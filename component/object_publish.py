@@ -41,9 +41,13 @@ log = logging.getLogger(__name__)
 STAGING_PREFIX = ".pushing-"
 LEASE_SUFFIX = ".lease"
 CLAIMS = ".claims"
-# Files up to this size go straight into the claimed version: one request either way, so staging
-# them would double the work for nothing.
+# While a version is being filled it is visible (an object store has no rename), and TF Serving
+# tries to load it. Bytes moved in that window make it grow with the model's size; copies from a
+# staging area are one request each, whatever the size. So files over STRAIGHT_IN_MAX are always
+# staged, and then the biggest of the rest until at most DIRECT_BYTES_MAX go straight in: small
+# models pay no second request per file, big ones keep the window to about one request per file.
 STRAIGHT_IN_MAX = 2 * 1024 * 1024
+DIRECT_BYTES_MAX = 64 * 1024 * 1024
 # A push whose lease was not renewed for this long is dead. Far above the renewal interval plus the
 # longest retried request, so a slow push is never mistaken for a dead one.
 LEASE_SECONDS_ENV = "MODEL_PUSHER_LEASE_SECONDS"
@@ -84,6 +88,7 @@ class Lease:
         self.seconds = seconds
         self.version = version
         self.lost = False
+        self.written = bool(tag)  # a push with nothing to stage writes its lease with its claim
         self._holder = uuid.uuid4().hex  # tells this process's writes from a takeover's
         self._serial = 0
         self._tag = tag
@@ -95,9 +100,13 @@ class Lease:
     @classmethod
     def create(cls, store: ObjectStore, key: str, seconds: float) -> "Lease":
         lease = cls(store, key, seconds, "", None)
-        lease._write()
-        lease._keep_alive()
+        lease._start()
         return lease
+
+    @classmethod
+    def unwritten(cls, store: ObjectStore, key: str, seconds: float) -> "Lease":
+        """A lease to be written with the first thing it covers (write_version), saving a round trip."""
+        return cls(store, key, seconds, "", None)
 
     @classmethod
     def take_over(cls, store: ObjectStore, listed: ObjectInfo, seconds: float) -> "Lease | None":
@@ -118,13 +127,16 @@ class Lease:
     def write_version(self, version: int) -> None:
         """Name the version this push is claiming, renewing the lease (LeaseLost if it is not ours)."""
         self.version = version
-        self.confirm()
+        if self.written:
+            self.confirm()
+        else:
+            self._start()
 
     def check(self) -> None:
         """Raise if another push took this lease over: this push must not write any more. A push
         that was stalled (its renewals with it) for half a period proves the lease first: the
         renewer may not have run since it woke up."""
-        if not self.lost and time.monotonic() - self._renewed_at > self.seconds / 2:
+        if self.written and not self.lost and time.monotonic() - self._renewed_at > self.seconds / 2:
             self.confirm()
         if self.lost:
             raise LeaseLost(
@@ -148,7 +160,13 @@ class Lease:
 
     def release(self) -> None:
         self.stop()
-        self.store.delete(self.key)
+        if self.written:
+            self.store.delete(self.key)
+
+    def _start(self) -> None:
+        self._write()
+        self.written = True
+        self._keep_alive()
 
     def _keep_alive(self) -> None:
         self._renewer = threading.Thread(target=self._renew, name=f"lease {self.key}", daemon=True)
@@ -181,6 +199,21 @@ class Lease:
                 info = current
             self._tag = info.tag
             self._renewed_at = time.monotonic()
+
+
+def files_to_stage(model: Model) -> list[ModelFile]:
+    """Every file over STRAIGHT_IN_MAX, then the biggest others until at most DIRECT_BYTES_MAX of
+    them are left to go straight in (saved_model.pb always does: it is written last anyway)."""
+    staged = [f for f in model.files if f.size > STRAIGHT_IN_MAX]
+    direct = sorted((f for f in model.files if f.size <= STRAIGHT_IN_MAX and f.rel not in SAVED_MODEL_FILES),
+                    key=lambda f: f.size, reverse=True)
+    left = sum(f.size for f in direct)
+    for f in direct:
+        if left <= DIRECT_BYTES_MAX:
+            break
+        staged.append(f)
+        left -= f.size
+    return staged
 
 
 def _note(body: bytes) -> dict:
@@ -257,15 +290,17 @@ class ObjectStoreTarget:
         with self._errors(NOTHING_PUBLISHED):
             self._require_conditional_writes()
             token = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
-            lease = Lease.create(self.store, f"{self._folder()}{token}{LEASE_SUFFIX}", self.lease_seconds)
+            big = files_to_stage(model)
+            # The lease comes before the first object it covers: now if there is anything to stage.
+            lease = (Lease.create if big else Lease.unwritten)(
+                self.store, f"{self._folder()}{token}{LEASE_SUFFIX}", self.lease_seconds)
             staging = Staging(token, lease, model, progress)
             try:
-                big = [f for f in model.files if f.size > STRAIGHT_IN_MAX]
                 target = self._folder(token)
                 if big:
-                    log.info("Uploading %d file%s over %d MiB (%.1f MB) to %s first, where model servers do "
-                             "not look.", len(big), "" if len(big) == 1 else "s", STRAIGHT_IN_MAX // 2**20,
-                             sum(f.size for f in big) / 1e6, self._uri_of(target))
+                    log.info("Uploading the %d biggest file%s (%.1f MB) to %s first, where model servers do "
+                             "not look, so the version fills with one request per file.", len(big),
+                             "" if len(big) == 1 else "s", sum(f.size for f in big) / 1e6, self._uri_of(target))
 
                 def stage_one(f: ModelFile) -> ModelFile:
                     lease.check()
@@ -321,8 +356,9 @@ class ObjectStoreTarget:
 
             in_parallel([partial(place, f) for f in files if f not in loaders])
             # Every other object is in place and verified; a push that stalled long enough to lose
-            # its lease must not make the version loadable now.
-            staging.lease.confirm()
+            # its lease must not make the version loadable now (check() proves a lease not renewed
+            # for half its period: a push that kept renewing cannot have been taken over).
+            staging.lease.check()
             with stopping.committing(self.version_uri(version)):
                 for f in loaders:
                     place(f)
@@ -343,12 +379,15 @@ class ObjectStoreTarget:
                         self._remove(self._folder(str(staging.version)))
                     return
                 if staging.published:
-                    # What this push wrote is known: no listing needed.
-                    keys = [self._folder(staging.token) + f.rel for f in staging.staged.values()]
-                    in_parallel([partial(self._unclaim, staging.version)] + [partial(self.store.delete, k) for k in keys])
-                else:
-                    if staging.version is not None:
-                        self._remove(self._folder(str(staging.version)))
+                    # What this push staged is known: no listing. The lease goes after the staged
+                    # files (never a leftover without one), with the claim: clutter once complete.
+                    in_parallel([partial(self.store.delete, self._folder(staging.token) + f.rel)
+                                 for f in staging.staged.values()])
+                    in_parallel([partial(self._unclaim, staging.version), staging.lease.release])
+                    return
+                if staging.version is not None:
+                    self._remove(self._folder(str(staging.version)))
+                if staging.lease.written:
                     self._remove(self._folder(staging.token))
                 staging.lease.release()
         except PublishError as exc:
@@ -391,19 +430,24 @@ class ObjectStoreTarget:
         that exists and a write conditional on a tag it no longer has: claims and leases rely on
         both. Old MinIO and SeaweedFS accept such writes silently, and two pushes could then publish
         over each other."""
-        if self.uri in _PROVEN:
+        if self.store.conditions_guaranteed or self.uri in _PROVEN:
             return
         probe = f"{self._folder(CLAIMS)}probe-{uuid.uuid4().hex}"
-        ignored = []
+
+        def refused(condition: str, **write: object) -> bool:
+            try:
+                self.store.put_bytes(probe, f"probe {condition}".encode(), **write)
+                return False
+            except PreconditionFailed:
+                return True
+
         try:
             first = self.store.put_bytes(probe, b"probe 1", create_only=True)
             self.store.put_bytes(probe, b"probe 2", if_tag=first.tag)
-            for condition, write in (("If-None-Match", {"create_only": True}), ("If-Match", {"if_tag": first.tag})):
-                try:
-                    self.store.put_bytes(probe, f"probe {condition}".encode(), **write)
-                    ignored.append(condition)
-                except PreconditionFailed:
-                    pass
+            # Both must be refused now: the object exists, and its tag is no longer the first one.
+            checks = {"If-None-Match": {"create_only": True}, "If-Match": {"if_tag": first.tag}}
+            results = in_parallel([partial(refused, name, **write) for name, write in checks.items()])
+            ignored = [name for name, ok in zip(checks, results) if not ok]
         finally:
             try:
                 with self._errors():

@@ -44,6 +44,10 @@ class Listing:
 class ObjectStore(Protocol):
     scheme: str  # "gs", "s3", "minio"
     bucket: str
+    # True where the service always honours create-only and if-tag writes (GCS); False where some
+    # implementations silently ignore them (S3-compatible: old MinIO, SeaweedFS), so a push proves
+    # them before it relies on them.
+    conditions_guaranteed: bool
 
     def list(self, prefix: str, recursive: bool = True) -> Listing:
         """Objects under `prefix`; or, not recursive, its direct children and sub-directories."""

@@ -51,7 +51,7 @@ ENDPOINT_ENVS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 RETRY_SECONDS_ENV = "MODEL_PUSHER_S3_RETRY_SECONDS"
 # Every transfer thread (object_transfer.WORKERS), every part in flight and the lease heartbeat
 # get a connection without waiting.
-POOL_SIZE = 32
+POOL_SIZE = 64
 CONNECT_TIMEOUT, READ_TIMEOUT = 20, 120
 # Files up to this size go in one PutObject; bigger ones in a multipart upload of parts this size
 # (or bigger, to stay within S3's 10,000 parts).
@@ -176,6 +176,9 @@ def open_bucket(scheme: str, bucket: str) -> "S3Bucket":
 
 
 class S3Bucket:
+    # Old MinIO and SeaweedFS accept If-None-Match / If-Match and ignore them: proved per push.
+    conditions_guaranteed = False
+
     def __init__(self, scheme: str, bucket: str) -> None:
         self.scheme = scheme
         self.bucket = bucket
