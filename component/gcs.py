@@ -84,6 +84,7 @@ def open_bucket(scheme: str, bucket: str) -> "GcsBucket":
 class GcsBucket:
     scheme = "gs"
     conditions_guaranteed = True  # ifGenerationMatch is part of every GCS write
+    hidden_uploads = False  # the JSON API has no invisible multipart upload: big files are staged
 
     def __init__(self, bucket: str) -> None:
         self.bucket = bucket

@@ -199,6 +199,12 @@ class Lease:
             self._renewed_at = time.monotonic()
 
 
+def _check_arrived(f: ModelFile, uri: str, info: ObjectInfo, sent: str) -> None:
+    if info.crc32c and info.crc32c != sent:
+        raise PublishError(f"{f.rel}: the copy at {uri} is corrupt (its CRC32C is {info.crc32c}, the bytes sent "
+                           f"have {sent}); {NOTHING_PUBLISHED}")
+
+
 def _note(body: bytes) -> dict:
     """A lease's note; {} for anything this pusher did not write (what matters then is its age)."""
     try:
@@ -215,6 +221,7 @@ class Staging:
     model: Model
     progress: Progress
     staged: dict[str, ModelFile] = field(default_factory=dict)  # rel -> its copy under the staging prefix
+    unseen: list[ModelFile] = field(default_factory=list)  # big files uploaded unseen into the version
     version: int | None = None  # the version this push began to write
     published: bool = False
 
@@ -274,10 +281,14 @@ class ObjectStoreTarget:
             self._require_conditional_writes()
             token = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
             big = [f for f in model.files if f.size > STRAIGHT_IN_MAX]
+            # Where the store can upload unseen (S3 multipart), local big files go into the claimed
+            # version that way, with no copy; the rest are staged.
+            unseen = [f for f in big if self.store.hidden_uploads and "://" not in f.source]
+            big = [f for f in big if f not in unseen]
             # The lease comes before the first object it covers: now if there is anything to stage.
             lease = (Lease.create if big else Lease.unwritten)(
                 self.store, f"{self._folder()}{token}{LEASE_SUFFIX}", self.lease_seconds)
-            staging = Staging(token, lease, model, progress)
+            staging = Staging(token, lease, model, progress, unseen=unseen)
             try:
                 target = self._folder(token)
                 if big:
@@ -330,11 +341,15 @@ class ObjectStoreTarget:
                      version, len(staging.model.files), self.version_uri(version))
             files = [staging.staged.get(f.rel, f) for f in staging.model.in_publish_order()]
             loaders = [f for f in files if f.rel in SAVED_MODEL_FILES]
+            uploads = self._upload_unseen(staging, target)
 
             def place(f: ModelFile) -> None:
                 staging.lease.check()  # a push whose lease was taken over writes nothing more
-                # Bytes of staged files were counted when they were staged.
-                put(f, self.store, target + f.rel, None if f.rel in staging.staged else staging.progress)
+                if f.rel in uploads:
+                    _check_arrived(f, self._uri_of(target + f.rel), *uploads[f.rel].finish(create_only=True))
+                else:
+                    # Bytes of staged files were counted when they were staged.
+                    put(f, self.store, target + f.rel, None if f.rel in staging.staged else staging.progress)
                 staging.progress.add(files=1)
 
             in_parallel([partial(place, f) for f in files if f not in loaders])
@@ -348,6 +363,20 @@ class ObjectStoreTarget:
                 staging.published = True
         return True
 
+    def _upload_unseen(self, staging: Staging, target: str) -> dict[str, object]:
+        """Upload the big files into the claimed version as uploads no listing shows yet."""
+        if not staging.unseen:
+            return {}
+        log.info("Uploading %d file%s over %d MiB (%.1f MB) into %s as multipart uploads, unseen until "
+                 "the version is filled.", len(staging.unseen), "" if len(staging.unseen) == 1 else "s",
+                 STRAIGHT_IN_MAX // 2**20, sum(f.size for f in staging.unseen) / 1e6, self._uri_of(target))
+
+        def upload(f: ModelFile) -> object:
+            staging.lease.check()
+            return self.store.upload_hidden(target + f.rel, f.source, f.size, staging.progress)
+
+        return dict(zip((f.rel for f in staging.unseen), in_parallel([partial(upload, f) for f in staging.unseen])))
+
     def discard(self, staging: Staging) -> None:
         """Remove the staging files, the claim of a published version and then the lease (so that
         whatever is left always has a lease naming it); after a failed publish, what it wrote."""
@@ -359,7 +388,7 @@ class ObjectStoreTarget:
                     # in flight may have landed after it did; every one has finished by now.
                     self._remove(self._folder(staging.token))
                     if staging.version is not None and not staging.published:
-                        self._remove(self._folder(str(staging.version)))
+                        self._remove_version(staging.version)
                     return
                 if staging.published:
                     # What this push staged is known: no listing. The lease goes after the staged
@@ -369,7 +398,7 @@ class ObjectStoreTarget:
                     in_parallel([partial(self._unclaim, staging.version), staging.lease.release])
                     return
                 if staging.version is not None:
-                    self._remove(self._folder(str(staging.version)))
+                    self._remove_version(staging.version)
                 if staging.lease.written:
                     self._remove(self._folder(staging.token))
                 staging.lease.release()
@@ -471,11 +500,18 @@ class ObjectStoreTarget:
             if any(self.store.head(target + name) is not None for name in SAVED_MODEL_FILES):
                 self._unclaim(lease.version)  # it got as far as saved_model.pb: complete, keep it
             else:
-                self._remove(target)  # incomplete; its claim stays so the number is never reused
+                self._remove_version(lease.version)  # incomplete; its claim stays so the number is never reused
                 left.append(f"incomplete version {lease.version}")
         self._remove(self._folder(token))
         lease.release()
         log.info("Removed what an interrupted push left at %s: %s.", self.uri, " and ".join(left))
+
+    def _remove_version(self, version: int) -> None:
+        """An incomplete version: its objects, and uploads into it that never became objects."""
+        target = self._folder(str(version))
+        self._remove(target)
+        if self.store.hidden_uploads:
+            self.store.abort_hidden(target)
 
     def _remove(self, prefix: str) -> None:
         objects = self.store.list(prefix).objects
