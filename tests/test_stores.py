@@ -4,7 +4,6 @@ fake-gcs-server and s3:// on moto's S3 server, always through the real command."
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
