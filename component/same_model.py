@@ -7,6 +7,8 @@ from .errors import PublishError
 from .model import Model, ModelFile
 from .stores import is_remote, locate
 
+REMOTE_LOOKUPS = 32
+
 
 def file_crc32c(f: ModelFile) -> str:
     """The file's CRC32C: the one its listing gave; else, for a file in a store, the one the store
@@ -34,5 +36,8 @@ def same_content(a: Model, b: Model) -> bool:
         mine = file_crc32c(f)
         return bool(mine) and mine == file_crc32c(by_rel[f.rel])
 
-    with ThreadPoolExecutor(4) as pool:
+    # Computing checksums of local files is CPU work (4 threads keep 2 cores busy); asking a store
+    # for them (one HEAD per file on S3) is waiting on round trips: many more in flight pays.
+    remote = any(is_remote(f.source) and not f.crc32c for f in (*a.files, *b.files))
+    with ThreadPoolExecutor(REMOTE_LOOKUPS if remote else 4) as pool:
         return all(pool.map(same, a.files))
