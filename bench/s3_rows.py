@@ -12,6 +12,7 @@ when the answer to the saved_model.pb write left it (its end - rtt/2), on one mo
 (microseconds); it overstates the window by the time the store spent on those two requests.
 """
 
+import resource
 import sys
 import tempfile
 import time
@@ -55,7 +56,8 @@ def s3_row(case: str, method: str, model: Path, repeats: int, line: network.Line
                 if method == "push" and not costs:
                     costs = measure_costs(model, f"s3://{BUCKET}/{PREFIX}", server.env())
                 continue
-            exchanges = through(line, server, command(method, model), runs)
+            run, exchanges = through(line, server, command(method, model))
+            runs.append(run)
             windows.append(window(exchanges, line.rtt_ms))
             if logs is not None:
                 logs.append(exchanges)
@@ -64,20 +66,22 @@ def s3_row(case: str, method: str, model: Path, repeats: int, line: network.Line
     return result
 
 
-def through(line: network.Line, server: S3Server, argv: list[str], runs: list[tuple[float, float]]) -> list[dict]:
-    """Run `argv` against `server` through `line`; its exchanges, with a first one standing for the
-    process's start up to its first request and a last one from its last answer to its exit (on
-    the monotonic clock of the line's log)."""
+def through(line: network.Line, server: S3Server, argv: list[str]) -> tuple[tuple[float, float], list[dict]]:
+    """Run `argv` against `server` through `line`: its seconds and peak RSS, and its exchanges, with
+    a first one standing for the process's start up to its first request and a last one from its
+    last answer to its exit (on the monotonic clock of the line's log)."""
     port = free_port()
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as log:
         with NetLine(port, server.port, line.rtt_ms, line.mbps, Path(log.name)) as proxy:
-            runs.append(measure(argv, server.env(proxy.url)))
+            seconds, peak_mb = measure(argv, server.env(proxy.url))
             exited = time.monotonic()
         exchanges = proxy.exchanges()
-    started = exited - runs[-1][0]
+    started = exited - seconds
     first, last = min(e["start"] for e in exchanges), max(e["end"] or e["start"] for e in exchanges)
-    return [{"start": started, "end": first, "method": "START", "target": "", "headers": {}}, *exchanges,
-            {"start": last, "end": exited, "method": "EXIT", "target": "", "headers": {}}]
+    return (seconds, peak_mb), [
+        {"start": started, "end": first, "method": "START", "target": "", "headers": {}}, *exchanges,
+        {"start": last, "end": exited, "method": "EXIT", "target": "", "headers": {}},
+    ]
 
 
 def _version_key(exchange: dict) -> str:
@@ -169,7 +173,9 @@ def print_table(rows: list[Row]) -> None:
     print("sequential = one PutObject per file, one after another; s3transfer = upload_file per file with")
     print("TransferConfig(max_concurrency=10), 10 files at a time (bench/s3_baselines.py). Median of 5 runs for (a),")
     print("3 for (b) and the 30 ms push and s3transfer rows, 1 otherwise. window s = the version's first object to its")
-    print("saved_model.pb, at most (from the line's log of exchanges: S3's LastModified has a resolution of 1 s).\n")
+    print("saved_model.pb, at most (from the line's log of exchanges: S3's LastModified has a resolution of 1 s).")
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"Peak RSS includes the {floor:.0f} MB every child inherits from this runner.\n")
     print_aligned(table)
 
 
