@@ -16,7 +16,7 @@ from .same_model import file_crc32c
 from .stores import locate, same_service
 
 # Transfers in flight. Each mostly waits on the store's latency, so many more threads than cores pays.
-WORKERS = 16
+WORKERS = 32
 
 T = TypeVar("T")
 

@@ -44,6 +44,15 @@ class Listing:
 class ObjectStore(Protocol):
     scheme: str  # "gs", "s3", "minio"
     bucket: str
+    # True where the service always honours create-only and if-tag writes (GCS); False where some
+    # implementations silently ignore them (S3-compatible: old MinIO, SeaweedFS), so a push proves
+    # them before it relies on them.
+    conditions_guaranteed: bool
+    # True where an upload can be made whole and unseen, then appear in one request (S3 multipart
+    # uploads): such a store also has upload_hidden(key, path, size, progress) -> an upload with
+    # finish(create_only) -> (info, CRC32C sent) and abort(), and abort_hidden(prefix). False: big
+    # files are staged under a hidden prefix and copied into the version (GCS).
+    hidden_uploads: bool
 
     def list(self, prefix: str, recursive: bool = True) -> Listing:
         """Objects under `prefix`; or, not recursive, its direct children and sub-directories."""

@@ -51,7 +51,7 @@ ENDPOINT_ENVS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 RETRY_SECONDS_ENV = "MODEL_PUSHER_S3_RETRY_SECONDS"
 # Every transfer thread (object_transfer.WORKERS), every part in flight and the lease heartbeat
 # get a connection without waiting.
-POOL_SIZE = 32
+POOL_SIZE = 64
 CONNECT_TIMEOUT, READ_TIMEOUT = 20, 120
 # Files up to this size go in one PutObject; bigger ones in a multipart upload of parts this size
 # (or bigger, to stay within S3's 10,000 parts).
@@ -176,6 +176,11 @@ def open_bucket(scheme: str, bucket: str) -> "S3Bucket":
 
 
 class S3Bucket:
+    # Old MinIO and SeaweedFS accept If-None-Match / If-Match and ignore them: proved per push.
+    conditions_guaranteed = False
+    # Multipart uploads are invisible until completed: big files need no staging copy.
+    hidden_uploads = True
+
     def __init__(self, scheme: str, bucket: str) -> None:
         self.scheme = scheme
         self.bucket = bucket
@@ -309,45 +314,46 @@ class S3Bucket:
 
     def _put_multipart(self, key: str, path: str, size: int, conditions: Mapping[str, str],
                        progress: Progress | None) -> tuple[ObjectInfo, str]:
+        upload = self.upload_hidden(key, path, size, progress)
+        try:
+            return upload.finish(bool(conditions))
+        except BaseException:
+            upload.abort()
+            raise
+
+    def upload_hidden(self, key: str, path: str, size: int, progress: Progress | None) -> "HiddenUpload":
+        """Upload a file's bytes as the parts of a multipart upload of `key`: S3 shows no object
+        until the upload is completed, so a version can receive its big files unseen and appear
+        with one completion request per file (HiddenUpload.finish), with no copy."""
+        return _retrying(lambda: self._upload_parts(key, path, size, progress), f"uploading {self._uri(key)} in parts")
+
+    def abort_hidden(self, prefix: str) -> None:
+        """Abort every unfinished multipart upload under `prefix` (what a dead push left unseen)."""
+        listed = _retrying(lambda: client().list_multipart_uploads(Bucket=self.bucket, Prefix=prefix),
+                           f"listing the unfinished uploads under {self._uri(prefix)}")
+        for upload in listed.get("Uploads", ()):
+            _abort(self.bucket, upload["Key"], upload["UploadId"])
+
+    def _upload_parts(self, key: str, path: str, size: int, progress: Progress | None) -> "HiddenUpload":
         part_size = max(PART_SIZE, math.ceil(size / MAX_PARTS / CHUNK) * CHUNK)
         ranges = [(number, offset, min(part_size, size - offset))
                   for number, offset in enumerate(range(0, size, part_size), start=1)]
         counted = _Counter(progress)
-
-        def attempt() -> tuple[ObjectInfo, str]:
-            # 409 ConditionalRequestConflict on completion means the whole upload must start again.
-            upload = client().create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32C",
-                                                      ChecksumType="FULL_OBJECT")["UploadId"]
-            futures = []
-            try:
-                futures = [_PARTS.submit(self._put_part, key, upload, path, r, counted) for r in ranges]
-                parts = [f.result() for f in futures]
-                whole = 0
-                for (_, _, length), (_, crc) in zip(ranges, parts):
-                    whole = crt_checksums.combine_crc32c(whole, crc, length)
-                crc = b64_crc32c(whole.to_bytes(4, "big"))
-                # Retried on its own: a retry after a lost answer finds the upload done. A conflict
-                # is not retried here: it restarts the whole upload.
-                answer = _retrying(lambda: self._complete(key, upload, [p for p, _ in parts], crc, conditions),
-                                   f"completing {self._uri(key)}",
-                                   lambda exc: _transient(exc) and _code(exc) != "ConditionalRequestConflict")
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                _abort(self.bucket, key, upload)
-                raise
-            stored = answer.get("ChecksumCRC32C", "") if answer.get("ChecksumType") == "FULL_OBJECT" else ""
-            if not stored:  # some stores do not say it in the answer; the object's head does
-                head = self.head(key)
-                stored = head.crc32c if head is not None else ""
-            return ObjectInfo(key, size, stored, time.time(), answer.get("ETag", "")), crc
-
+        upload = client().create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32C",
+                                                  ChecksumType="FULL_OBJECT")["UploadId"]
+        futures = []
         try:
-            return _retrying(attempt, f"uploading {self._uri(key)} in {len(ranges)} parts")
-        except boto_exceptions.ClientError as exc:
-            if _precondition_failed(exc):
-                raise PreconditionFailed(key) from None
+            futures = [_PARTS.submit(self._put_part, key, upload, path, r, counted) for r in ranges]
+            parts = [f.result() for f in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            _abort(self.bucket, key, upload)
             raise
+        whole = 0
+        for (_, _, length), (_, crc) in zip(ranges, parts):
+            whole = crt_checksums.combine_crc32c(whole, crc, length)
+        return HiddenUpload(self, key, path, upload, [p for p, _ in parts], b64_crc32c(whole.to_bytes(4, "big")), size)
 
     def _put_part(self, key: str, upload: str, path: str, part: tuple[int, int, int],
                   counted: "_Counter") -> tuple[dict[str, Any], int]:
@@ -387,6 +393,49 @@ class S3Bucket:
 # Shared by every multipart upload of the process: its size bounds the parts in memory. (Its
 # threads start only when parts are submitted.)
 _PARTS = ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
+
+
+class HiddenUpload:
+    """A multipart upload whose parts are all in: `finish` makes the object exist, `abort` drops it."""
+
+    def __init__(self, bucket: S3Bucket, key: str, path: str, upload: str, parts: list[dict[str, Any]], crc: str,
+                 size: int) -> None:
+        self.bucket, self.key, self.path, self.size = bucket, key, path, size
+        self.upload, self.parts, self.crc = upload, parts, crc
+
+    def finish(self, create_only: bool) -> tuple[ObjectInfo, str]:
+        """Complete the upload; (the object's info, the CRC32C of the bytes sent). A retry after a
+        lost answer finds the upload done; a 409 ConditionalRequestConflict (overlapping conditional
+        writes) means S3 dropped the upload: its parts go up again and it is completed anew."""
+        conditions = {"IfNoneMatch": "*"} if create_only else {}
+
+        def attempt() -> dict[str, Any]:
+            try:
+                return _retrying(lambda: self.bucket._complete(self.key, self.upload, self.parts, self.crc, conditions),
+                                 f"completing {self.bucket._uri(self.key)}",
+                                 lambda exc: _transient(exc) and _code(exc) != "ConditionalRequestConflict")
+            except boto_exceptions.ClientError as exc:
+                if _code(exc) == "ConditionalRequestConflict":
+                    self.abort()
+                    again = self.bucket._upload_parts(self.key, self.path, self.size, None)
+                    self.upload, self.parts, self.crc = again.upload, again.parts, again.crc
+                raise
+
+        try:
+            answer = _retrying(attempt, f"uploading {self.bucket._uri(self.key)} in parts",
+                               lambda exc: _code(exc) == "ConditionalRequestConflict")
+        except boto_exceptions.ClientError as exc:
+            if _precondition_failed(exc):
+                raise PreconditionFailed(self.key) from None
+            raise
+        stored = answer.get("ChecksumCRC32C", "") if answer.get("ChecksumType") == "FULL_OBJECT" else ""
+        if not stored:  # some stores do not say it in the answer; the object's head does
+            head = self.bucket.head(self.key)
+            stored = head.crc32c if head is not None else ""
+        return ObjectInfo(self.key, self.size, stored, time.time(), answer.get("ETag", "")), self.crc
+
+    def abort(self) -> None:
+        _abort(self.bucket.bucket, self.key, self.upload)
 
 
 class _Counter:

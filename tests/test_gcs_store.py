@@ -39,6 +39,8 @@ def progress_for(model) -> Progress:
 
 def test_a_live_push_is_left_alone_and_a_stalled_one_loses_its_lease(gcs_env, gcs_bucket, saved_model):
     base = f"gs://{gcs_bucket}/serving/m"
+    # A file to stage, so the lease is written while staging (a push with none writes it with its claim).
+    (saved_model / "assets" / "big.bin").write_bytes(b"x" * 3_000_000)
     model = local_model(saved_model, "model", "a test model")
 
     alive = ObjectStoreTarget(base, lease_seconds=30)

@@ -212,13 +212,17 @@ def test_a_store_that_forbids_deletes_still_gets_the_push_and_retention_fails_cl
 
 def test_a_big_file_goes_in_parallel_parts_with_a_full_object_crc32c(saved_model, s3_server, s3_bucket):
     model = with_extra_files(saved_model, big=1, size=50_000_000)  # 6 parts of 8 MiB
-    in_flight, most = [0], [0]
+    in_flight, most, seen_in_version = [0], [0], set()
     lock = threading.Lock()
 
     def slow_part() -> None:
         with lock:
             in_flight[0] += 1
             most[0] = max(most[0], in_flight[0])
+        # While the parts go up, the version shows nothing: a multipart upload is unseen until completed.
+        listed = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix=f"{BASE}/")
+        seen_in_version.update(o["Key"] for o in listed.get("Contents", ()) if "/.claims/" not in o["Key"]
+                               and ".pushing-" not in o["Key"])
         time.sleep(0.3)
         with lock:
             in_flight[0] -= 1
@@ -233,8 +237,10 @@ def test_a_big_file_goes_in_parallel_parts_with_a_full_object_crc32c(saved_model
     assert len(parts) == 6 and most[0] >= 4
     version = int(json.loads(result.stdout)["pushed_version"])
     assert versions_in(s3_server, s3_bucket) == {version: crcs(model)}
-    staged = [s for s in parts if ".pushing-" in unquote(s.path)]
-    assert staged == parts  # uploaded where servers do not look, then copied into the version
+    # Uploaded straight into the claimed version, unseen until completed: no staging copy.
+    assert all(f"/{BASE}/{version}/assets/big-0.bin" in unquote(s.path) for s in parts)
+    assert not seen_in_version
+    assert not [s for s in proxy.requests if ".pushing-" in unquote(s.path) and s.method == "PUT" and "lease" not in s.path]
     head = s3_server.client().head_object(Bucket=s3_bucket, Key=f"{BASE}/{version}/assets/big-0.bin",
                                           ChecksumMode="ENABLED")
     assert head["ChecksumCRC32C"] == crc32c_of_file(str(model / "assets" / "big-0.bin"))
@@ -333,3 +339,34 @@ def test_a_lost_completion_is_recognised_and_a_conflict_restarts_the_upload(save
     version = int(json.loads(result.stdout)["pushed_version"])
     assert versions_in(s3_server, s3_bucket) == {version: crcs(model)}
     assert not s3_server.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
+
+
+def test_unseen_uploads_of_a_killed_push_are_aborted_by_the_next(saved_model, s3_server, s3_bucket):
+    model = with_extra_files(saved_model, big=1, size=50_000_000)
+    started = threading.Event()
+
+    def slow_part():
+        started.set()
+        time.sleep(0.5)
+
+    def decide(seen):
+        return slow_part if seen.method == "PUT" and "partNumber=" in seen.path else None
+
+    base = f"s3://{s3_bucket}/{BASE}"
+    with FaultProxy(s3_server.url, decide, dialect="s3") as proxy:
+        env = {**os.environ, **s3_server.env(proxy.url), "MODEL_PUSHER_LEASE_SECONDS": "1"}
+        killed = subprocess.Popen([sys.executable, "-m", "component", "--model", str(model), "--push-destination", base,
+                                   "--versioning", "SEQUENTIAL"], cwd=REPO, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert started.wait(60), "the push never began its multipart upload"
+        killed.kill()
+        killed.wait()
+    client = s3_server.client()
+    assert client.list_multipart_uploads(Bucket=s3_bucket, Prefix=f"{BASE}/").get("Uploads")
+    time.sleep(1.5)  # its lease is stale now
+    result = push(saved_model, base, "--versioning", "SEQUENTIAL",
+                  env={**s3_server.env(s3_server.url), "MODEL_PUSHER_LEASE_SECONDS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "incomplete version 1" in result.stderr
+    assert not client.list_multipart_uploads(Bucket=s3_bucket, Prefix=f"{BASE}/").get("Uploads")
+    assert versions_in(s3_server, s3_bucket) == {2: crcs(saved_model)}
