@@ -1,4 +1,4 @@
-"""What users would write themselves to upload a model directory, run as its own process by
+"""What users would write themselves to upload a model directory to GCS, run as its own process by
 bench/run.py: `python bench/baselines.py sequential|transfer_manager MODEL_DIR BUCKET PREFIX`.
 
 Both talk to STORAGE_EMULATOR_HOST with anonymous credentials, as the push does.
@@ -11,11 +11,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from google.cloud.storage import transfer_manager
 
-
-def files(model: Path) -> list[str]:
-    """Relative paths, saved_model.pb last, as TFX's copy orders them."""
-    rels = [str(p.relative_to(model)) for p in model.rglob("*") if p.is_file()]
-    return sorted(rels, key=lambda rel: rel == "saved_model.pb")
+from models import files
 
 
 def sequential(model: Path, bucket: storage.Bucket, prefix: str) -> None:

@@ -1,6 +1,7 @@
 """What every row of `make bench` is: one command, run as its own process, timed from start to
 exit, its peak RSS read from wait4."""
 
+import json
 import os
 import statistics
 import subprocess
@@ -59,3 +60,21 @@ def with_ratios(rows: list[Row], baselines: tuple[str, ...]) -> list[Row]:
     for r in rows:
         r.ratios = {b: seconds[b] / r.seconds for b in baselines}
     return rows
+
+
+def measure_costs(model: Path, base: str, env: dict[str, str]) -> dict[str, float]:
+    """Validation and re-push check (bench/costs.py), in their own process (the runner's RSS stays small)."""
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "costs.py"), str(model), base], cwd=REPO,
+                          capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO), **env}, text=True)
+    if done.returncode:
+        sys.exit(f"bench/costs.py failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def print_aligned(table: list[list[str]]) -> None:
+    """A header line and rows: the first three columns (names) left-aligned, the numbers right-aligned."""
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for i, line in enumerate(table):
+        print("  ".join(cell.rjust(w) if j >= 3 else cell.ljust(w) for j, (cell, w) in enumerate(zip(line, widths))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))

@@ -28,6 +28,12 @@ def one_big_file(root: Path, size: int = 500 * MiB) -> Path:
     return model
 
 
+def files(model: Path) -> list[str]:
+    """Relative paths, saved_model.pb last, as TFX's copy orders them: what the baselines upload."""
+    rels = [str(p.relative_to(model)) for p in model.rglob("*") if p.is_file()]
+    return sorted(rels, key=lambda rel: rel == "saved_model.pb")
+
+
 def _skeleton(root: Path) -> Path:
     (root / "variables").mkdir(parents=True)
     (root / "assets").mkdir()

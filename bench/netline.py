@@ -15,9 +15,11 @@ tenth of a millisecond; GCS and S3 in 20 to 50 ms, and that is what decides whic
   times in seconds on this process's monotonic clock. `start` is when the client sent the
   request's first bytes, `end` when the last byte of the answer reached it: the time the client
   waited. HTTP/1.1 clients send a connection's next request only after the previous answer, so an
-  exchange starts with the first bytes a client sends after bytes came back. The request is
-  not parsed beyond its first line (and the object name of a GCS multipart upload, which is in
-  its body), so any HTTP store (GCS's JSON API, S3) works behind it.
+  exchange starts with the first bytes a client sends after bytes of an answer came back (an
+  interim "100 Continue" is not one). The request is
+  not parsed beyond its first line, the few headers in NOTED_HEADERS (S3 says in them whether a
+  write is conditional or a copy: `"headers": {name: value}`) and the object name of a GCS
+  multipart upload, which is in its body; so any HTTP store (GCS's JSON API, S3) works behind it.
 
 Listens on 127.0.0.1 only. Prints "ready" on stdout once listening; SIGTERM writes what is still
 open to the log and exits.
@@ -43,6 +45,9 @@ MIN_WINDOW = 4 * 1024 * 1024
 # clients as if their connections shared one line.
 UPLOAD_WINDOW = 512 * 1024 * 1024
 _MULTIPART_NAME = re.compile(rb'"name":\s*"([^"]*)"')
+NOTED_HEADERS = ("if-none-match", "if-match", "x-amz-copy-source", "expect")
+# One or more interim answers (werkzeug, moto's server, sends "100 Continue" twice).
+_INTERIM = re.compile(rb"(?:HTTP/1\.1 1\d\d [^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n)+")
 
 
 @dataclass
@@ -51,7 +56,15 @@ class Exchange:
     start: float
     method: str
     target: str
+    headers: dict[str, str]
     end: float | None = None  # None until answer bytes came back
+
+
+def _noted(fields: list[str]) -> dict[str, str]:
+    """The NOTED_HEADERS among a request's header lines (those in its first chunk: clients send the
+    head in one piece)."""
+    pairs = (field.partition(":") for field in fields)
+    return {name.strip().lower(): value.strip() for name, _, value in pairs if name.strip().lower() in NOTED_HEADERS}
 
 
 class Log:
@@ -62,7 +75,8 @@ class Log:
         if self.out is None or exchange is None:
             return
         self.out.write(json.dumps({"conn": exchange.conn, "start": exchange.start, "end": exchange.end,
-                                   "method": exchange.method, "target": exchange.target}) + "\n")
+                                   "method": exchange.method, "target": exchange.target,
+                                   "headers": exchange.headers}) + "\n")
         self.out.flush()
 
 
@@ -78,8 +92,9 @@ class Connection:
     def sent(self, data: bytes, now: float) -> None:
         if self.current is None or self.current.end is not None:
             self.log.write(self.current)
-            method, _, rest = data.split(b"\r\n", 1)[0].decode("latin-1").partition(" ")
-            self.current = Exchange(self.number, now, method, rest.rsplit(" ", 1)[0])
+            first, *fields = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+            method, _, rest = first.partition(" ")
+            self.current = Exchange(self.number, now, method, rest.rsplit(" ", 1)[0], _noted(fields))
             self._head = b""
         # A multipart upload names its object in its body, which may come in a later chunk than
         # the request line.
@@ -89,8 +104,10 @@ class Connection:
             if name := _MULTIPART_NAME.search(self._head):
                 self.current.target += "&name=" + name.group(1).decode("latin-1")
 
-    def answered(self, now: float) -> None:
-        if self.current is not None:
+    def answered(self, data: bytes, now: float) -> None:
+        # "100 Continue" (what a client sending `Expect: 100-continue` waits for before it sends
+        # the body, as boto3 does on every upload) is not the answer: the exchange goes on.
+        if self.current is not None and not _INTERIM.fullmatch(data):
             self.current.end = now
 
     def close(self) -> None:
@@ -138,7 +155,7 @@ async def carry(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, one_
                 writer.write(data)
                 await writer.drain()
                 if on_delivered is not None:
-                    on_delivered(loop.time())
+                    on_delivered(data, loop.time())
         except ConnectionError:
             return
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gcs_emulator import Emulator, free_port
-from measure import REPO, Row, measure, row, with_ratios
+from measure import REPO, Row, measure, print_aligned, row, with_ratios
 from netline import NetLine
 
 PY = sys.executable
@@ -107,7 +107,12 @@ def label(method: str, target: str) -> str:
         what = f"{method.lower()} {path.split('/o/', 1)[-1]}"
     if "ifGenerationMatch" in query:
         what += " if-absent" if query["ifGenerationMatch"] == "0" else " if-unchanged"
-    what = _TOKEN.sub(".pushing-ID", what)
+    return fold(what)
+
+
+def fold(what: str) -> str:
+    """A push's random names as ID, and the names of the files in a version or staging area as <file>."""
+    what = _TOKEN.sub(".pushing-ID", re.sub(r"probe-[0-9a-f]{32}", "probe-ID", what))
     return re.sub(rf"({PREFIX}/(?:\d+|\.pushing-ID)/)\S+", r"\1<file>", what)
 
 
@@ -123,26 +128,32 @@ class Step:
         return f"{(self.end - self.start) * 1000:6.0f} ms  " + "; ".join(parts)
 
 
-def steps(exchanges: list[dict]) -> list[Step]:
+def gcs_label(exchange: dict) -> str:
+    return label(exchange["method"], exchange["target"])
+
+
+def steps(exchanges: list[dict], describe: Callable[[dict], str] = gcs_label) -> list[Step]:
     """The exchanges grouped into steps: a request that starts after everything before it ended
-    waited on it (or on work done in between) and opens a new step."""
+    waited on it (or on work done in between) and opens a new step. `describe` puts one in words."""
     found: list[Step] = []
     for e in sorted(exchanges, key=lambda e: e["start"]):
         end = e["end"] if e["end"] is not None else e["start"]
         if found and e["start"] < found[-1].end:
             found[-1].end = max(found[-1].end, end)
-            found[-1].labels[label(e["method"], e["target"])] += 1
+            found[-1].labels[describe(e)] += 1
         else:
-            found.append(Step(e["start"], end, Counter({label(e["method"], e["target"]): 1})))
+            found.append(Step(e["start"], end, Counter({describe(e): 1})))
     return found
 
 
-def print_round_trips(case: str, exchanges: list[dict], rtt_ms: float) -> None:
-    chain = steps(exchanges)
+def print_round_trips(case: str, exchanges: list[dict], rtt_ms: float, describe: Callable[[dict], str] = gcs_label,
+                      store: str = "") -> None:
+    chain = steps(exchanges, describe)
     lone = sum(1 for s in chain if sum(s.labels.values()) == 1)
     total = chain[-1].end - chain[0].start
-    print(f"\nRound trips of one ({case}) push at {rtt_ms:.0f} ms: {len(exchanges)} requests in {len(chain)} steps that "
-          f"waited on each other ({lone} of them a single request), {total:.2f} s from first request to last answer:")
+    print(f"\nRound trips of one ({case}) {store + ' ' if store else ''}push at {rtt_ms:.0f} ms: {len(exchanges)} requests "
+          f"in {len(chain)} steps that waited on each other ({lone} of them a single request), {total:.2f} s from first "
+          "request to last answer:")
     for i, step in enumerate(chain, 1):
         print(f"  {i:2d}. {step.describe()}")
 
@@ -178,15 +189,11 @@ def print_table(rows: list[Row]) -> None:
          ratio(r, "sequential"), ratio(r, "transfer_manager"), f"{r.peak_rss_mb:.0f}", f"{r.window_s:.2f}"]
         for r in rows
     ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
     print("\nTo the GCS emulator through a network line (bench/netline.py): a round trip on every connection,")
     print("and for (d), (e) each connection capped. (c) 200 x 256 KiB shards; (a) as above; (d) one 1 GiB shard;")
     print("(e) one 128 MiB shard. sequential = one file after another, each in one stream.")
     print("window s = from the version's first object to its saved_model.pb (the emulator's creation times).\n")
-    for i, line in enumerate(table):
-        print("  ".join(cell.rjust(w) if j >= 3 else cell.ljust(w) for j, (cell, w) in enumerate(zip(line, widths))))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
+    print_aligned(table)
 
 
 def print_targets(rows: list[Row]) -> None:

@@ -1,14 +1,14 @@
-"""`make bench`: push the benchmark models to the GCS emulator and to a local directory, next to
-what users would do otherwise, in the same run, and print one table.
+"""`make bench`: push the benchmark models to the GCS emulator, to a local directory and to moto's
+S3 server (bench/s3_rows.py), next to what users would do otherwise, in the same run, and print the
+tables.
 
 Every measurement is its own process, timed from start to exit, its peak RSS read from wait4: the
-push and the baselines pay the same interpreter start. Each GCS measurement gets a fresh emulator
-(it keeps objects in memory, and slows down as it fills); each local one an empty directory, after
-a sync, so nobody pays for the previous run's writes. The median of REPEATS runs is shown.
+push and the baselines pay the same interpreter start. Each GCS or S3 measurement gets a fresh
+emulator (they keep objects in memory, and slow down as they fill); each local one an empty
+directory, after a sync, so nobody pays for the previous run's writes. The median of REPEATS runs
+is shown.
 """
 
-import json
-import os
 import resource
 import shutil
 import subprocess
@@ -22,7 +22,8 @@ sys.path.insert(0, str(REPO / "tests"))  # the emulator helper the tests use
 
 from gcs_emulator import Emulator  # noqa: E402
 import network  # noqa: E402
-from measure import Row, measure, row, with_ratios  # noqa: E402
+import s3_rows  # noqa: E402
+from measure import Row, measure, measure_costs, print_aligned, row, with_ratios  # noqa: E402
 
 REPEATS = 5
 BUCKET = "bench"
@@ -38,8 +39,8 @@ RSS_LIMIT_MB = 250
 
 
 def main(parts: list[str]) -> None:
-    """`parts`: any of "gcs", "local", "network" (the rows through bench/netline.py); default all."""
-    parts = parts or ["gcs", "local", "network"]
+    """`parts`: any of "gcs", "local", "network" (the GCS rows through bench/netline.py), "s3"; default all."""
+    parts = parts or ["gcs", "local", "network", "s3"]
     work = Path(tempfile.mkdtemp(prefix="model-pusher-bench-"))
     try:
         # An installed package has its bytecode compiled (pip does it); this checkout may not, and
@@ -64,6 +65,12 @@ def main(parts: list[str]) -> None:
             network.print_round_trips("c", logged, network.RTT_MS)
             print()
             network.print_targets(slow)
+        if "s3" in parts:
+            s3, logs = s3_rows.rows({case: work / case for case in ("a", "b", "b-half", "c")})
+            s3_rows.print_table(s3)
+            s3_rows.print_round_trips(logs)
+            print()
+            s3_rows.print_targets(s3)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -114,15 +121,6 @@ def local_rows(case: str, model: Path, serving: Path) -> list[Row]:
     return with_ratios(rows, ("cp -r", "cp -r && sync"))
 
 
-def measure_costs(model: Path, base: str, env: dict[str, str]) -> dict[str, float]:
-    """Validation and re-push check, in their own process (this runner's RSS stays small)."""
-    done = subprocess.run([PY, str(REPO / "bench" / "costs.py"), str(model), base], cwd=REPO, capture_output=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO), **env}, text=True)
-    if done.returncode:
-        sys.exit(f"bench/costs.py failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout)
-
-
 COLUMNS = ("case", "to", "method", "s", "MiB/s", "x sequential", "x transfer_mgr", "x cp -r", "x cp+sync",
            "peak RSS MB", "validate ms", "re-push ms")
 
@@ -141,7 +139,6 @@ def cells(r: Row) -> list[str]:
 
 def print_table(rows: list[Row], cases: dict[str, tuple[Path, str]]) -> None:
     table = [list(COLUMNS)] + [cells(r) for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
     print()
     for case, (_, what) in cases.items():
         print(f"({case}) {what}")
@@ -149,10 +146,7 @@ def print_table(rows: list[Row], cases: dict[str, tuple[Path, str]]) -> None:
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"Median of {REPEATS} runs, each a whole process; x <baseline> = baseline seconds / these seconds;")
     print(f"peak RSS includes the {floor:.0f} MB every child inherits from this runner.\n")
-    for i, line in enumerate(table):
-        print("  ".join(cell.rjust(w) if j >= 3 else cell.ljust(w) for j, (cell, w) in enumerate(zip(line, widths))))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
+    print_aligned(table)
 
 
 def print_targets(rows: list[Row]) -> None:

@@ -122,3 +122,27 @@ def test_the_log_names_a_multipart_uploads_object(server, tmp_path):
         conn.close()
     [logged] = line.exchanges()
     assert logged["target"] == "/upload/storage/v1/b/x/o?uploadType=multipart&name=model/1/saved_model.pb"
+
+
+def test_an_upload_that_waits_for_100_continue_is_one_exchange(server, tmp_path):
+    """boto3 sends `Expect: 100-continue` with every upload and its body only after the interim
+    answer: one exchange of two round trips, noted as such, not two exchanges."""
+    port = free_port()
+    body = b"x" * 1000
+    with NetLine(port, server, rtt_ms=100, log=tmp_path / "log.jsonl") as line:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        started = time.perf_counter()
+        conn.putrequest("POST", "/bucket/key")
+        conn.putheader("Content-Length", str(len(body)))
+        conn.putheader("Expect", "100-continue")
+        conn.putheader("If-None-Match", "*")
+        conn.endheaders()
+        assert conn.sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        conn.send(body)
+        assert conn.getresponse().read() == b"ok"
+        seconds = time.perf_counter() - started
+        conn.close()
+    [logged] = line.exchanges()
+    assert logged["target"] == "/bucket/key"
+    assert logged["headers"] == {"expect": "100-continue", "if-none-match": "*"}
+    assert logged["end"] - logged["start"] >= 0.2 and seconds >= 0.2
