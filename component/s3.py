@@ -36,6 +36,7 @@ import boto3
 import google_crc32c
 from awscrt import checksums as crt_checksums
 from botocore import exceptions as boto_exceptions
+from botocore import handlers as botocore_handlers
 from botocore.config import Config
 
 from .checksums import b64_crc32c
@@ -118,7 +119,12 @@ def shared_client() -> Any:
     )
     # boto3 reads the AWS_ENDPOINT_URL* variables itself; the session reads the credential chain.
     log.info("Using the S3 API at %s.", f"{url} (path-style addresses)" if url else f"AWS (region {region or 'from the AWS configuration'})")
-    return boto3.session.Session().client("s3", region_name=region, config=config)
+    s3 = boto3.session.Session().client("s3", region_name=region, config=config)
+    # botocore asks before every upload body whether the store wants it ("Expect: 100-continue"),
+    # which costs every PUT a second round trip. Its point is not sending a huge body the store
+    # will refuse; ours are at most one 8 MiB part, so the round trip is the dearer of the two.
+    s3.meta.events.unregister("before-call.s3", botocore_handlers.add_expect_header)
+    return s3
 
 
 def retry_seconds() -> float:
