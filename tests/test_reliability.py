@@ -10,8 +10,10 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -45,18 +47,30 @@ def tree_digest(root: Path) -> str:
 # --- SIGTERM ------------------------------------------------------------------------------------
 
 
+def holding(matches):
+    """A proxy decision that holds the requests `matches` picks until `go_on` is set, and says
+    (`held`) when the first one arrived: a signal then lands while the push is in the middle."""
+    held, go_on = threading.Event(), threading.Event()
+
+    def decide(seen):
+        if matches(seen):
+            return lambda: (held.set(), go_on.wait(60))
+        return None
+
+    return decide, held, go_on
+
+
 def test_sigterm_mid_gcs_push_removes_what_it_wrote_and_says_so(saved_model, gcs_emulator, gcs_bucket):
     model = with_extra_files(saved_model, small=40, big=2)
     client = gcs_client(gcs_emulator)
-    with FaultProxy(gcs_emulator.url, slow_uploads_and_downloads) as proxy:
+    decide, filling, go_on = holding(lambda seen: seen.path.startswith("/upload/") and f"{BASE}/1/" in unquote(seen.path))
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
         push = start_push("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
-                          env={"STORAGE_EMULATOR_HOST": proxy.url})
-        deadline = time.monotonic() + 60
-        while not versions_in(client, gcs_bucket) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert versions_in(client, gcs_bucket), "the push never began to fill a version"
+                          "--versioning", "SEQUENTIAL", env={"STORAGE_EMULATOR_HOST": proxy.url})
+        assert filling.wait(60), "the push never began to fill a version"
         push.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
+        go_on.set()
         _, stderr = push.communicate(timeout=30)
     assert time.monotonic() - stopped < 10
     assert push.returncode == 128 + signal.SIGTERM
@@ -69,19 +83,17 @@ def test_sigterm_mid_gcs_push_removes_what_it_wrote_and_says_so(saved_model, gcs
 
 
 def test_sigterm_mid_local_push_removes_staging_and_lock(saved_model, gcs_emulator, gcs_bucket, tmp_path):
-    # A model read from GCS through a slow line: the local staging directory fills slowly.
+    # A model read from GCS, its downloads held: the local staging directory is half filled.
     model = with_extra_files(saved_model, small=40, big=0)
     upload(gcs_client(gcs_emulator), gcs_bucket, "trainer/model", model)
     base = tmp_path / "serving"
-    with FaultProxy(gcs_emulator.url, slow_uploads_and_downloads) as proxy:
+    decide, downloading, go_on = holding(lambda seen: "alt=media" in seen.path and "small-" in unquote(seen.path))
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
         push = start_push("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(base),
                           env={"STORAGE_EMULATOR_HOST": proxy.url})
-        deadline = time.monotonic() + 60
-        while not (base.is_dir() and any(p.name.startswith(".pushing-") for p in base.iterdir())):
-            assert time.monotonic() < deadline, "the push never began to stage"
-            time.sleep(0.02)
-        time.sleep(0.3)
+        assert downloading.wait(60), "the push never began to copy the model"
         push.send_signal(signal.SIGTERM)
+        go_on.set()
         _, stderr = push.communicate(timeout=30)
     assert push.returncode == 128 + signal.SIGTERM, stderr
     assert "stopped by SIGTERM" in error_lines(stderr)[0]
@@ -259,21 +271,19 @@ def test_soak_gcs(saved_model, gcs_emulator, gcs_bucket):
 def test_a_push_stalled_past_its_lease_stops_writing_when_it_wakes(saved_model, gcs_emulator, gcs_bucket):
     model = with_extra_files(saved_model, small=60, big=2)
     client = gcs_client(gcs_emulator)
-    env = {"MODEL_PUSHER_LEASE_SECONDS": "2"}
-    with FaultProxy(gcs_emulator.url, slow_uploads_and_downloads) as proxy:
-        env["STORAGE_EMULATOR_HOST"] = proxy.url
-        base = f"gs://{gcs_bucket}/{BASE}"
-        stalled = start_push("--model", str(model), "--push-destination", base, "--versioning", "SEQUENTIAL", env=env)
-        deadline = time.monotonic() + 60
-        while not versions_in(client, gcs_bucket):
-            assert time.monotonic() < deadline, "the push never began to fill a version"
-            time.sleep(0.05)
-        stalled.send_signal(signal.SIGSTOP)  # a paused VM, a debugger, a stuck node
+    base = f"gs://{gcs_bucket}/{BASE}"
+    decide, filling, go_on = holding(lambda seen: seen.path.startswith("/upload/") and f"{BASE}/1/" in unquote(seen.path))
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        stalled = start_push("--model", str(model), "--push-destination", base, "--versioning", "SEQUENTIAL",
+                             env={"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_LEASE_SECONDS": "2"})
+        assert filling.wait(60), "the push never began to fill its version"
+        stalled.send_signal(signal.SIGSTOP)  # mid-fill: a paused VM, a debugger, a stuck node
+        go_on.set()
         time.sleep(2.5)
         other = run_cli("--model", str(saved_model), "--push-destination", base, "--versioning", "SEQUENTIAL",
-                        env=env)
+                        env={"STORAGE_EMULATOR_HOST": gcs_emulator.url, "MODEL_PUSHER_LEASE_SECONDS": "2"})
         assert other.returncode == 0, other.stderr
-        assert "Removed what an interrupted push left" in other.stderr
+        assert "Removed what an interrupted push left" in other.stderr and "incomplete version 1" in other.stderr
         theirs = int(json.loads(other.stdout)["pushed_version"])
         stalled.send_signal(signal.SIGCONT)
         _, stderr = stalled.communicate(timeout=60)
