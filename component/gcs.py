@@ -172,12 +172,7 @@ class GcsBucket:
 
     def _put_streamed(self, key: str, path: str, size: int, create_only: bool,
                       progress: Progress | None) -> tuple[ObjectInfo, str]:
-        counted = [0]  # bytes already reported, so a retried upload does not count them twice
-
-        def on_sent(offset: int) -> None:
-            if offset > counted[0]:
-                _count(progress, offset - counted[0])
-                counted[0] = offset
+        on_sent = _counted_once(progress)
 
         def attempt() -> tuple[ObjectInfo, str]:
             # Each attempt opens a new upload session and sends the whole file in one request.
@@ -229,12 +224,7 @@ class GcsBucket:
             return _info(target), whole.result()
 
     def _put_slice(self, path: str, name: str, offset: int, length: int, progress: Progress | None) -> None:
-        counted = [0]  # bytes already reported, so a retried slice does not count them twice
-
-        def on_sent(sent: int) -> None:
-            if sent > counted[0]:
-                _count(progress, sent - counted[0])
-                counted[0] = sent
+        on_sent = _counted_once(progress)
 
         def attempt() -> tuple[ObjectInfo, str]:
             # One media request per slice: the body streams from the file, a block at a time.
@@ -289,6 +279,19 @@ def _call(method: str, url: str, **kwargs: Any) -> requests.Response:
     if response.status_code >= 300:
         raise api_exceptions.from_http_response(response)
     return response
+
+
+def _counted_once(progress: Progress | None) -> Callable[[int], None]:
+    """Report how far an upload got; a retried upload starts again from 0, and the bytes already
+    reported are not counted twice."""
+    counted = [0]
+
+    def on_sent(offset: int) -> None:
+        if offset > counted[0]:
+            _count(progress, offset - counted[0])
+            counted[0] = offset
+
+    return on_sent
 
 
 def _count(progress: Progress | None, nbytes: int) -> None:
