@@ -13,27 +13,24 @@ _C_SPACES = " \t\n\v\f\r"  # C's isspace()
 
 
 def parse_version(name: str) -> int | None:
-    """The version a name stands for: ASCII decimal digits, no leading zero, within int64."""
-    if not (name.isascii() and name.isdigit()) or name.startswith("0") or len(name) > 19:
-        return None
-    number = int(name)
-    return number if number <= MAX_VERSION else None
-
-
-def numeric_versions(names: Iterable[str]) -> set[int]:
-    """The version numbers a model server reads from these entry names, positive and within int64.
+    """The version number a model server reads from an entry's name, positive and within int64;
+    None when it reads none.
 
     TF Serving parses a name with safe_strto64 (newer builds: absl::SimpleAtoi): ASCII digits,
     surrounding whitespace and leading zeros allowed, and newer builds accept a leading '+'. So
     "007", " 7" and "+7" all take number 7 and a new version must go above them; none of them is
     a version directory of ours (see LocalStore.version_model). str.isdigit() also accepts '²'
     and '١', which no server reads."""
-    taken = set()
-    for name in names:
-        digits = name.strip(_C_SPACES).removeprefix("+")
-        if digits.isascii() and digits.isdigit() and 0 < int(digits) <= MAX_VERSION:
-            taken.add(int(digits))
-    return taken
+    digits = name.strip(_C_SPACES).removeprefix("+")
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    number = int(digits)
+    return number if 0 < number <= MAX_VERSION else None
+
+
+def numeric_versions(names: Iterable[str]) -> set[int]:
+    """The version numbers these entry names take (parse_version)."""
+    return {v for v in map(parse_version, names) if v is not None}
 
 
 def next_version(versioning: Versioning, taken: set[int], clock: Callable[[], float] = time.time) -> int:
