@@ -3,7 +3,6 @@ every object written is checked against the CRC32C of what was sent, every downl
 CRC32C the store keeps. Written once over objstore's verbs, for every store."""
 
 import functools
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import BinaryIO, TypeVar
@@ -54,6 +53,8 @@ def put(f: ModelFile, store: ObjectStore, key: str, progress: Progress | None, *
 def _put_via_temp(f: ModelFile, store: ObjectStore, key: str, create_only: bool,
                   progress: Progress | None) -> tuple[ObjectInfo, str]:
     """A file in another service: through a temporary local copy (disk, not memory)."""
+    import tempfile  # it brings shutil and more; only pushes from another service need it
+
     with tempfile.NamedTemporaryFile(prefix="model-pusher-") as tmp:
         download(f, tmp, None)
         tmp.flush()
