@@ -27,10 +27,10 @@ test: $(VENV)/.test
 check-image: $(VENV)/.test
 	PY=$(PY) docker/check_image.sh
 
-# component.yaml is generated from component/spec.py (its inputs from component.request.OPTIONS);
+# component.yaml is generated from component/kfp/spec.py (its inputs from component.kfp.request.OPTIONS);
 # a test fails when the shipped file is out of date.
 component.yaml: $(VENV)/.test
-	$(PY) -m component.spec $@
+	$(PY) -m component.kfp.spec $@
 
 pipelines: $(VENV)/.test
 	$(PY) -m pipelines.compile

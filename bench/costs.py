@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from component.model_source import local_model
-from component.pusher import find_reusable, open_store
-from component.validate import inspect_model
+from component.savedmodel.model_source import local_model
+from component.push.pusher import find_reusable, open_store
+from component.savedmodel.validate import inspect_model
 
 
 def median_ms(work: Callable[[], object], repeats: int = 5) -> float:

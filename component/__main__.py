@@ -1,12 +1,12 @@
 # The stop handler goes in before anything else is imported: a SIGTERM that arrives while the
 # command is still starting then stops it cleanly too.
-from . import stopping
-from .errors import Interrupted
+from component.runtime import stopping
+from component.errors import Interrupted
 
 stopping.install()
 
 try:
-    from .cli import main
+    from component.kfp.cli import main
 except Interrupted as exc:  # stopped while loading: nothing was written yet
     import logging
     import sys

@@ -12,7 +12,7 @@ from kfp import dsl
 
 from blessings import blessing, infra_blessing_with_model
 from component import __version__
-from component.request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT
+from component.kfp.request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT
 from conftest import REPO
 from kfp_task import COMPONENT_YAML, prepare, run_on_host
 from savedmodels import serve, warmup_file_bytes
@@ -34,7 +34,7 @@ def assert_pushed(outputs: dict, base: Path) -> Path:
 # --- the spec ------------------------------------------------------------------------------------
 
 def test_component_yaml_is_what_component_spec_compiles_to(tmp_path):
-    from component import spec
+    from component.kfp import spec
 
     spec.write(tmp_path / "component.yaml")
     fresh, shipped = (yaml.safe_load(p.read_text()) for p in (tmp_path / "component.yaml", COMPONENT_YAML))
@@ -50,7 +50,7 @@ def test_the_push_path_never_imports_kfp():
     result = subprocess.run([sys.executable, "-c", code, "--help"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "--executor-input" in result.stdout
-    check = "import sys, component.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'kfp'))"
+    check = "import sys, component.kfp.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'kfp'))"
     assert subprocess.run([sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True).stdout == "[]\n"
 
 

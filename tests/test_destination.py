@@ -1,6 +1,6 @@
 import pytest
 
-from component.destination import Versioning, parse_destination
+from component.push.destination import Versioning, parse_destination
 from component.errors import InputError
 
 

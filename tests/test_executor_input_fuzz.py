@@ -2,7 +2,7 @@
 traceback, and on exit 2 writes nothing at all.
 
 Each example replaces or deletes one node of a valid executor input (with any JSON value, or a
-hostile string) and runs the command in-process (component.cli.main, so 60 examples do not pay
+hostile string) and runs the command in-process (component.kfp.cli.main, so 60 examples do not pay
 60 interpreter starts; tests/test_hostile_inputs.py runs malformed documents as real processes).
 One node per example: two mutated paths that name the same file would be a collision between
 outputs, not a malformed document.
@@ -18,7 +18,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from component import cli
+from component.kfp import cli
 
 # Relative text only: a mutated destination must land in the example's directory, never in / or
 # above it; hostile paths are in HOSTILE, where the command is known to refuse them.

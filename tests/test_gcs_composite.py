@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from urllib.parse import unquote
 
-from component import gcs
-from component.checksums import crc32c_of_file
+from component.stores import gcs
+from component.runtime.checksums import crc32c_of_file
 from gcs_faults import FaultProxy, Seen
 from test_gcs_push import BASE, error_lines, gcs_client, objects, push, versions_in
 

@@ -18,8 +18,8 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from component.checksums import crc32c_of_file
-from component.versioning import numeric_versions
+from component.runtime.checksums import crc32c_of_file
+from component.push.versioning import numeric_versions
 from conftest import REPO, run_cli
 from gcs_faults import FaultProxy
 from savedmodels import serve

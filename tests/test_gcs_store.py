@@ -8,14 +8,14 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
-from component import gcs, stores
+from component.stores import gcs, stores
 from component.errors import InputError, PublishError
-from component.gcs import client, gcs_errors
-from component.model_source import local_model
-from component.object_publish import ObjectStoreTarget
-from component.object_transfer import download
-from component.objstore import model_under
-from component.progress import Progress
+from component.stores.gcs import client, gcs_errors
+from component.savedmodel.model_source import local_model
+from component.push.object_publish import ObjectStoreTarget
+from component.stores.object_transfer import download
+from component.stores.objstore import model_under
+from component.runtime.progress import Progress
 
 
 @pytest.fixture

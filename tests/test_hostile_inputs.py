@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_cli
-from component.local_store import LocalStore
-from component.versioning import MAX_VERSION
+from component.push.local_store import LocalStore
+from component.push.versioning import MAX_VERSION
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:

@@ -17,7 +17,7 @@ import pytest
 from kfp import dsl
 
 from blessings import blessing
-from component.request import OUTPUT_ARTIFACT
+from component.kfp.request import OUTPUT_ARTIFACT
 from kfp_task import Task, prepare
 from savedmodels import serve
 
@@ -48,7 +48,7 @@ def test_image_runs_as_root_by_default_with_no_entrypoint():
 
 def test_image_has_what_gcs_s3_and_vertex_need_and_neither_tensorflow_nor_kfp():
     # All are imported lazily, so nothing else would notice their absence.
-    code = ("import importlib.util as u, google.cloud.storage, component.gcs, component.s3; "
+    code = ("import importlib.util as u, google.cloud.storage, component.stores.gcs, component.stores.s3; "
             "from awscrt import checksums; "
             "from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient; "
             "print([m for m in ('tensorflow', 'keras', 'kfp') if u.find_spec(m)])")

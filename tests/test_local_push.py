@@ -265,9 +265,9 @@ def test_killed_push_leaves_no_visible_version_and_next_push_cleans_up(saved_mod
 
 
 def test_live_push_staging_is_not_cleaned_by_another(saved_model, tmp_path):
-    from component.local_store import LocalStore
-    from component.model_source import Model
-    from component.progress import Progress
+    from component.push.local_store import LocalStore
+    from component.savedmodel.model_source import Model
+    from component.runtime.progress import Progress
 
     store = LocalStore(tmp_path / "s")
     staging = store.stage(Model(str(saved_model), "test", (), ()), Progress("test", 0, 0))

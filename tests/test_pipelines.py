@@ -10,8 +10,8 @@ from kfp import compiler, dsl
 from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Metrics, Model, Output
 from kfp.dsl.types.type_utils import InconsistentTypeException
 
-from component.request import OUTPUT_ARTIFACT
-from component.spec import IMAGE
+from component.kfp.request import OUTPUT_ARTIFACT
+from component.kfp.spec import IMAGE
 from conftest import REPO
 from kfp_task import prepare, run_on_host
 from pipelines.compile import COMPILED, compile_all
@@ -56,7 +56,7 @@ def test_the_vertex_registry_example_registers_deploys_and_passes_the_registered
 
 def test_registered_model_feeds_a_step_that_takes_a_google_vertex_model(tmp_path):
     # What GCPC's ModelDeployOp declares (an Input of schema google.VertexModel), without GCPC.
-    from component.spec import VertexModel
+    from component.kfp.spec import VertexModel
 
     @dsl.container_component
     def deploy_op(model: dsl.Input[VertexModel]):

@@ -15,8 +15,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from component.checksums import crc32c_of_file
-from component.versioning import parse_version
+from component.runtime.checksums import crc32c_of_file
+from component.push.versioning import parse_version
 from conftest import REPO, run_cli
 from gcs_emulator import free_port
 from gcs_faults import FaultProxy

@@ -4,10 +4,10 @@ against moto's server where a detail is easier to see there than through the com
 import pytest
 from botocore import exceptions as boto_exceptions
 
-from component import s3, stores
+from component.stores import s3, stores
 from component.errors import InputError, PublishError
-from component.objstore import PreconditionFailed
-from component.progress import Progress
+from component.stores.objstore import PreconditionFailed
+from component.runtime.progress import Progress
 
 SECRET = "X-Amz-Signature=5ecret5ignature"
 
@@ -88,7 +88,7 @@ def test_create_only_and_if_tag_writes(bucket):
 
 
 def test_a_multipart_upload_keeps_memory_to_its_parts_and_records_the_whole_crc32c(bucket, tmp_path):
-    from component.checksums import crc32c_of_file
+    from component.runtime.checksums import crc32c_of_file
 
     path = tmp_path / "shard"
     path.write_bytes(bytes(range(256)) * (33 * 1024 * 1024 // 256 + 7))  # 5 parts, the last a short one

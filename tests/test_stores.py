@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from blessings import blessing
-from component.checksums import b64_crc32c, crc32c_of_file
-from component.versioning import parse_version
+from component.runtime.checksums import b64_crc32c, crc32c_of_file
+from component.push.versioning import parse_version
 from conftest import REPO, run_cli
 from savedmodels import serve
 

@@ -1,8 +1,8 @@
 import pytest
 
-from component.destination import Versioning
+from component.push.destination import Versioning
 from component.errors import InputError
-from component.versioning import MAX_VERSION, next_version, numeric_versions
+from component.push.versioning import MAX_VERSION, next_version, numeric_versions
 
 
 def test_only_positive_ascii_integers_within_int64_are_versions():

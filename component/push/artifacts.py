@@ -1,0 +1,85 @@
+"""Input and output artifacts as the pusher sees them, whichever front (KFP or flags) made them."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from component.errors import InputError
+
+# KFP maps remote artifact URIs to these local paths inside the container (downloaded there by the
+# KFP launcher, or a FUSE mount on Vertex).
+_MOUNTED_SCHEMES = {"gs://": "gcs", "s3://": "s3", "minio://": "minio"}
+
+_TRUE = {"1", "1.0", "true"}
+_FALSE = {"0", "0.0", "false"}
+
+# Tests (and unusual clusters) can move the mount root; in a pipeline it is "/".
+MOUNT_ROOT_ENV = "MODEL_PUSHER_MOUNT_ROOT"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str  # the input's name, e.g. "model_blessing", used in every message about it
+    uri: str  # as given: gs://..., minio://..., or a local path
+    path: Path  # where its files are readable in this process
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputArtifact:
+    name: str
+    uri: str
+    path: Path
+    artifact_name: str = ""  # KFP's artifact name, echoed back in the executor output
+
+
+def gcs_uri_of_mount(path: str) -> str | None:
+    """gs://bucket/x for a path on KFP's /gcs/ mount (Vertex's GCS FUSE), else None."""
+    mount = str(_mount_root() / "gcs") + "/"
+    return "gs://" + path[len(mount):] if path.startswith(mount) and len(path) > len(mount) else None
+
+
+def check_path_text(text: str, name: str) -> str:
+    """A path or URI from a JSON document may hold what no file name can: a NUL byte, or a lone
+    surrogate (JSON's \\ud800) that has no bytes at all."""
+    try:
+        if b"\x00" not in os.fsencode(text):
+            return text
+    except UnicodeEncodeError:
+        pass
+    raise InputError(f"{name}: {text!r} is not a usable path (a NUL character or an unencodable one)")
+
+
+def local_path(uri: str, name: str = "artifact") -> Path:
+    """The local path of an artifact URI, following KFP's container convention.
+
+    A remote URI must stay under its mount root: a `..` segment is a literal object name to the
+    store but climbs out of /gcs (or /s3, /minio) here, and a leading `/` would make the rest an
+    absolute path. Both would read or write somewhere else on this machine."""
+    check_path_text(uri, name)
+    for prefix, mount in _MOUNTED_SCHEMES.items():
+        if uri.startswith(prefix):
+            rest = uri[len(prefix):]
+            if rest.startswith("/") or ".." in rest.split("/"):
+                raise InputError(
+                    f"{name}: uri {uri!r} has an empty bucket name or a '..' segment; "
+                    f"it would leave the {prefix} mount at {_mount_root() / mount}"
+                )
+            return _mount_root() / mount / rest
+    return Path(uri)
+
+
+def _mount_root() -> Path:
+    return Path(os.environ.get(MOUNT_ROOT_ENV, "/"))
+
+
+def parse_flag(value: Any, source: str) -> bool:
+    """Read a boolean as KFP delivers MLMD properties (1.0) and as users write them (true, "1")."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InputError(f"{source}: expected 1/0 or true/false, got {value!r}")

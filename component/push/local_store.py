@@ -1,0 +1,277 @@
+"""Publish to a local or mounted directory: stage hidden, flush, then one atomic rename.
+
+A model server polling the base directory sees either nothing or a complete version, because a
+version directory only ever appears through rename(2), which is atomic and never replaces a
+non-empty directory, so it also settles which of two racing pushes gets a number.
+"""
+
+import errno
+import functools
+import fcntl
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from component.runtime import stopping
+from component.errors import InputError, PublishError
+from component.savedmodel.model import LOAD_TRIGGER, Model, ModelFile
+from component.savedmodel.model_source import local_model
+from component.stores.object_transfer import download, in_parallel
+from component.runtime.progress import Progress
+from component.push.versioning import numeric_versions
+
+log = logging.getLogger(__name__)
+
+# Hidden, so model servers (which load only numeric names) never look inside.
+STAGING_PREFIX = ".pushing-"
+DELETING_PREFIX = ".deleting-"
+LOCK_SUFFIX = ".lock"
+# Copied at a time; the disk starts writing each block as soon as it is copied.
+CHUNK = 16 * 1024 * 1024
+
+
+@dataclass
+class LocalStaging:
+    directory: Path
+    lock: Path
+    lock_fd: int
+
+
+class LocalStore:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.uri = str(base)
+
+    def version_uri(self, version: int) -> str:
+        return str(self.base / str(version))
+
+    def versions(self) -> set[int]:
+        return numeric_versions(base_entries(self.base))
+
+    def clean_abandoned(self) -> None:
+        """Remove what pushes that crashed or were killed left behind: their flock died with them."""
+        for name in base_entries(self.base):
+            if name.startswith(DELETING_PREFIX):  # a deletion interrupted half-way (or under way): finish it
+                _remove_tree(self.base / name)
+            if not (name.startswith(STAGING_PREFIX) and name.endswith(LOCK_SUFFIX)):
+                continue
+            lock = self.base / name
+            try:
+                fd = os.open(lock, os.O_RDWR)
+            except FileNotFoundError:
+                continue  # its owner finished meanwhile
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue  # a live push holds it
+            staging = self.base / name[: -len(LOCK_SUFFIX)]
+            _remove_tree(staging)
+            lock.unlink(missing_ok=True)
+            os.close(fd)
+            log.info("Removed %s, left by an interrupted push.", staging)
+
+    def stage(self, model: Model, progress: Progress) -> LocalStaging:
+        self.base.mkdir(parents=True, exist_ok=True)
+        staging = self._claim_staging()
+        try:
+            copy_model(model, staging.directory, progress)
+        except BaseException:
+            self.discard(staging)  # a failed copy leaves nothing behind, not even hidden
+            raise
+        return staging
+
+    def publish(self, staging: LocalStaging, version: int) -> bool:
+        target = self.base / str(version)
+        if os.path.lexists(target):
+            return False
+        try:
+            with stopping.committing(str(target)):
+                os.rename(staging.directory, target)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                return False
+            raise
+        _fsync(self.base)
+        return True
+
+    def discard(self, staging: LocalStaging) -> None:
+        if staging.directory.exists():  # after a publish it is the version now
+            _remove_tree(staging.directory)
+        staging.lock.unlink(missing_ok=True)
+        os.close(staging.lock_fd)
+
+    def version_model(self, version: int) -> Model:
+        # A number is taken by any name a model server reads as it, but only a real directory with
+        # the plain decimal name is a version the pusher reads, reuses, rolls back to or deletes.
+        # A numeric file or symlink (dangling, looping, or to a directory anywhere), or "007" or " 7", is
+        # someone else's: it shows as a version with no files, so it is never complete, and new
+        # versions go above it (a server that reads it as a version then still switches to ours).
+        origin = f"version {version} at {self.uri}"
+        path = self.base / str(version)
+        if not _is_real_directory(path):
+            log.info("Version number %d at %s is taken by something that is not a version directory (a file, "
+                     "a symlink, or another spelling of the number such as 007); it is left alone.", version, self.uri)
+            return Model(str(path), origin, (), ())
+        try:
+            return local_model(path, "push_destination", origin)
+        except InputError:
+            if os.path.lexists(path):
+                raise
+            # Another push's retention renamed it away while we looked: it holds nothing now.
+            return Model(str(path), origin, (), ())
+
+    def delete_version(self, version: int) -> None:
+        path = self.base / str(version)
+        if not _is_real_directory(path):
+            # Not a directory this pusher made: a link is never followed to delete what it points at.
+            log.warning("Not deleting %s: it is not a version directory.", path)
+            return
+        # Renamed away first, so a model server sees the version vanish at once, not file by file.
+        doomed = self.base / f"{DELETING_PREFIX}{version}-{_random_token()}"
+        try:
+            os.rename(path, doomed)
+        except FileNotFoundError:
+            return  # another push's retention removed it first
+        _fsync(self.base)
+        _remove_tree(doomed)
+
+    def abandoned(self, version: int, newest_write: float) -> bool:
+        """Never here: a local version appears complete in one rename, so an incomplete numeric
+        directory is someone else's, not garbage of ours."""
+        return False
+
+    def _claim_staging(self) -> LocalStaging:
+        while True:
+            token = f"{STAGING_PREFIX}{_random_token()}"
+            lock = self.base / f"{token}{LOCK_SUFFIX}"
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # A cleaner may have taken the lock between our create and flock, and removed it.
+            if os.fstat(fd).st_nlink:
+                directory = self.base / token
+                directory.mkdir()
+                return LocalStaging(directory, lock, fd)
+            os.close(fd)
+
+
+def base_entries(base: Path) -> list[str]:
+    """The names in a local base directory; [] when it does not exist yet. A base that is a file,
+    under a file, or a symlink loop is a bad input, refused before anything is written."""
+    try:
+        return os.listdir(base)
+    except FileNotFoundError:
+        # Not there yet: it will be made, unless what is there instead of a parent is no directory
+        # (a dangling symlink), which mkdir would trip over only after the archive is written.
+        existing = next((p for p in base.absolute().parents if os.path.lexists(p)), None)
+        if existing is not None and not existing.is_dir():
+            raise InputError(f"push_destination: {base} cannot be made: {existing} is not a directory") from None
+        return []
+    except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+            raise InputError(f"push_destination: {base} is not a directory ({exc.strerror})") from None
+        raise PublishError(f"push_destination: cannot read {base} ({exc.strerror})") from None
+
+
+def _is_real_directory(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def copy_model(model: Model, dest: Path, progress: Progress) -> None:
+    """Copy every file and empty directory of `model` into `dest`, flushed to disk.
+
+    Files are copied in parallel (the kernel does the copying, outside the GIL), each one's
+    writeback to disk started as soon as it is copied, so the disk writes while the next files
+    are copied; then all are flushed (fsync) together, so the filesystem commits its journal once
+    for many of them. The file that makes TF Serving load a version is written last, after all
+    others are on disk.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel in {str(Path(f.rel).parent) for f in model.files} | set(model.empty_dirs):
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+    ordered = model.in_publish_order()
+    trigger = [f for f in ordered if f.rel == LOAD_TRIGGER]
+    rest = ordered[: len(ordered) - len(trigger)]
+    in_parallel([functools.partial(_copy_file, f, dest / f.rel, progress) for f in rest])
+    in_parallel([functools.partial(_fsync, dest / f.rel) for f in rest])
+    for f in trigger:
+        _copy_file(f, dest / f.rel, progress)
+        _fsync(dest / f.rel)
+    directories = {dest / Path(f.rel).parent for f in model.files} | {dest / d for d in model.empty_dirs}
+    in_parallel([functools.partial(_fsync, d) for d in directories])
+
+
+def _copy_file(f: ModelFile, target: Path, progress: Progress) -> None:
+    """Copy one file, starting to write it to disk as it goes; copy_model waits for that (fsync) later."""
+    with open(target, "wb") as dst:
+        if "://" in f.source:  # a model read from an object store
+            download(f, dst, progress)
+            dst.flush()
+            _start_writeback(dst.fileno(), 0, 0)
+        else:
+            with open(f.source, "rb") as src:
+                _copy_stream(src.fileno(), dst.fileno(), progress)
+    progress.add(files=1)
+
+
+def _copy_stream(src: int, dst: int, progress: Progress) -> None:
+    done = 0
+    try:
+        while n := os.copy_file_range(src, dst, CHUNK):
+            _start_writeback(dst, done, n)
+            done += n
+            progress.add(n)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+    # Filesystems the kernel cannot copy between: plain reads and writes, 8 MiB at a time, so
+    # memory stays bounded with every copy thread reading.
+    while data := os.read(src, 8 * 1024 * 1024):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(dst, view):]
+        _start_writeback(dst, done, len(data))
+        done += len(data)
+        progress.add(len(data))
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree that tolerates another push removing the same tree at the same time."""
+    import shutil  # its compression imports cost every start 4 ms; most pushes remove nothing
+
+    def gone_already(function, name, exc_info) -> None:
+        if not issubclass(exc_info[0], FileNotFoundError):
+            raise exc_info[1]
+
+    shutil.rmtree(path, onerror=gone_already)
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    # On Linux, POSIX_FADV_DONTNEED starts writing a file's dirty pages to disk without waiting
+    # (then drops the pages already clean): the disk works while other files are copied, and the
+    # fsync that follows finds little left to wait for. Elsewhere it is a mere hint.
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
+def _fsync(path: Path) -> None:
+    """Wait until a file's (or a directory's entries') bytes are on disk. A new descriptor is
+    enough: Linux reports a writeback error not yet seen to the next fsync of the file, whichever
+    descriptor it comes through (since 4.16), and a model may have more files than a process may
+    keep open."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _random_token() -> str:
+    # What uuid4().hex gives, without importing uuid (and platform) at every start.
+    return os.urandom(16).hex()

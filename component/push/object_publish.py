@@ -1,0 +1,531 @@
+"""Publish versions into an object store (GCS, S3, ...): the protocol, written once over objstore's
+verbs. Object stores have no rename, so a version cannot appear in one step as it does locally.
+This is the layout under the base directory, and why model servers never load an incomplete one:
+
+  <version>/...          a version. Its saved_model.pb (what makes TF Serving load it) is written
+                         only after every other object of the version is in place and verified.
+  .pushing-<id>/...      files bigger than one request, uploaded before a version is claimed.
+                         Hidden: model servers only look at numeric names.
+  .pushing-<id>.lease    a push's proof of life, rewritten while it runs (each write conditional on
+                         the last one seen); it names the version the push is writing, so whoever
+                         finds it stale knows what to remove.
+  .claims/<version>      written create-only, so of two pushes racing for a number exactly one
+                         wins. Removed once the version is complete; kept when the push failed
+                         half-way, so that number is never used again.
+
+A claimed version is filled by server-side copies of the staged big files and by uploads of the
+small ones: either costs about one request per file, so the time an incomplete numeric prefix is
+visible depends on how many files the model has, not on how big it is.
+"""
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+
+from component.runtime import stopping
+from component.errors import PublishError
+from component.savedmodel.model import SAVED_MODEL_FILES, Model, ModelFile
+from component.stores.objstore import ObjectInfo, ObjectStore, PreconditionFailed, join, model_under
+from component.stores.object_transfer import in_parallel, put
+from component.runtime.progress import Progress
+from component.stores.stores import locate
+from component.push.versioning import numeric_versions, parse_version
+
+log = logging.getLogger(__name__)
+
+STAGING_PREFIX = ".pushing-"
+LEASE_SUFFIX = ".lease"
+CLAIMS = ".claims"
+# Files up to this size go straight into the claimed version: one request either way, so staging
+# them would double the work (measured: staging the biggest 1 MiB files to bound the bytes moved
+# while a version is visible made 300 x 1 MiB take twice as long against the emulator, which copies
+# bytes, for a window 0.2 s shorter).
+STRAIGHT_IN_MAX = 2 * 1024 * 1024
+# A push whose lease was not renewed for this long is dead. Far above the renewal interval plus the
+# longest retried request, so a slow push is never mistaken for a dead one.
+LEASE_SECONDS_ENV = "MODEL_PUSHER_LEASE_SECONDS"
+OLD_LEASE_SECONDS_ENV = "MODEL_PUSHER_GCS_LEASE_SECONDS"  # its name before S3 came; still read
+DEFAULT_LEASE_SECONDS = 300.0
+NOTHING_PUBLISHED = "nothing was published"
+
+
+def lease_seconds_from_env() -> float:
+    text = os.environ.get(LEASE_SECONDS_ENV) or os.environ.get(OLD_LEASE_SECONDS_ENV) or ""
+    try:
+        return float(text) if text else DEFAULT_LEASE_SECONDS
+    except ValueError:
+        return DEFAULT_LEASE_SECONDS
+
+
+# Bases whose store proved it honours conditional writes, in this process.
+_PROVEN: set[str] = set()
+
+
+class LeaseLost(PublishError):
+    pass
+
+
+class Lease:
+    """Proof that a push is alive, and the note of which version it is writing.
+
+    The owner rewrites the lease object every `seconds / 10`. Every write is conditional on the
+    tag (GCS generation, S3 ETag) its writer saw last, and its body differs every time (so S3's
+    content-derived ETag changes too): exactly one process holds a lease. A push cleaning up a
+    stale lease takes it over first; an owner that was only stalled then finds it lost and stops
+    writing before its next batch, and never makes anything loadable.
+    """
+
+    def __init__(self, store: ObjectStore, key: str, seconds: float, tag: str, version: int | None) -> None:
+        self.store = store
+        self.key = key
+        self.seconds = seconds
+        self.version = version
+        self.lost = False
+        self.written = bool(tag)  # a push with nothing to stage writes its lease with its claim
+        self._holder = uuid.uuid4().hex  # tells this process's writes from a takeover's
+        self._serial = 0
+        self._tag = tag
+        self._renewed_at = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    @classmethod
+    def create(cls, store: ObjectStore, key: str, seconds: float) -> "Lease":
+        lease = cls(store, key, seconds, "", None)
+        lease._start()
+        return lease
+
+    @classmethod
+    def unwritten(cls, store: ObjectStore, key: str, seconds: float) -> "Lease":
+        """A lease to be written with the first thing it covers (write_version), saving a round trip."""
+        return cls(store, key, seconds, "", None)
+
+    @classmethod
+    def take_over(cls, store: ObjectStore, listed: ObjectInfo, seconds: float) -> "Lease | None":
+        """A stale lease, now ours; None when its owner renewed it or another push took it first."""
+        body = store.read(listed.key)
+        if body is None:
+            return None  # its owner finished, or another push cleaned it up, meanwhile
+        note = _note(body)
+        version = parse_version(str(note.get("version", "")))
+        lease = cls(store, listed.key, seconds, listed.tag, version)
+        try:
+            lease._write()
+        except PreconditionFailed:
+            return None
+        lease._keep_alive()  # removing a big leftover can take a while
+        return lease
+
+    def write_version(self, version: int) -> None:
+        """Name the version this push is claiming, renewing the lease (LeaseLost if it is not ours)."""
+        self.version = version
+        if self.written:
+            self.confirm()
+        else:
+            self._start()
+
+    def check(self) -> None:
+        """Raise if another push took this lease over: this push must not write any more. A push
+        that was stalled (its renewals with it) for half a period proves the lease first: the
+        renewer may not have run since it woke up."""
+        if self.written and not self.lost and time.monotonic() - self._renewed_at > self.seconds / 2:
+            self.confirm()
+        if self.lost:
+            raise LeaseLost(
+                f"this push stalled for more than {self.seconds:g} s and another push took over its "
+                f"lease {self.key} to clean up after it; {NOTHING_PUBLISHED}"
+            )
+
+    def confirm(self) -> None:
+        """Renew the lease now, proving it is still ours, before making anything loadable."""
+        if not self.lost:
+            try:
+                self._write()
+            except PreconditionFailed:
+                self.lost = True
+        self.check()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+
+    def release(self) -> None:
+        self.stop()
+        if self.written:
+            self.store.delete(self.key)
+
+    def _start(self) -> None:
+        self._write()
+        self.written = True
+        self._keep_alive()
+
+    def _keep_alive(self) -> None:
+        self._renewer = threading.Thread(target=self._renew, name=f"lease {self.key}", daemon=True)
+        self._renewer.start()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.seconds / 10):
+            try:
+                self._write()
+            except PreconditionFailed:
+                self.lost = True
+                return
+            except Exception as exc:  # a missed renewal is survivable; the next one may work
+                log.warning("Could not renew the push's lease %s (%s); trying again.", self.key, type(exc).__name__)
+
+    def _write(self) -> None:
+        with self._lock:
+            self._serial += 1
+            note = {"holder": self._holder, "serial": self._serial}
+            if self.version is not None:
+                note["version"] = str(self.version)
+            body = json.dumps(note).encode()
+            try:
+                info = self.store.put_bytes(self.key, body, create_only=not self._tag, if_tag=self._tag)
+            except PreconditionFailed:
+                # Taken over; or this very write landed, its answer was lost, and the retry met it.
+                current = self.store.head(self.key)
+                if current is None or self.store.read(self.key) != body:
+                    raise
+                info = current
+            self._tag = info.tag
+            self._renewed_at = time.monotonic()
+
+
+def _check_arrived(f: ModelFile, uri: str, info: ObjectInfo, sent: str) -> None:
+    if info.crc32c and info.crc32c != sent:
+        raise PublishError(f"{f.rel}: the copy at {uri} is corrupt (its CRC32C is {info.crc32c}, the bytes sent "
+                           f"have {sent}); {NOTHING_PUBLISHED}")
+
+
+def _note(body: bytes) -> dict:
+    """A lease's note; {} for anything this pusher did not write (what matters then is its age)."""
+    try:
+        note = json.loads(body)
+    except ValueError:
+        return {}
+    return note if isinstance(note, dict) else {}
+
+
+@dataclass
+class Staging:
+    token: str  # ".pushing-<id>", this push's hidden name
+    lease: Lease
+    model: Model
+    progress: Progress
+    staged: dict[str, ModelFile] = field(default_factory=dict)  # rel -> its copy under the staging prefix
+    unseen: list[ModelFile] = field(default_factory=list)  # big files uploaded unseen into the version
+    version: int | None = None  # the version this push began to write
+    published: bool = False
+
+
+class ObjectStoreTarget:
+    """A serving base directory in an object store (pusher.Store)."""
+
+    def __init__(self, base: str, lease_seconds: float | None = None) -> None:
+        self.uri = base.rstrip("/")
+        self.store, self.prefix = locate(self.uri)
+        self.lease_seconds = lease_seconds_from_env() if lease_seconds is None else lease_seconds
+
+    def version_uri(self, version: int) -> str:
+        return f"{self.uri}/{version}"
+
+    def versions(self) -> set[int]:
+        with self._errors():
+            top, claims = in_parallel([partial(self.store.list, self._folder(), False),
+                                       partial(self.store.list, self._folder(CLAIMS), False)])
+        return numeric_versions(top.folders) | numeric_versions(o.key.rsplit("/", 1)[-1] for o in claims.objects)
+
+    def clean_abandoned(self) -> None:
+        """Remove what pushes that died left behind: their leases stopped being renewed. (A lease
+        is created before anything else of its push and removed after everything else, so every
+        leftover has one.)"""
+        with self._errors():
+            pushes = self.store.list(self._folder() + STAGING_PREFIX, recursive=False)
+            now = time.time()
+            leases = [o for o in pushes.objects if o.key.endswith(LEASE_SUFFIX)]
+            for listed in leases:
+                if now - listed.updated > self.lease_seconds:
+                    lease = Lease.take_over(self.store, listed, self.lease_seconds)
+                    if lease is not None:
+                        try:
+                            with self._errors():
+                                self._clean_after(lease)
+                        except PublishError as exc:  # e.g. a store that forbids deletes: push anyway
+                            lease.stop()
+                            log.warning("Could not remove what an interrupted push left (%s).", exc)
+            # A staging area whose lease is gone belongs to a push that lost its lease to a cleaner
+            # while writes of its were still in flight, and then died: it can publish nothing.
+            held = {o.key[: -len(LEASE_SUFFIX)] for o in leases}
+            for name in pushes.folders:
+                staging = f"{self._folder()}{STAGING_PREFIX}{name}"
+                if staging not in held:
+                    try:
+                        with self._errors():
+                            self._remove(staging + "/")
+                    except PublishError as exc:
+                        log.warning("Could not remove %s (%s).", self._uri_of(staging + "/"), exc)
+                        continue
+                    log.info("Removed %s, left by a push that had lost its lease.", self._uri_of(staging + "/"))
+
+    def stage(self, model: Model, progress: Progress) -> Staging:
+        """Take a lease, then upload (or copy) the big files under a hidden prefix."""
+        with self._errors(NOTHING_PUBLISHED):
+            self._require_conditional_writes()
+            token = f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+            big = [f for f in model.files if f.size > STRAIGHT_IN_MAX]
+            # Where the store can upload unseen (S3 multipart), local big files go into the claimed
+            # version that way, with no copy; the rest are staged.
+            unseen = [f for f in big if self.store.hidden_uploads and "://" not in f.source]
+            big = [f for f in big if f not in unseen]
+            # The lease comes before the first object it covers: now if there is anything to stage.
+            lease = (Lease.create if big else Lease.unwritten)(
+                self.store, f"{self._folder()}{token}{LEASE_SUFFIX}", self.lease_seconds)
+            staging = Staging(token, lease, model, progress, unseen=unseen)
+            try:
+                target = self._folder(token)
+                if big:
+                    log.info("Uploading %d file%s over %d MiB (%.1f MB) to %s first, where model servers do "
+                             "not look.", len(big), "" if len(big) == 1 else "s", STRAIGHT_IN_MAX // 2**20,
+                             sum(f.size for f in big) / 1e6, self._uri_of(target))
+
+                def stage_one(f: ModelFile) -> ModelFile:
+                    lease.check()
+                    return put(f, self.store, target + f.rel, progress)
+
+                staged = in_parallel([partial(stage_one, f) for f in big])
+                staging.staged = {f.rel: f for f in staged}
+            except BaseException:
+                self.discard(staging)
+                raise
+            return staging
+
+    def publish(self, staging: Staging, version: int) -> bool:
+        """Claim `version`, fill it, verified, and write saved_model.pb last."""
+        target = self._folder(str(version))
+        with self._errors(NOTHING_PUBLISHED):
+            # One round trip for three requests: the lease note names the version (a cleaner checks
+            # the claim holds this push's token before it removes anything there) and renewing it
+            # proves the lease is still ours; the claim; a look for objects no push claimed.
+            def renew() -> bool:
+                try:
+                    staging.lease.write_version(version)
+                    return True
+                except LeaseLost:
+                    return False
+
+            still_ours, claimed, present = in_parallel([
+                renew, partial(self._claim, version, staging.token), partial(self.store.list, target, False),
+            ])
+            if not still_ours:
+                if claimed:
+                    self._unclaim(version)  # nothing was written under it: the number goes back
+                staging.lease.check()
+            if not claimed:
+                return False
+            if present.objects or present.folders:
+                # Another push published it since our listing (its claim is gone once it is
+                # complete), or another tool wrote there: not ours either way.
+                log.info("%s already holds objects; leaving them alone.", self._uri_of(target))
+                self._unclaim(version)
+                return False
+            staging.version = version
+            log.info("Claimed version %d; writing its %d files into %s, saved_model.pb last.",
+                     version, len(staging.model.files), self.version_uri(version))
+            files = [staging.staged.get(f.rel, f) for f in staging.model.in_publish_order()]
+            loaders = [f for f in files if f.rel in SAVED_MODEL_FILES]
+            uploads = self._upload_unseen(staging, target)
+
+            def place(f: ModelFile) -> None:
+                staging.lease.check()  # a push whose lease was taken over writes nothing more
+                if f.rel in uploads:
+                    _check_arrived(f, self._uri_of(target + f.rel), *uploads[f.rel].finish(create_only=True))
+                else:
+                    # Bytes of staged files were counted when they were staged.
+                    put(f, self.store, target + f.rel, None if f.rel in staging.staged else staging.progress)
+                staging.progress.add(files=1)
+
+            in_parallel([partial(place, f) for f in files if f not in loaders])
+            # Every other object is in place and verified; a push that stalled long enough to lose
+            # its lease must not make the version loadable now (check() proves a lease not renewed
+            # for half its period: a push that kept renewing cannot have been taken over).
+            staging.lease.check()
+            with stopping.committing(self.version_uri(version)):
+                for f in loaders:
+                    place(f)
+                staging.published = True
+        return True
+
+    def _upload_unseen(self, staging: Staging, target: str) -> dict[str, object]:
+        """Upload the big files into the claimed version as uploads no listing shows yet."""
+        if not staging.unseen:
+            return {}
+        log.info("Uploading %d file%s over %d MiB (%.1f MB) into %s as multipart uploads, unseen until "
+                 "the version is filled.", len(staging.unseen), "" if len(staging.unseen) == 1 else "s",
+                 STRAIGHT_IN_MAX // 2**20, sum(f.size for f in staging.unseen) / 1e6, self._uri_of(target))
+
+        def upload(f: ModelFile) -> object:
+            staging.lease.check()
+            return self.store.upload_hidden(target + f.rel, f.source, f.size, staging.progress)
+
+        return dict(zip((f.rel for f in staging.unseen), in_parallel([partial(upload, f) for f in staging.unseen])))
+
+    def discard(self, staging: Staging) -> None:
+        """Remove the staging files, the claim of a published version and then the lease (so that
+        whatever is left always has a lease naming it); after a failed publish, what it wrote."""
+        staging.lease.stop()
+        try:
+            with self._errors():
+                if staging.lease.lost:
+                    # The push that took the lease over cleans up too, but writes of ours that were
+                    # in flight may have landed after it did; every one has finished by now.
+                    self._remove(self._folder(staging.token))
+                    if staging.version is not None and not staging.published:
+                        self._remove_version(staging.version)
+                    return
+                if staging.published:
+                    # What this push staged is known: no listing. The lease goes after the staged
+                    # files (never a leftover without one), with the claim: clutter once complete.
+                    in_parallel([partial(self.store.delete, self._folder(staging.token) + f.rel)
+                                 for f in staging.staged.values()])
+                    in_parallel([partial(self._unclaim, staging.version), staging.lease.release])
+                    return
+                if staging.version is not None:
+                    self._remove_version(staging.version)
+                if staging.lease.written:
+                    self._remove(self._folder(staging.token))
+                staging.lease.release()
+        except PublishError as exc:
+            log.warning(
+                "Could not remove what this push left (%s); the next push to %s tries again once this push's "
+                "lease is %.0f s old.", exc, self.uri, self.lease_seconds,
+            )
+
+    def version_model(self, version: int) -> Model:
+        with self._errors():
+            return model_under(self.store, self._folder(str(version)), self.version_uri(version),
+                               f"version {version} at {self.uri}", "push_destination")
+
+    def delete_version(self, version: int) -> None:
+        """An object store cannot make a prefix vanish at once; saved_model.pb goes first, so that
+        no model server starts loading a version while it is being removed."""
+        with self._errors():
+            self._remove(self._folder(str(version)))
+            self._unclaim(version)
+
+    def abandoned(self, version: int, newest_write: float) -> bool:
+        """Whether an incomplete version is garbage: no live push is writing it (no lease names it,
+        no fresh claim) and nothing was written to it for a whole lease period. A push killed while
+        retention removed a version leaves such remains, with neither claim nor lease."""
+        if time.time() - newest_write <= self.lease_seconds:
+            return False
+        with self._errors():
+            claim = self.store.head(f"{self._folder(CLAIMS)}{version}")
+            if claim is not None and time.time() - claim.updated <= self.lease_seconds:
+                return False
+            pushes = self.store.list(self._folder() + STAGING_PREFIX, recursive=False)
+            for listed in (o for o in pushes.objects if o.key.endswith(LEASE_SUFFIX)):
+                if time.time() - listed.updated <= self.lease_seconds:
+                    if _note(self.store.read(listed.key) or b"").get("version") == str(version):
+                        return False
+        return True
+
+    def _require_conditional_writes(self) -> None:
+        """Prove, once per process and base, that the store refuses a create-only write of an object
+        that exists and a write conditional on a tag it no longer has: claims and leases rely on
+        both. Old MinIO and SeaweedFS accept such writes silently, and two pushes could then publish
+        over each other."""
+        if self.store.conditions_guaranteed or self.uri in _PROVEN:
+            return
+        probe = f"{self._folder(CLAIMS)}probe-{uuid.uuid4().hex}"
+
+        def refused(condition: str, **write: object) -> bool:
+            try:
+                self.store.put_bytes(probe, f"probe {condition}".encode(), **write)
+                return False
+            except PreconditionFailed:
+                return True
+
+        try:
+            first = self.store.put_bytes(probe, b"probe 1", create_only=True)
+            self.store.put_bytes(probe, b"probe 2", if_tag=first.tag)
+            # Now both must be refused: the object exists, and its tag is no longer the first one.
+            # Checked at once: neither can change what the other finds unless the store ignores it.
+            checks = {"If-None-Match": {"create_only": True}, "If-Match": {"if_tag": first.tag}}
+            results = in_parallel([partial(refused, name, **write) for name, write in checks.items()])
+            ignored = [name for name, ok in zip(checks, results) if not ok]
+        finally:
+            try:
+                with self._errors():
+                    self.store.delete(probe)
+            except PublishError as exc:  # harmless: a hidden name no model server or push looks at
+                log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), exc)
+        if ignored:
+            raise PublishError(
+                f"push_destination: {self.uri}: the store accepted writes it should have refused (it ignores "
+                f"{' and '.join(ignored)}), so racing pushes could overwrite each other; pushing needs a store "
+                f"that honours conditional writes (If-None-Match and If-Match: AWS S3, MinIO since "
+                f"RELEASE.2024-05-07, SeaweedFS 4.18 or later, GCS); {NOTHING_PUBLISHED}"
+            )
+        _PROVEN.add(self.uri)
+
+    def _claim(self, version: int, token: str) -> bool:
+        key = f"{self._folder(CLAIMS)}{version}"
+        try:
+            self.store.put_bytes(key, token.encode(), create_only=True)
+            return True
+        except PreconditionFailed:
+            # Taken: by another push, or by this one if an earlier attempt's answer was lost.
+            return self.store.read(key) == token.encode()
+
+    def _unclaim(self, version: int) -> None:
+        """The version's own objects mark its number as taken now; the claim is clutter."""
+        try:
+            self.store.delete(f"{self._folder(CLAIMS)}{version}")
+        except Exception as exc:  # harmless: a leftover claim only keeps a number taken
+            log.warning("Could not remove the claim of version %d (%s); it is harmless.", version, type(exc).__name__)
+
+    def _clean_after(self, lease: Lease) -> None:
+        token = lease.key[len(self._folder()): -len(LEASE_SUFFIX)]
+        left = [f"staging {self._uri_of(self._folder(token))}"]
+        # The note names the version the push was claiming; it wrote there only if it won the claim.
+        if lease.version is not None and self.store.read(f"{self._folder(CLAIMS)}{lease.version}") == token.encode():
+            target = self._folder(str(lease.version))
+            if any(self.store.head(target + name) is not None for name in SAVED_MODEL_FILES):
+                self._unclaim(lease.version)  # it got as far as saved_model.pb: complete, keep it
+            else:
+                self._remove_version(lease.version)  # incomplete; its claim stays so the number is never reused
+                left.append(f"incomplete version {lease.version}")
+        self._remove(self._folder(token))
+        lease.release()
+        log.info("Removed what an interrupted push left at %s: %s.", self.uri, " and ".join(left))
+
+    def _remove_version(self, version: int) -> None:
+        """An incomplete version: its objects, and uploads into it that never became objects."""
+        target = self._folder(str(version))
+        self._remove(target)
+        if self.store.hidden_uploads:
+            self.store.abort_hidden(target)
+
+    def _remove(self, prefix: str) -> None:
+        objects = self.store.list(prefix).objects
+        loaders = [o for o in objects if o.key[len(prefix):] in SAVED_MODEL_FILES]
+        for info in loaders:
+            self.store.delete(info.key)
+        in_parallel([partial(self.store.delete, o.key) for o in objects if o not in loaders])
+
+    def _folder(self, *parts: str) -> str:
+        return join(self.prefix, *parts)
+
+    def _uri_of(self, key: str) -> str:
+        return f"{self.store.scheme}://{self.store.bucket}/{key}"
+
+    def _errors(self, outcome: str = ""):
+        return self.store.errors(f"push_destination: {self.uri}", PublishError, outcome)

@@ -1,0 +1,224 @@
+"""Find the SavedModel inside a model artifact, in every layout TFX writes, and list its files."""
+
+import logging
+import os
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from component.push.artifacts import Artifact, parse_flag
+from component.errors import InputError
+from component.savedmodel.model import SAVED_MODEL_FILES, Model, ModelFile
+from component.stores.objstore import children, join, model_under, split_uri
+from component.stores.stores import is_remote, locate, same_service
+
+log = logging.getLogger(__name__)
+
+class Tree(Protocol):
+    """Read-only view of an artifact's files, local or remote."""
+
+    uri: str
+
+    def entries(self, rel: str) -> dict[str, bool]:
+        """Names in directory `rel` mapped to is-a-directory; {} when it does not exist."""
+
+    def model(self, rel: str, origin: str) -> Model:
+        """Every file and empty directory below `rel`."""
+
+
+class LocalTree:
+    def __init__(self, artifact: Artifact) -> None:
+        self.input_name = artifact.name
+        self.uri = artifact.uri
+        self.root = artifact.path
+
+    def entries(self, rel: str) -> dict[str, bool]:
+        try:
+            with os.scandir(self.root / rel) as it:
+                return {e.name: e.is_dir() for e in it}
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        except OSError as exc:
+            raise InputError(f"{self.input_name}: cannot read {self.root / rel} ({exc.strerror})") from None
+
+    def model(self, rel: str, origin: str) -> Model:
+        top = self.root / rel
+        real_top = Path(os.path.realpath(top))
+        files: list[ModelFile] = []
+        empty_dirs: list[str] = []
+
+        # A directory symlink is refused, not followed: followed, two links per level 13 levels deep
+        # made 184 KB an 819 MB push, and each real file would be pushed once per path to it.
+        # Refused, the walk visits each real directory once, so it stays fast whatever the links.
+        # (A link to a file inside the model is copied as a file: one link, one copy.)
+        def walk(directory: Path, prefix: PurePosixPath) -> None:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            if not entries and str(prefix) != ".":
+                empty_dirs.append(str(prefix))
+            for entry in entries:
+                rel_path = prefix / entry.name
+                _check_object_name(self.input_name, rel_path)
+                if entry.is_symlink():
+                    target = Path(os.path.realpath(entry.path))
+                    if target != real_top and real_top not in target.parents:
+                        raise InputError(
+                            f"{self.input_name}: symlink {rel_path} points outside the model directory "
+                            f"(to {target}); refusing to push it"
+                        )
+                    if entry.is_dir():
+                        raise InputError(
+                            f"{self.input_name}: {rel_path} is a symlink to a directory; a model is pushed "
+                            "as its real files, so replace the link by the directory it points to"
+                        )
+                if entry.is_dir():
+                    walk(Path(entry.path), rel_path)
+                elif entry.is_file():
+                    if not os.access(entry.path, os.R_OK):
+                        raise InputError(f"{self.input_name}: file {rel_path} is not readable")
+                    stat = entry.stat()
+                    files.append(ModelFile(str(rel_path), stat.st_size, entry.path, modified=stat.st_mtime))
+                else:
+                    raise InputError(f"{self.input_name}: {rel_path} is not a regular file or directory")
+
+        try:
+            walk(top, PurePosixPath("."))
+        except OSError as exc:
+            raise InputError(f"{self.input_name}: cannot read {top} ({exc.strerror})") from None
+        return Model(str(top), origin, tuple(files), tuple(empty_dirs))
+
+
+def _check_object_name(input_name: str, rel: PurePosixPath) -> None:
+    """Object stores name objects in UTF-8; a local name that is not valid UTF-8 (Python keeps
+    its bytes as surrogates) has no object name, so the model is refused before anything is written."""
+    try:
+        str(rel).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(str(rel)).decode("utf-8", "backslashreplace")
+        raise InputError(
+            f"{input_name}: file name {shown!r} is not valid UTF-8, so it cannot become an object name; rename it"
+        ) from None
+
+
+def local_model(path: Path, input_name: str, origin: str) -> Model:
+    """Every file below a local directory, as a Model (a published version, a test's model)."""
+    return LocalTree(Artifact(input_name, str(path), path)).model("", origin)
+
+
+def open_tree(artifact: Artifact, destination: str = "") -> Tree:
+    """A gs:// / s3:// / minio:// artifact is read through its store's API when the push goes to
+    the same service (its files are then copied server-side, not streamed through this container
+    or Vertex's slow /gcs FUSE mount) or when it is not at its mounted path (a laptop); otherwise
+    at the mounted path, where KFP put it."""
+    if is_remote(artifact.uri) and (same_service(artifact.uri, destination) or not artifact.path.is_dir()):
+        tree = ObjectTree(artifact)
+        if not artifact.path.is_dir():
+            return tree
+        # With the mount there, the API is only the faster way: fall back to the mount when the
+        # store cannot be read or holds nothing there (tests, unusual clusters).
+        try:
+            if tree.entries(""):
+                return tree
+        except InputError as exc:
+            log.info("Reading %s from its mounted path %s: %s", artifact.name, artifact.path, exc)
+    if not artifact.path.is_dir():
+        raise InputError(f"{artifact.name}: directory {artifact.path} does not exist (uri {artifact.uri})")
+    return LocalTree(artifact)
+
+
+class ObjectTree:
+    """A model artifact in an object store, read through the store's API."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.input_name = artifact.name
+        self.uri = artifact.uri.rstrip("/")
+        _, bucket, _ = split_uri(self.uri)
+        if not bucket:
+            raise InputError(f"{artifact.name}: {artifact.uri!r} names no bucket")
+        self.store, self.prefix = locate(self.uri)
+
+    def entries(self, rel: str) -> dict[str, bool]:
+        prefix = join(self.prefix, rel)
+        with self._errors():
+            return dict(children(self.store.list(prefix, recursive=False), prefix))
+
+    def model(self, rel: str, origin: str) -> Model:
+        with self._errors():
+            return model_under(self.store, join(self.prefix, rel), "/".join(p for p in (self.uri, rel) if p),
+                               origin, self.input_name)
+
+    def _errors(self):
+        return self.store.errors(f"{self.input_name}: cannot read {self.uri}", InputError)
+
+
+def artifact_entries(artifact: Artifact) -> dict[str, bool]:
+    """The names at the top of an artifact (marker files); {} when KFP made no directory for it,
+    as for a blessing that is metadata only."""
+    if is_remote(artifact.uri) and not artifact.path.is_dir():
+        return open_tree(artifact).entries("")
+    return LocalTree(artifact).entries("")
+
+
+def find_model(model: Artifact | None, infra_blessing: Artifact | None, destination: str = "") -> Model:
+    """The SavedModel to push: from `model` when given (as TFX), else InfraValidator's warmed-up copy.
+
+    `destination`: artifacts in the same service are read through its API even when mounted (see open_tree)."""
+    if model is not None:
+        tree = open_tree(model, destination)
+        return tree.model(_serving_dir(tree, model.name), f"{model.name} {model.uri}")
+    if infra_blessing is not None:
+        return _stamped_model(infra_blessing, destination)
+    raise InputError(
+        "model: no model given; connect `model`, or an `infra_blessing` that holds a warmed-up model "
+        "(InfraValidator with make_warmup=True)"
+    )
+
+
+def _stamped_model(infra_blessing: Artifact, destination: str) -> Model:
+    has_model = infra_blessing.metadata.get("has_model")
+    if has_model is not None and not parse_flag(has_model, "infra_blessing.metadata.has_model"):
+        raise InputError(
+            "infra_blessing: does not contain a model (has_model=0); connect `model`, or run "
+            "InfraValidator with make_warmup=True"
+        )
+    tree = open_tree(infra_blessing, destination)
+    if not tree.entries("").get("stamped_model"):
+        raise InputError(
+            f"infra_blessing: no stamped_model/ directory in {infra_blessing.uri}, so it holds no model; "
+            "connect `model`, or run InfraValidator with make_warmup=True"
+        )
+    _require_saved_model(tree, "stamped_model", infra_blessing.name)
+    return tree.model("stamped_model", f"{infra_blessing.name} {infra_blessing.uri} (warmed-up stamped_model)")
+
+
+def _serving_dir(tree: Tree, input_name: str) -> str:
+    """TFX's layouts: Format-Serving/ (TFX >= 0.29), serving_model_dir/ (older), Estimator export/."""
+    top = tree.entries("")
+    rel = next((d for d in ("Format-Serving", "serving_model_dir") if top.get(d)), "")
+    if tree.entries(rel).get("export"):
+        rel = _only_child(tree, _join(rel, "export"), "exporter name", input_name)
+        rel = _only_child(tree, rel, "timestamp", input_name)
+    _require_saved_model(tree, rel, input_name)
+    return rel
+
+
+def _only_child(tree: Tree, rel: str, what: str, input_name: str) -> str:
+    names = tree.entries(rel)
+    if len(names) != 1:
+        raise InputError(
+            f"{input_name}: Estimator layout {rel}/ must hold exactly one {what} directory, "
+            f"found {sorted(names) or 'none'}"
+        )
+    return _join(rel, next(iter(names)))
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p for p in parts if p)
+
+
+def _require_saved_model(tree: Tree, rel: str, input_name: str) -> None:
+    if not any(tree.entries(rel).get(f) is False for f in SAVED_MODEL_FILES):
+        raise InputError(
+            f"{input_name}: no saved_model.pb or saved_model.pbtxt in {_join(tree.uri.rstrip('/'), rel)}; "
+            "expected a SavedModel, or a TFX model artifact (Format-Serving/, serving_model_dir/ "
+            "or export/<name>/<timestamp>/)"
+        )

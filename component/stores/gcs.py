@@ -1,0 +1,404 @@
+"""Google Cloud Storage: the object-store verbs (objstore.ObjectStore) on one bucket, one shared
+client and connection pool, the retry policy, and one-line errors that never show a token or a
+signed URL. Imported only when a gs:// location is involved.
+
+Credentials are Application Default Credentials (Workload Identity on GKE and Vertex AI, a key
+file, or gcloud's login on a laptop); with STORAGE_EMULATOR_HOST set, anonymous ones for the
+emulator. A small file goes in one media request; a bigger one streams from disk in one resumable
+upload, a block at a time, so memory stays flat; a big one goes up as slices in parallel that GCS
+then composes into one object; a copy is GCS's own rewrite.
+"""
+
+import functools
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+import google.auth
+import google_crc32c
+import requests
+from google.api_core import exceptions as api_exceptions
+from google.auth import exceptions as auth_exceptions
+from google.auth.credentials import AnonymousCredentials
+from google.auth.transport.requests import AuthorizedSession
+from google.cloud import storage
+from google.cloud.storage.exceptions import DataCorruption
+from google.cloud.storage.retry import DEFAULT_RETRY
+
+from component.runtime.checksums import b64_crc32c, crc32c_of_file
+from component.errors import PusherError
+from component.stores.objstore import Listing, ObjectInfo, PreconditionFailed, split_uri
+from component.runtime.progress import Progress
+
+EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
+RETRY_SECONDS_ENV = "MODEL_PUSHER_GCS_RETRY_SECONDS"
+SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)
+# Connections kept open: every transfer thread plus the lease heartbeat gets one without waiting.
+POOL_SIZE = 64
+TIMEOUT = (20, 120)  # seconds to connect; to wait for an answer or to send one block
+# Files up to this size are read whole and sent in one request; bigger ones are streamed.
+ONE_REQUEST_MAX = 2 * 1024 * 1024
+# Files from this size on go up in slices, SLICE_WORKERS at a time, composed by GCS into one object
+# (a parallel composite upload): one connection carries only so much (its window over the round
+# trip, the bandwidth each flow gets), so one stream leaves most of the line idle. A compose takes
+# at most MAX_SLICES objects; slices are at least MIN_SLICE so each stream gets up to speed.
+COMPOSITE_MIN = 64 * 1024 * 1024
+MAX_SLICES = 32
+MIN_SLICE = 16 * 1024 * 1024
+SLICE_WORKERS = 8
+
+log = logging.getLogger(__name__)
+
+# 429, 5xx, resets and timeouts (google-cloud-storage's list of transient failures), retried with
+# exponential backoff for at most this long in all. Writes stay safe to repeat because they carry
+# preconditions (ifGenerationMatch) or go to names no other push uses.
+RETRY = DEFAULT_RETRY.with_delay(initial=0.5, maximum=16.0, multiplier=2.0).with_timeout(
+    float(os.environ.get(RETRY_SECONDS_ENV, "120"))
+)
+_OCTETS = {"Content-Type": "application/octet-stream"}
+
+
+@functools.cache
+def client() -> storage.Client:
+    """The one client of this process; its session keeps POOL_SIZE connections open."""
+    if os.environ.get(EMULATOR_ENV):
+        credentials, project = AnonymousCredentials(), None
+    else:
+        credentials, project = google.auth.default(scopes=SCOPES)
+    session = AuthorizedSession(credentials)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return storage.Client(project=project, credentials=credentials, _http=session)
+
+
+def open_bucket(scheme: str, bucket: str) -> "GcsBucket":
+    return GcsBucket(bucket)
+
+
+class GcsBucket:
+    scheme = "gs"
+    conditions_guaranteed = True  # ifGenerationMatch is part of every GCS write
+    hidden_uploads = False  # the JSON API has no invisible multipart upload: big files are staged
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    def list(self, prefix: str, recursive: bool = True) -> Listing:
+        try:
+            pages = client().list_blobs(
+                self.bucket, prefix=prefix, delimiter=None if recursive else "/", retry=RETRY, timeout=TIMEOUT
+            )
+            objects = [_info(b) for b in pages]
+        except api_exceptions.NotFound:
+            # Listing never misses in a bucket that exists, so this can only mean the bucket.
+            raise api_exceptions.NotFound(f"bucket gs://{self.bucket} does not exist") from None
+        return Listing(objects, [p[len(prefix):].rstrip("/") for p in sorted(pages.prefixes)])
+
+    def head(self, key: str) -> ObjectInfo | None:
+        blob = client().bucket(self.bucket).get_blob(key, retry=RETRY, timeout=TIMEOUT)
+        return None if blob is None else _info(blob)
+
+    def put_bytes(self, key: str, data: bytes, *, create_only: bool = False, if_tag: str = "",
+                  metadata: Mapping[str, str] | None = None) -> ObjectInfo:
+        # The library's multipart upload: metadata travels in the same request, and the emulator
+        # enforces ifGenerationMatch on it (claims and leases are tested through it).
+        blob = self._blob(key)
+        blob.metadata = dict(metadata) if metadata else None
+        match = 0 if create_only else int(if_tag) if if_tag else None
+        try:
+            blob.upload_from_string(data, if_generation_match=match, retry=RETRY, timeout=TIMEOUT)
+        except api_exceptions.PreconditionFailed:
+            raise PreconditionFailed(key) from None
+        return _info(blob)
+
+    def put_file(self, key: str, path: str, size: int, *, create_only: bool,
+                 progress: Progress | None) -> tuple[ObjectInfo, str]:
+        if size >= COMPOSITE_MIN:
+            return self._put_composite(key, path, size, create_only, progress)
+        if size > ONE_REQUEST_MAX:
+            return self._put_streamed(key, path, size, create_only, progress)
+        # A media upload: the bytes as the request body, no multipart envelope to build and parse.
+        with open(path, "rb") as src:
+            data = src.read()
+        params = {"uploadType": "media", "name": key, **({"ifGenerationMatch": "0"} if create_only else {})}
+        try:
+            resource = RETRY(_call)("POST", self._upload_url(), params=params, data=data, headers=_OCTETS).json()
+        except api_exceptions.PreconditionFailed:
+            raise PreconditionFailed(key) from None
+        _count(progress, len(data))
+        return _info_of(resource), b64_crc32c(google_crc32c.value(data).to_bytes(4, "big"))
+
+    def copy(self, source: str, key: str, *, create_only: bool) -> ObjectInfo:
+        # The JSON API's rewrite, called directly: the library's Blob.rewrite costs several times
+        # the CPU per call, and a version is filled with one copy per staged file.
+        _, src_bucket, src_key = split_uri(source)
+        url = (f"{client().api_endpoint}/storage/v1/b/{quote(src_bucket, safe='')}/o/{quote(src_key, safe='')}"
+               f"/rewriteTo/b/{quote(self.bucket, safe='')}/o/{quote(key, safe='')}")
+        params = {"ifGenerationMatch": "0"} if create_only else {}
+        try:
+            while True:  # across locations or storage classes GCS may need several calls for one copy
+                answer = RETRY(_call)("POST", url, params=params, json={}).json()
+                if answer.get("done"):
+                    return _info_of(answer["resource"])
+                params = {**params, "rewriteToken": answer["rewriteToken"]}
+        except api_exceptions.PreconditionFailed:
+            raise PreconditionFailed(key) from None
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self._blob(key).download_as_bytes(checksum="crc32c", retry=RETRY, timeout=TIMEOUT)
+        except api_exceptions.NotFound:
+            return None
+
+    def download(self, key: str, out: BinaryIO, progress: Progress | None) -> str:
+        sink = _Sink(out, progress)
+        self._blob(key).download_to_file(sink, raw_download=True, checksum=None, retry=RETRY, timeout=TIMEOUT)
+        return sink.crc32c()
+
+    def delete(self, key: str) -> None:
+        try:
+            self._blob(key).delete(retry=RETRY, timeout=TIMEOUT)
+        except api_exceptions.NotFound:
+            pass  # removed meanwhile by whoever else was cleaning
+
+    def errors(self, what: str, error: type[PusherError], outcome: str = ""):
+        return gcs_errors(what, error, outcome)
+
+    def _put_streamed(self, key: str, path: str, size: int, create_only: bool,
+                      progress: Progress | None) -> tuple[ObjectInfo, str]:
+        on_sent = _counted_once(progress)
+
+        def attempt() -> tuple[ObjectInfo, str]:
+            # Each attempt opens a new upload session and sends the whole file in one request.
+            params = {"uploadType": "resumable", "name": key, **({"ifGenerationMatch": "0"} if create_only else {})}
+            start = _call("POST", self._upload_url(), params=params, json={},
+                          headers={"X-Upload-Content-Length": str(size)})
+            with open(path, "rb") as src:
+                body = _Body(src, size, on_sent)
+                response = _call("PUT", start.headers["Location"], data=body, headers=_OCTETS)
+            return _info_of(response.json()), body.crc32c()
+
+        try:
+            return RETRY(attempt)()
+        except api_exceptions.PreconditionFailed:
+            raise PreconditionFailed(key) from None
+
+    def _put_composite(self, key: str, path: str, size: int, create_only: bool,
+                       progress: Progress | None) -> tuple[ObjectInfo, str]:
+        """Upload the file as slices in parallel, each checked against the CRC32C of its bytes,
+        then compose them into `key`; returns the composed object's info and the CRC32C of the
+        whole file (read once more meanwhile), which the caller compares with the object's.
+
+        The slices are named after `key` plus a random token: for a push's big files, under its
+        hidden staging prefix, removed with it if this process dies. They are deleted once
+        composed (or once the upload failed)."""
+        length = max(MIN_SLICE, -(-size // MAX_SLICES))
+        token = os.urandom(8).hex()
+        slices = [(f"{key}.slice-{token}-{i:02d}", offset, min(length, size - offset))
+                  for i, offset in enumerate(range(0, size, length))]
+        with ThreadPoolExecutor(SLICE_WORKERS + 1) as pool:
+            whole = pool.submit(crc32c_of_file, path)
+            uploads = [pool.submit(self._put_slice, path, name, offset, n, progress) for name, offset, n in slices]
+            try:
+                wait(uploads, return_when=FIRST_EXCEPTION)
+                failed = next((u for u in uploads if u.done() and u.exception() is not None), None)
+                if failed is not None:
+                    raise failed.exception()  # type: ignore[misc]
+                target = self._blob(key)
+                try:
+                    target.compose([self._blob(name) for name, _, _ in slices], retry=RETRY, timeout=TIMEOUT,
+                                   **({"if_generation_match": 0} if create_only else {}))
+                except api_exceptions.PreconditionFailed:
+                    raise PreconditionFailed(key) from None
+            finally:
+                for upload in uploads:
+                    upload.cancel()
+                wait(uploads)
+                self._delete_slices(tuple(name for name, _, _ in slices), pool)
+            return _info(target), whole.result()
+
+    def _put_slice(self, path: str, name: str, offset: int, length: int, progress: Progress | None) -> None:
+        on_sent = _counted_once(progress)
+
+        def attempt() -> tuple[ObjectInfo, str]:
+            # One media request per slice: the body streams from the file, a block at a time.
+            with open(path, "rb") as src:
+                src.seek(offset)
+                body = _Body(src, length, on_sent)
+                response = _call("POST", self._upload_url(), params={"uploadType": "media", "name": name},
+                                 data=body, headers=_OCTETS)
+            return _info_of(response.json()), body.crc32c()
+
+        info, sent = RETRY(attempt)()
+        if info.crc32c != sent:
+            raise CorruptSlice(f"a slice of {path} arrived corrupt at gs://{self.bucket}/{name} (its CRC32C is "
+                               f"{info.crc32c}, the bytes sent have {sent})")
+
+    def _delete_slices(self, names: tuple[str, ...], pool: ThreadPoolExecutor) -> None:
+        def delete(name: str) -> None:
+            try:
+                self.delete(name)
+            except Exception as exc:  # a leftover slice costs storage, not correctness
+                log.warning("Could not delete the upload slice gs://%s/%s (%s).", self.bucket, name, type(exc).__name__)
+
+        list(pool.map(delete, names))
+
+    def _blob(self, key: str) -> storage.Blob:
+        return client().bucket(self.bucket).blob(key)
+
+    def _upload_url(self) -> str:
+        return f"{client().api_endpoint}/upload/storage/v1/b/{quote(self.bucket, safe='')}/o"
+
+
+class CorruptSlice(api_exceptions.GoogleAPIError):
+    """A slice of a composite upload whose CRC32C, as GCS computed it, is not that of the bytes
+    sent. Not retried: the caller's errors() makes it one line with what it means for the push."""
+
+
+def _info(blob: storage.Blob) -> ObjectInfo:
+    return ObjectInfo(
+        blob.name, int(blob.size or 0), blob.crc32c or "",
+        blob.updated.timestamp() if blob.updated else 0.0, str(blob.generation or ""), dict(blob.metadata or {}),
+    )
+
+
+def _info_of(resource: dict[str, Any]) -> ObjectInfo:
+    """An object resource of the JSON API, as a media or resumable upload answers it."""
+    return ObjectInfo(resource["name"], int(resource["size"]), resource.get("crc32c", ""),
+                      0.0, str(resource.get("generation", "")), dict(resource.get("metadata") or {}))
+
+
+def _call(method: str, url: str, **kwargs: Any) -> requests.Response:
+    response = client()._http.request(method, url, timeout=TIMEOUT, **kwargs)
+    if response.status_code >= 300:
+        raise api_exceptions.from_http_response(response)
+    return response
+
+
+def _counted_once(progress: Progress | None) -> Callable[[int], None]:
+    """Report how far an upload got; a retried upload starts again from 0, and the bytes already
+    reported are not counted twice."""
+    counted = [0]
+
+    def on_sent(offset: int) -> None:
+        if offset > counted[0]:
+            _count(progress, offset - counted[0])
+            counted[0] = offset
+
+    return on_sent
+
+
+def _count(progress: Progress | None, nbytes: int) -> None:
+    if progress is not None:
+        progress.add(nbytes)
+
+
+class _Body:
+    """A local file as an upload body: the HTTP library reads it a block at a time, so memory stays
+    flat; the CRC32C of what was sent is computed on the way."""
+
+    def __init__(self, src: BinaryIO, size: int, on_sent: Callable[[int], None]) -> None:
+        self._src = src
+        self._size = size
+        self._on_sent = on_sent
+        self._sent = 0
+        self._crc = google_crc32c.Checksum()
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, n: int = -1) -> bytes:
+        # Never past `size`: a slice's body is a range of its file.
+        data = self._src.read(min(n if n and n > 0 else 1024 * 1024, self._size - self._sent))
+        self._crc.update(data)
+        self._sent += len(data)
+        self._on_sent(self._sent)
+        return data
+
+    def crc32c(self) -> str:
+        return b64_crc32c(self._crc.digest())
+
+
+class _Sink:
+    """Where a download writes: the file, plus its CRC32C and progress."""
+
+    def __init__(self, out: BinaryIO, progress: Progress | None) -> None:
+        self._out = out
+        self._progress = progress
+        self._crc = google_crc32c.Checksum()
+
+    def write(self, data: bytes) -> int:
+        self._crc.update(data)
+        _count(self._progress, len(data))
+        return self._out.write(data)
+
+    def crc32c(self) -> str:
+        return b64_crc32c(self._crc.digest())
+
+
+@contextmanager
+def gcs_errors(what: str, error: type[PusherError], outcome: str = "") -> Iterator[None]:
+    """Turn what google-cloud-storage, google-auth and requests raise into one line of `error`:
+    "<what>: <reason>[; <outcome>]"."""
+    try:
+        yield
+    except PusherError:
+        raise
+    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError, requests.RequestException,
+            DataCorruption) as exc:
+        text = f"{what}: {_reason(exc)}"
+        raise error(f"{text}; {outcome}" if outcome else text) from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, auth_exceptions.DefaultCredentialsError):
+        return (
+            f"no usable Google Cloud credentials ({_clean(exc)[:200]}); set GOOGLE_APPLICATION_CREDENTIALS, "
+            "run `gcloud auth application-default login`, or run with a service account (Workload "
+            "Identity on GKE, Vertex AI)"
+        )
+    if isinstance(exc, auth_exceptions.RefreshError):
+        return f"the Google Cloud credentials found could not get an access token ({_clean(exc)})"
+    if isinstance(exc, api_exceptions.RetryError):
+        cause = _reason(exc.cause) if exc.cause is not None else "no answer"
+        return f"Google Cloud Storage kept failing for {RETRY.timeout:.0f} s; last error: {cause}"
+    if isinstance(exc, api_exceptions.Unauthorized):
+        return f"Google Cloud Storage rejected the credentials ({_api_message(exc)})"
+    if isinstance(exc, api_exceptions.Forbidden):
+        return f"permission denied ({_api_message(exc)})"
+    if isinstance(exc, api_exceptions.NotFound):
+        return _api_message(exc)
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        return f"Google Cloud Storage answered {exc.code} ({_api_message(exc)})"
+    if isinstance(exc, CorruptSlice):
+        return str(exc)
+    if isinstance(exc, DataCorruption):
+        return "the bytes received do not match the object's checksum"
+    return f"cannot reach Google Cloud Storage ({_clean(exc)})"
+
+
+def _api_message(exc: api_exceptions.GoogleAPICallError) -> str:
+    """GCS's own words ("x@p.iam.gserviceaccount.com does not have storage.objects.create access
+    ..."), without the request URL the library prefixes them with."""
+    errors = [e.get("message") for e in exc.errors or () if isinstance(e, dict) and e.get("message")]
+    if not errors and isinstance(exc.response, requests.Response):
+        try:
+            errors = [exc.response.json()["error"]["message"]]
+        except (ValueError, KeyError, TypeError):
+            pass  # not GCS's JSON error document
+    return _clean(errors[0] if errors else exc.message)
+
+
+_QUERY = re.compile(r"\?[^\s'\"()]+")
+
+
+def _clean(value: object) -> str:
+    """One line, without URL query strings: a resumable upload's session id or a signed URL's
+    signature there is as good as a password."""
+    return _QUERY.sub("?...", " ".join(str(value).split()))[:400]

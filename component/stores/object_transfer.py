@@ -1,0 +1,118 @@
+"""Move one model file into, within or out of an object store, and prove it arrived intact:
+every object written is checked against the CRC32C of what was sent, every download against the
+CRC32C the store keeps. Written once over objstore's verbs, for every store."""
+
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import BinaryIO, TypeVar
+
+from component.errors import InputError, PublishError
+from component.savedmodel.model import Model, ModelFile
+from component.stores.objstore import ObjectInfo, ObjectStore, PreconditionFailed, join
+from component.runtime.progress import Progress
+from component.push.same_model import file_crc32c
+from component.stores.stores import locate, same_service
+
+# Transfers in flight. Each mostly waits on the store's latency, so many more threads than cores pays.
+WORKERS = 32
+
+T = TypeVar("T")
+
+
+def put(f: ModelFile, store: ObjectStore, key: str, progress: Progress | None, *, create_only: bool = True) -> ModelFile:
+    """Make object `key` hold the bytes of `f` and return it as a ModelFile read from there.
+
+    `create_only`: an existing object is never replaced; a retry that finds its own earlier
+    write (same bytes) is fine, anything else fails. `progress` counts the bytes moved.
+    """
+    target = f"{store.scheme}://{store.bucket}/{key}"
+    try:
+        if same_service(f.source, target):
+            info, sent = store.copy(f.source, key, create_only=create_only), file_crc32c(f)
+            if progress is not None:
+                progress.add(f.size)
+        elif "://" in f.source:
+            info, sent = _put_via_temp(f, store, key, create_only, progress)
+        else:
+            info, sent = store.put_file(key, f.source, f.size, create_only=create_only, progress=progress)
+    except PreconditionFailed:
+        sent = file_crc32c(f)
+        existing = store.head(key)
+        if existing is None or existing.crc32c != sent:
+            raise PublishError(f"{target} already exists with other content; refusing to overwrite it") from None
+        info = existing
+    if sent and info.crc32c and info.crc32c != sent:
+        raise PublishError(
+            f"{f.rel}: the copy at {target} is corrupt (its CRC32C is {info.crc32c}, the bytes sent have "
+            f"{sent}); nothing was published"
+        )
+    return ModelFile(f.rel, info.size, target, info.crc32c or sent, f.modified)
+
+
+def _put_via_temp(f: ModelFile, store: ObjectStore, key: str, create_only: bool,
+                  progress: Progress | None) -> tuple[ObjectInfo, str]:
+    """A file in another service: through a temporary local copy (disk, not memory)."""
+    import tempfile  # it brings shutil and more; only pushes from another service need it
+
+    with tempfile.NamedTemporaryFile(prefix="model-pusher-") as tmp:
+        download(f, tmp, None)
+        tmp.flush()
+        return store.put_file(key, tmp.name, f.size, create_only=create_only, progress=progress)
+
+
+def download(f: ModelFile, out: BinaryIO, progress: Progress | None) -> None:
+    """Write the remote file `f.source` into `out`, checked against the CRC32C the store keeps."""
+    store, key = locate(f.source)
+    with store.errors(f"model: downloading {f.source} failed", PublishError):
+        received = store.download(key, out, progress)
+    expected = file_crc32c(f)
+    if expected and received != expected:
+        raise PublishError(
+            f"{f.rel}: the bytes downloaded from {f.source} do not match its CRC32C "
+            f"({received} received, {expected} in the store); nothing was published"
+        )
+
+
+def read_bytes(f: ModelFile) -> bytes:
+    """A small file's bytes (saved_model.pb, the warmup file), wherever it is."""
+    if "://" not in f.source:
+        with open(f.source, "rb") as src:
+            return src.read()
+    store, key = locate(f.source)
+    with store.errors(f"model: cannot read {f.source}", InputError):
+        data = store.read(key)
+    if data is None:
+        raise InputError(f"model: {f.source} disappeared while the model was being read")
+    return data
+
+
+def put_model(model: Model, uri: str, progress: Progress) -> None:
+    """Copy every file of `model` under the directory `uri`, as the pushed_model archive: an
+    artifact of this step that no model server watches, so no staging and no versions."""
+    store, prefix = locate(uri)
+
+    def one(f: ModelFile) -> None:
+        put(f, store, join(prefix) + f.rel, progress, create_only=False)
+        progress.add(files=1)
+
+    with store.errors(f"pushed_model: writing the archive copy to {uri} failed", PublishError):
+        in_parallel([functools.partial(one, f) for f in model.files])
+
+
+def in_parallel(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """Run `tasks` on WORKERS threads; the first failure cancels those not started and is raised."""
+    if not tasks:
+        return []
+    with ThreadPoolExecutor(min(WORKERS, len(tasks))) as pool:
+        futures = [pool.submit(task) for task in tasks]
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # a stop request: nothing more starts, what runs stops at its next block
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        failed = next((f for f in futures if f.done() and f.exception() is not None), None)
+        if failed is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise failed.exception()  # type: ignore[misc]
+        return [f.result() for f in futures]

@@ -1,0 +1,129 @@
+"""The seam every object store implements: a handful of verbs on one bucket.
+
+The publish protocol (object_publish), model reading (model_source) and the archive copy
+(object_transfer) are written once against these verbs; GCS (gcs.py) and S3-compatible stores
+(s3.py) each implement only them. A new store (Azure Blob, say) is one module with a class that
+satisfies ObjectStore and an `open_bucket` function, plus its scheme in stores.SCHEMES.
+
+Each verb raises the store's own exceptions; `errors()` turns them into the project's one-line
+errors. Two outcomes every store reports the same way, because the protocol decides on them:
+PreconditionFailed (a create-only or if-tag write met another object) and a missing object
+(head and read return None, delete does nothing).
+"""
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from component.errors import PusherError
+from component.savedmodel.model import Model, ModelFile, safe_relative
+from component.runtime.progress import Progress
+
+
+class PreconditionFailed(Exception):
+    """A create-only write found the object there, or an if-tag write found another generation."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    crc32c: str = ""  # base64 big-endian CRC32C of the whole object; "" when the store has none
+    updated: float = 0.0  # Unix time of the last write
+    tag: str = ""  # what an if-tag write must match: GCS's generation, S3's ETag
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Listing:
+    objects: list[ObjectInfo]
+    folders: list[str]  # names of the sub-directories, only when listed with a delimiter
+
+
+class ObjectStore(Protocol):
+    scheme: str  # "gs", "s3", "minio"
+    bucket: str
+    # True where the service always honours create-only and if-tag writes (GCS); False where some
+    # implementations silently ignore them (S3-compatible: old MinIO, SeaweedFS), so a push proves
+    # them before it relies on them.
+    conditions_guaranteed: bool
+    # True where an upload can be made whole and unseen, then appear in one request (S3 multipart
+    # uploads): such a store also has upload_hidden(key, path, size, progress) -> an upload with
+    # finish(create_only) -> (info, CRC32C sent) and abort(), and abort_hidden(prefix). False: big
+    # files are staged under a hidden prefix and copied into the version (GCS).
+    hidden_uploads: bool
+
+    def list(self, prefix: str, recursive: bool = True) -> Listing:
+        """Objects under `prefix`; or, not recursive, its direct children and sub-directories."""
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def put_bytes(self, key: str, data: bytes, *, create_only: bool = False, if_tag: str = "",
+                  metadata: Mapping[str, str] | None = None) -> ObjectInfo:
+        """One request. `create_only`: PreconditionFailed when `key` exists; `if_tag`: when it
+        no longer has that tag. The returned info's crc32c is what the store computed."""
+
+    def put_file(self, key: str, path: str, size: int, *, create_only: bool,
+                 progress: Progress | None) -> tuple[ObjectInfo, str]:
+        """Upload a local file (streamed or in parts, memory flat); returns the store's info and
+        the CRC32C of the bytes sent, which the caller compares."""
+
+    def copy(self, source: str, key: str, *, create_only: bool) -> ObjectInfo:
+        """Server-side copy of `source` (a URI in this same service) to `key`."""
+
+    def read(self, key: str) -> bytes | None:
+        """A small object's bytes, verified against the checksum the store keeps; None when it is
+        not there (another push may remove a lease or claim between a listing and this read)."""
+
+    def download(self, key: str, out: BinaryIO, progress: Progress | None) -> str:
+        """Write the object into `out`; returns the CRC32C of the bytes received."""
+
+    def delete(self, key: str) -> None:
+        """Remove `key`; nothing happens when it is not there."""
+
+    def errors(self, what: str, error: type[PusherError], outcome: str = "") -> AbstractContextManager[None]:
+        """Turn this store's exceptions into one line of `error`: "<what>: <reason>[; <outcome>]"."""
+
+
+def join(*parts: str) -> str:
+    """The key prefix of a directory: "a/b/", or "" for a bucket's top."""
+    path = "/".join(p.strip("/") for p in parts if p.strip("/"))
+    return f"{path}/" if path else ""
+
+
+def split_uri(uri: str) -> tuple[str, str, str]:
+    """"gs://bucket/a/b/" -> ("gs", "bucket", "a/b")."""
+    scheme, _, rest = uri.partition("://")
+    bucket, _, path = rest.partition("/")
+    return scheme, bucket, path.strip("/")
+
+
+def model_under(store: ObjectStore, prefix: str, root: str, origin: str, where: str) -> Model:
+    """Every object below `prefix` as a Model whose files are read from the store (with the
+    CRC32C it keeps). Every name is checked here, the one place where listings become model
+    files: a name that could leave the model directory refuses the whole model."""
+    files: list[ModelFile] = []
+    markers: list[str] = []  # zero-byte "dir/" objects some tools write for directories
+    for info in store.list(prefix).objects:
+        rel = info.key[len(prefix):]
+        if not rel:
+            continue  # the directory's own marker object
+        if rel.endswith("/"):
+            markers.append(safe_relative(rel[:-1], f"{where}: object {store.scheme}://{store.bucket}/{info.key}"))
+        else:
+            safe_relative(rel, f"{where}: object {store.scheme}://{store.bucket}/{info.key}")
+            files.append(ModelFile(rel, info.size, f"{store.scheme}://{store.bucket}/{info.key}", info.crc32c, info.updated))
+    parents = {"/".join(f.rel.split("/")[:i]) for f in files for i in range(1, f.rel.count("/") + 1)}
+    empty = sorted(m for m in markers if m not in parents)
+    return Model(root, origin, tuple(files), tuple(empty))
+
+
+def children(listing: Listing, prefix: str) -> Iterator[tuple[str, bool]]:
+    """(name, is a directory) for each direct child in a non-recursive listing of `prefix`."""
+    for info in listing.objects:
+        name = info.key[len(prefix):]
+        if name and not name.endswith("/"):
+            yield name, False
+    for name in listing.folders:
+        yield name, True

@@ -1,0 +1,544 @@
+"""S3-compatible stores (AWS S3, and the SeaweedFS or MinIO of Kubeflow Pipelines, `minio://`): the
+object-store verbs (objstore.ObjectStore) on one bucket, one shared client and connection pool, the
+retry policy, and one-line errors that never show a credential. Imported only when an s3:// or
+minio:// location is involved.
+
+Configuration is AWS's own: the default credential chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+web identity / IRSA, profiles), AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL for a store that is not AWS
+(path-style addressing then, which every such store needs), AWS_REGION. minio:// uses the same.
+
+Integrity: every upload carries the CRC32C of its bytes, which AWS, MinIO and SeaweedFS check
+(BadDigest otherwise); where the store's ETag is the MD5 of what it stored (an unencrypted or
+SSE-S3 single request or part), that is compared too, the one proof a store that does not check
+checksums (moto) still gives. Big files go in multipart uploads whose parts are read from disk and
+sent in parallel, at most PARTS_IN_FLIGHT at a time (memory stays flat), with a FULL_OBJECT CRC32C
+of the whole file (combined from the parts' CRC32C), so every object of a version has a CRC32C in
+the same form as GCS's and as a local file's.
+"""
+
+from __future__ import annotations  # S3Bucket.list would shadow the builtin in annotations
+
+import functools
+import hashlib
+import logging
+import math
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, BinaryIO, TypeVar
+
+import boto3
+import google_crc32c
+from awscrt import checksums as crt_checksums
+from botocore import exceptions as boto_exceptions
+from botocore import handlers as botocore_handlers
+from botocore.config import Config
+
+from component.runtime.checksums import b64_crc32c
+from component.errors import PusherError
+from component.stores.objstore import Listing, ObjectInfo, PreconditionFailed, split_uri
+from component.runtime.progress import Progress
+
+log = logging.getLogger(__name__)
+# botocore's own INFO lines ("Found credentials in environment variables.") say nothing a user needs.
+logging.getLogger("botocore").setLevel(logging.WARNING)
+
+ENDPOINT_ENVS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+RETRY_SECONDS_ENV = "MODEL_PUSHER_S3_RETRY_SECONDS"
+# Every transfer thread (object_transfer.WORKERS), every part in flight and the lease heartbeat
+# get a connection without waiting.
+POOL_SIZE = 64
+CONNECT_TIMEOUT, READ_TIMEOUT = 20, 120
+# Files up to this size go in one PutObject; bigger ones in a multipart upload of parts this size
+# (or bigger, to stay within S3's 10,000 parts).
+PART_SIZE = 8 * 1024 * 1024
+MAX_PARTS = 10_000
+# Parts read into memory and being sent, across all files of the process: at most 64 MiB.
+PARTS_IN_FLIGHT = 8
+CHUNK = 1024 * 1024
+
+# Answers worth another try: S3's throttling and transient errors, and 409 ConditionalRequestConflict
+# (two conditional writes of one key overlapped; AWS says retry), which botocore never retries.
+RETRIED_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
+                 "RequestTimeout", "InternalError", "ServiceUnavailable", "ConditionalRequestConflict",
+                 "OperationAborted"}
+RETRIED_STATUSES = {429, 500, 502, 503, 504}
+CORRUPTED_CODES = {"BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "InvalidChecksum"}
+CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+                    "TokenRefreshRequired", "AuthorizationHeaderMalformed"}
+
+T = TypeVar("T")
+
+
+class Corrupted(Exception):
+    """What the store holds is not what was sent, or what arrived is not what it holds."""
+
+
+class KeptFailing(Exception):
+    """Transient failures went on for the whole retry budget."""
+
+    def __init__(self, seconds: float, last: BaseException) -> None:
+        super().__init__(f"kept failing for {seconds:.0f} s")
+        self.seconds = seconds
+        self.last = last
+
+
+def endpoint() -> str | None:
+    return next((os.environ[name] for name in ENDPOINT_ENVS if os.environ.get(name)), None)
+
+
+_CLIENT_LOCK = threading.Lock()
+
+
+def client() -> Any:
+    """The one client of this process (boto3 clients are thread-safe; making one is not, hence the lock)."""
+    with _CLIENT_LOCK:
+        return shared_client()
+
+
+@functools.cache
+def shared_client() -> Any:
+    """Its connection pool is POOL_SIZE wide.
+
+    botocore's own retries are off: they count attempts rather than time and do not retry 409
+    ConditionalRequestConflict; `_retrying` applies one policy to every call instead, bounded in time.
+    """
+    url = endpoint()
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ("us-east-1" if url else None)
+    config = Config(
+        max_pool_connections=POOL_SIZE,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        s3={"addressing_style": "path"} if url else {},
+    )
+    # boto3 reads the AWS_ENDPOINT_URL* variables itself; the session reads the credential chain.
+    log.info("Using the S3 API at %s.", f"{url} (path-style addresses)" if url else f"AWS (region {region or 'from the AWS configuration'})")
+    s3 = boto3.session.Session().client("s3", region_name=region, config=config)
+    # botocore asks before every upload body whether the store wants it ("Expect: 100-continue"),
+    # which costs every PUT a second round trip. Its point is not sending a huge body the store
+    # will refuse; ours are at most one 8 MiB part, so the round trip is the dearer of the two.
+    s3.meta.events.unregister("before-call.s3", botocore_handlers.add_expect_header)
+    return s3
+
+
+def retry_seconds() -> float:
+    try:
+        return float(os.environ.get(RETRY_SECONDS_ENV, "120"))
+    except ValueError:
+        return 120.0
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, boto_exceptions.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return exc.response.get("Error", {}).get("Code") in RETRIED_CODES or status in RETRIED_STATUSES
+    return isinstance(exc, (boto_exceptions.ConnectionError, boto_exceptions.HTTPClientError,
+                            boto_exceptions.ResponseStreamingError))
+
+
+def _retrying(call: Callable[[], T], what: str, retried: Callable[[BaseException], bool] = _transient) -> T:
+    """`call()`, retried on transient failures with exponential backoff from 0.5 s (jittered, so
+    racing pushes spread out) for at most retry_seconds() in all. Writes stay safe to repeat: they
+    carry conditions, or go to names no other push uses, and a retry that meets its own earlier
+    write knows it by its checksum."""
+    budget = retry_seconds()
+    deadline = time.monotonic() + budget
+    delay = 0.5
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not retried(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise KeptFailing(budget, exc) from None
+            log.info("The store did not complete %s (%s); trying again in %.1f s.", what, _reason(exc), delay)
+            time.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, 16.0)
+
+
+def _code(exc: BaseException) -> str:
+    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, boto_exceptions.ClientError) else ""
+
+
+def _status(exc: BaseException) -> int:
+    if isinstance(exc, boto_exceptions.ClientError):
+        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return 0
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    return _status(exc) == 412 or _code(exc) == "PreconditionFailed"
+
+
+def open_bucket(scheme: str, bucket: str) -> "S3Bucket":
+    return S3Bucket(scheme, bucket)
+
+
+class S3Bucket:
+    # Old MinIO and SeaweedFS accept If-None-Match / If-Match and ignore them: proved per push.
+    conditions_guaranteed = False
+    # Multipart uploads are invisible until completed: big files need no staging copy.
+    hidden_uploads = True
+
+    def __init__(self, scheme: str, bucket: str) -> None:
+        self.scheme = scheme
+        self.bucket = bucket
+
+    def list(self, prefix: str, recursive: bool = True) -> Listing:
+        # S3 listings carry no CRC32C: files listed here have crc32c "", and whoever needs it asks
+        # head() (same_model.file_crc32c).
+        args = {"Bucket": self.bucket, "Prefix": prefix, **({} if recursive else {"Delimiter": "/"})}
+        objects: list[ObjectInfo] = []
+        folders: list[str] = []
+        token = None
+        while True:
+            page = _retrying(lambda: client().list_objects_v2(**args, **({"ContinuationToken": token} if token else {})),
+                             f"listing {self._uri(prefix)}")
+            objects += [ObjectInfo(o["Key"], int(o["Size"]), "", o["LastModified"].timestamp(), o.get("ETag", ""))
+                        for o in page.get("Contents", ())]
+            folders += [p["Prefix"][len(prefix):].rstrip("/") for p in page.get("CommonPrefixes", ())]
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return Listing(objects, sorted(folders))
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            head = _retrying(lambda: client().head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"),
+                             f"reading {self._uri(key)}")
+        except boto_exceptions.ClientError as exc:
+            if _status(exc) == 404:
+                return None
+            raise
+        return ObjectInfo(key, int(head["ContentLength"]), _full_crc32c(head), head["LastModified"].timestamp(),
+                          head.get("ETag", ""), dict(head.get("Metadata") or {}))
+
+    def put_bytes(self, key: str, data: bytes, *, create_only: bool = False, if_tag: str = "",
+                  metadata: Mapping[str, str] | None = None) -> ObjectInfo:
+        conditions = {"IfNoneMatch": "*"} if create_only else {"IfMatch": if_tag} if if_tag else {}
+        info, _ = self._put_one(key, data, conditions, dict(metadata or {}))
+        return info
+
+    def put_file(self, key: str, path: str, size: int, *, create_only: bool,
+                 progress: Progress | None) -> tuple[ObjectInfo, str]:
+        conditions = {"IfNoneMatch": "*"} if create_only else {}
+        if size > PART_SIZE:
+            return self._put_multipart(key, path, size, conditions, progress)
+        with open(path, "rb") as src:
+            data = src.read()
+        result = self._put_one(key, data, conditions, {})
+        _count(progress, len(data))
+        return result
+
+    def copy(self, source: str, key: str, *, create_only: bool) -> ObjectInfo:
+        # One CopyObject, up to S3's 5 GiB limit for it (a multipart copy would lift that; models do
+        # not need it yet). AWS honours If-None-Match on copies; emulators do not, which is why the
+        # protocol claims a version before it copies into it.
+        _, src_bucket, src_key = split_uri(source)
+        try:
+            _retrying(lambda: client().copy_object(
+                Bucket=self.bucket, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key},
+                ChecksumAlgorithm="CRC32C", **({"IfNoneMatch": "*"} if create_only else {}),
+            ), f"copying {source} to {self._uri(key)}")
+        except boto_exceptions.ClientError as exc:
+            if _precondition_failed(exc):
+                raise PreconditionFailed(key) from None
+            raise
+        # A copy's answer has no size; the object's head has it, and the CRC32C the store computed.
+        info = self.head(key)
+        if info is None:
+            raise Corrupted(f"the copy {self._uri(key)} is not there after the store reported it done")
+        return info
+
+    def read(self, key: str) -> bytes | None:
+        def attempt() -> bytes | None:
+            # ChecksumMode: botocore checks the body against whatever checksum the store keeps.
+            try:
+                answer = client().get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            except boto_exceptions.ClientError as exc:
+                if _status(exc) == 404:
+                    return None  # removed between a listing and this read (a lease, a claim)
+                raise
+            data = answer["Body"].read()
+            stored = _full_crc32c(answer)
+            if stored and stored != b64_crc32c(google_crc32c.value(data).to_bytes(4, "big")):
+                raise Corrupted(f"the bytes read from {self._uri(key)} do not match its CRC32C")
+            return data
+
+        return _retrying(attempt, f"reading {self._uri(key)}")
+
+    def download(self, key: str, out: BinaryIO, progress: Progress | None) -> str:
+        counted = [0]  # bytes already reported, so a retried download does not count them twice
+        start = out.tell()
+
+        def attempt() -> str:
+            out.seek(start)
+            out.truncate()
+            crc = google_crc32c.Checksum()
+            received = 0
+            answer = client().get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            for block in answer["Body"].iter_chunks(CHUNK):
+                crc.update(block)
+                out.write(block)
+                received += len(block)
+                if received > counted[0]:
+                    _count(progress, received - counted[0])
+                    counted[0] = received
+            return b64_crc32c(crc.digest())
+
+        return _retrying(attempt, f"downloading {self._uri(key)}")
+
+    def delete(self, key: str) -> None:
+        # S3 answers 204 whether or not the object was there.
+        _retrying(lambda: client().delete_object(Bucket=self.bucket, Key=key), f"deleting {self._uri(key)}")
+
+    def errors(self, what: str, error: type[PusherError], outcome: str = ""):
+        return s3_errors(what, error, outcome, f"{self.scheme}://{self.bucket}")
+
+    def _put_one(self, key: str, data: bytes, conditions: Mapping[str, str],
+                 metadata: dict[str, str]) -> tuple[ObjectInfo, str]:
+        crc = b64_crc32c(google_crc32c.value(data).to_bytes(4, "big"))
+        md5 = hashlib.md5(data).hexdigest()
+        try:
+            answer = _retrying(lambda: client().put_object(
+                Bucket=self.bucket, Key=key, Body=data, ChecksumAlgorithm="CRC32C", ChecksumCRC32C=crc,
+                Metadata=metadata, **conditions,
+            ), f"writing {self._uri(key)}")
+        except boto_exceptions.ClientError as exc:
+            if _precondition_failed(exc):
+                raise PreconditionFailed(key) from None
+            raise
+        _check_md5(answer, md5, self._uri(key))
+        return ObjectInfo(key, len(data), answer.get("ChecksumCRC32C", ""), time.time(), answer.get("ETag", ""),
+                          metadata), crc
+
+    def _put_multipart(self, key: str, path: str, size: int, conditions: Mapping[str, str],
+                       progress: Progress | None) -> tuple[ObjectInfo, str]:
+        upload = self.upload_hidden(key, path, size, progress)
+        try:
+            return upload.finish(bool(conditions))
+        except BaseException:
+            upload.abort()
+            raise
+
+    def upload_hidden(self, key: str, path: str, size: int, progress: Progress | None) -> "HiddenUpload":
+        """Upload a file's bytes as the parts of a multipart upload of `key`: S3 shows no object
+        until the upload is completed, so a version can receive its big files unseen and appear
+        with one completion request per file (HiddenUpload.finish), with no copy."""
+        return _retrying(lambda: self._upload_parts(key, path, size, progress), f"uploading {self._uri(key)} in parts")
+
+    def abort_hidden(self, prefix: str) -> None:
+        """Abort every unfinished multipart upload under `prefix` (what a dead push left unseen)."""
+        listed = _retrying(lambda: client().list_multipart_uploads(Bucket=self.bucket, Prefix=prefix),
+                           f"listing the unfinished uploads under {self._uri(prefix)}")
+        for upload in listed.get("Uploads", ()):
+            _abort(self.bucket, upload["Key"], upload["UploadId"])
+
+    def _upload_parts(self, key: str, path: str, size: int, progress: Progress | None) -> "HiddenUpload":
+        part_size = max(PART_SIZE, math.ceil(size / MAX_PARTS / CHUNK) * CHUNK)
+        ranges = [(number, offset, min(part_size, size - offset))
+                  for number, offset in enumerate(range(0, size, part_size), start=1)]
+        counted = _Counter(progress)
+        upload = client().create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32C",
+                                                  ChecksumType="FULL_OBJECT")["UploadId"]
+        futures = []
+        try:
+            futures = [_PARTS.submit(self._put_part, key, upload, path, r, counted) for r in ranges]
+            parts = [f.result() for f in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            _abort(self.bucket, key, upload)
+            raise
+        whole = 0
+        for (_, _, length), (_, crc) in zip(ranges, parts):
+            whole = crt_checksums.combine_crc32c(whole, crc, length)
+        return HiddenUpload(self, key, path, upload, [p for p, _ in parts], b64_crc32c(whole.to_bytes(4, "big")), size)
+
+    def _put_part(self, key: str, upload: str, path: str, part: tuple[int, int, int],
+                  counted: "_Counter") -> tuple[dict[str, Any], int]:
+        number, offset, length = part
+        with open(path, "rb") as src:
+            data = os.pread(src.fileno(), length, offset)
+        crc = google_crc32c.value(data)
+        b64 = b64_crc32c(crc.to_bytes(4, "big"))
+        answer = _retrying(lambda: client().upload_part(
+            Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number, Body=data,
+            ChecksumAlgorithm="CRC32C", ChecksumCRC32C=b64,
+        ), f"uploading part {number} of {self._uri(key)}")
+        _check_md5(answer, hashlib.md5(data).hexdigest(), f"part {number} of {self._uri(key)}")
+        counted.add(number, length)
+        return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32C": b64}, crc
+
+    def _complete(self, key: str, upload: str, parts: list[dict[str, Any]], crc: str,
+                  conditions: Mapping[str, str]) -> dict[str, Any]:
+        try:
+            return client().complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts},
+                ChecksumCRC32C=crc, ChecksumType="FULL_OBJECT", **conditions,
+            )
+        except boto_exceptions.ClientError as exc:
+            if _code(exc) != "NoSuchUpload":
+                raise
+            # A completion whose answer was lost, retried: the upload is gone because it worked.
+            head = self.head(key)
+            if head is None or head.crc32c != crc:
+                raise
+            return {"ChecksumCRC32C": head.crc32c, "ChecksumType": "FULL_OBJECT", "ETag": head.tag}
+
+    def _uri(self, key: str) -> str:
+        return f"{self.scheme}://{self.bucket}/{key}"
+
+
+# Shared by every multipart upload of the process: its size bounds the parts in memory. (Its
+# threads start only when parts are submitted.)
+_PARTS = ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
+
+
+class HiddenUpload:
+    """A multipart upload whose parts are all in: `finish` makes the object exist, `abort` drops it."""
+
+    def __init__(self, bucket: S3Bucket, key: str, path: str, upload: str, parts: list[dict[str, Any]], crc: str,
+                 size: int) -> None:
+        self.bucket, self.key, self.path, self.size = bucket, key, path, size
+        self.upload, self.parts, self.crc = upload, parts, crc
+
+    def finish(self, create_only: bool) -> tuple[ObjectInfo, str]:
+        """Complete the upload; (the object's info, the CRC32C of the bytes sent). A retry after a
+        lost answer finds the upload done; a 409 ConditionalRequestConflict (overlapping conditional
+        writes) means S3 dropped the upload: its parts go up again and it is completed anew."""
+        conditions = {"IfNoneMatch": "*"} if create_only else {}
+
+        def attempt() -> dict[str, Any]:
+            try:
+                return _retrying(lambda: self.bucket._complete(self.key, self.upload, self.parts, self.crc, conditions),
+                                 f"completing {self.bucket._uri(self.key)}",
+                                 lambda exc: _transient(exc) and _code(exc) != "ConditionalRequestConflict")
+            except boto_exceptions.ClientError as exc:
+                if _code(exc) == "ConditionalRequestConflict":
+                    self.abort()
+                    again = self.bucket._upload_parts(self.key, self.path, self.size, None)
+                    self.upload, self.parts, self.crc = again.upload, again.parts, again.crc
+                raise
+
+        try:
+            answer = _retrying(attempt, f"uploading {self.bucket._uri(self.key)} in parts",
+                               lambda exc: _code(exc) == "ConditionalRequestConflict")
+        except boto_exceptions.ClientError as exc:
+            if _precondition_failed(exc):
+                raise PreconditionFailed(self.key) from None
+            raise
+        stored = answer.get("ChecksumCRC32C", "") if answer.get("ChecksumType") == "FULL_OBJECT" else ""
+        if not stored:  # some stores do not say it in the answer; the object's head does
+            head = self.bucket.head(self.key)
+            stored = head.crc32c if head is not None else ""
+        return ObjectInfo(self.key, self.size, stored, time.time(), answer.get("ETag", "")), self.crc
+
+    def abort(self) -> None:
+        _abort(self.bucket.bucket, self.key, self.upload)
+
+
+class _Counter:
+    """Progress of a multipart upload: a part restarted with its upload is not counted twice."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._done: set[int] = set()
+        self._lock = threading.Lock()
+
+    def add(self, number: int, length: int) -> None:
+        with self._lock:
+            if number in self._done:
+                return
+            self._done.add(number)
+        _count(self._progress, length)
+
+
+def _abort(bucket: str, key: str, upload: str) -> None:
+    try:
+        client().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+    except Exception as exc:  # the parts stay billed until a lifecycle rule removes them; say so
+        log.warning("Could not abort the unfinished multipart upload of s3 key %s (%s); its parts stay in "
+                    "the bucket until a lifecycle rule for incomplete uploads removes them.", key, _reason(exc))
+
+
+def _full_crc32c(answer: Mapping[str, Any]) -> str:
+    """The object's CRC32C when the store keeps one for the whole object; "" for none, or for a
+    COMPOSITE one ("...-N": a CRC of the parts' CRCs, comparable with nothing)."""
+    value = answer.get("ChecksumCRC32C") or ""
+    return "" if "-" in value or answer.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT" else value
+
+
+_MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
+
+
+def _check_md5(answer: Mapping[str, Any], md5: str, where: str) -> None:
+    """Where the ETag is the MD5 of the bytes stored (no KMS or customer-key encryption), it must
+    be the MD5 of the bytes sent."""
+    if answer.get("SSECustomerAlgorithm") or str(answer.get("ServerSideEncryption", "")).startswith("aws:kms"):
+        return
+    match = _MD5_ETAG.match(answer.get("ETag", ""))
+    if match and match.group(1) != md5:
+        raise Corrupted(f"{where} is corrupt: the store holds other bytes than were sent (its MD5 is "
+                        f"{match.group(1)}, the bytes sent have {md5})")
+
+
+def _count(progress: Progress | None, nbytes: int) -> None:
+    if progress is not None:
+        progress.add(nbytes)
+
+
+@contextmanager
+def s3_errors(what: str, error: type[PusherError], outcome: str = "", bucket: str = "") -> Iterator[None]:
+    """Turn what boto3 raises into one line of `error`: "<what>: <reason>[; <outcome>]"."""
+    try:
+        yield
+    except PusherError:
+        raise
+    except (boto_exceptions.BotoCoreError, boto_exceptions.ClientError, Corrupted, KeptFailing) as exc:
+        text = f"{what}: {_reason(exc, bucket)}"
+        raise error(f"{text}; {outcome}" if outcome else text) from None
+
+
+def _reason(exc: BaseException, bucket: str = "") -> str:
+    if isinstance(exc, KeptFailing):
+        return f"the store kept failing for {exc.seconds:.0f} s; last error: {_reason(exc.last, bucket)}"
+    if isinstance(exc, Corrupted):
+        return str(exc)
+    if isinstance(exc, boto_exceptions.FlexibleChecksumError):
+        return "the bytes received do not match the checksum the store keeps for them"
+    if isinstance(exc, (boto_exceptions.NoCredentialsError, boto_exceptions.PartialCredentialsError,
+                        boto_exceptions.CredentialRetrievalError)):
+        return (
+            f"no usable AWS credentials ({_clean(exc)}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (on "
+            "Kubeflow, from the mlpipeline-minio-artifact secret with kubernetes.use_secret_as_env), a profile, "
+            "or a web identity (IRSA)"
+        )
+    if isinstance(exc, boto_exceptions.EndpointConnectionError):
+        return f"cannot reach the S3 endpoint {endpoint() or 'of AWS'} ({_clean(exc)}); check AWS_ENDPOINT_URL"
+    if isinstance(exc, boto_exceptions.ClientError):
+        code, message = _code(exc), exc.response.get("Error", {}).get("Message") or ""
+        if code == "NoSuchBucket":
+            return f"bucket {bucket or 'named'} does not exist"
+        if code in CREDENTIAL_CODES:
+            return f"the store rejected the credentials ({code}: {_clean(message)})"
+        if code == "AccessDenied" or _status(exc) == 403:
+            return f"access denied ({_clean(message or code)})"
+        if code in CORRUPTED_CODES:
+            return f"the store received bytes that do not match the checksum sent ({code}); they were corrupted on the way"
+        return f"the store answered {_status(exc)} {code} ({_clean(message or exc.operation_name)})"
+    return f"cannot talk to the S3 store ({_clean(exc)})"
+
+
+_QUERY = re.compile(r"\?[^\s'\"()]+")
+
+
+def _clean(value: object) -> str:
+    """One line, without URL query strings: a presigned URL's signature there is as good as a password."""
+    return _QUERY.sub("?...", " ".join(str(value).split()))[:400]

@@ -1,0 +1,253 @@
+"""Vertex AI registration as data: what the vertex_* options ask for, checked before anything is
+written, and what registering did. No Google import here: request building and the record use it
+on every push, and only a push that registers loads the Vertex clients (vertex_registry)."""
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+
+from component.push.artifacts import parse_flag
+from component.errors import InputError
+
+# Vertex's prebuilt TensorFlow CPU serving image, the newest the Vertex SDK lists (named once here
+# and once in the README). The us- copy is served from Artifact Registry to every region.
+DEFAULT_SERVING_IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+DEFAULT_MACHINE_TYPE = "n1-standard-2"
+
+# Tests and private endpoints: the clients speak REST to this URL with anonymous credentials.
+API_ENDPOINT_ENV = "MODEL_PUSHER_VERTEX_API_ENDPOINT"
+# Vertex AI Pipelines puts the run's labels here (a JSON object); they go on each registered version.
+RUN_LABELS_ENV = "VERTEX_AI_PIPELINES_RUN_LABELS"
+PROJECT_ENVS = ("GOOGLE_CLOUD_PROJECT", "CLOUD_ML_PROJECT_ID")
+REGION_ENVS = ("CLOUD_ML_REGION",)
+
+_MODEL_ID = r"[a-z_][a-z0-9_-]{0,62}|[0-9]{1,63}"  # new IDs are the first; Vertex's own IDs are numbers
+_ENDPOINT_ID = r"[a-z0-9][a-z0-9-]{0,62}"
+_PROJECT = r"[a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20}|[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]"
+_REGION = re.compile(r"[a-z]+-[a-z]+[0-9]{1,2}")
+_RESOURCE = r"projects/(?P<project>[^/]+)/locations/(?P<region>[^/]+)/{kind}/(?P<id>[^/]+)"
+_ALIAS = re.compile(r"[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]")
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+_MACHINE_TYPE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)+")
+MAX_LABELS = 64
+
+
+@dataclass(frozen=True)
+class VertexTarget:
+    """Where and how to register a pushed version (and, with an endpoint, deploy it)."""
+
+    project: str
+    region: str
+    model_id: str
+    aliases: tuple[str, ...]
+    labels: Mapping[str, str]
+    serving_image: str
+    endpoint_id: str  # empty: register only
+    traffic_percentage: int
+    machine_type: str
+    min_replicas: int
+    max_replicas: int  # 0: as many as min_replicas (Vertex's own meaning of 0)
+    undeploy_previous: bool
+    api_endpoint: str  # MODEL_PUSHER_VERTEX_API_ENDPOINT; empty: the regional endpoint
+
+    @property
+    def location(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
+
+    @property
+    def model_name(self) -> str:
+        return f"{self.location}/models/{self.model_id}"
+
+    @property
+    def endpoint_name(self) -> str:
+        return f"{self.location}/endpoints/{self.endpoint_id}" if self.endpoint_id else ""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What registering (and deploying) did; every field is what the record and the report show."""
+
+    model_version: str  # projects/P/locations/R/models/ID@VERSION, what GCPC's ModelDeployOp takes
+    version_id: str
+    reused: bool  # the registry already had a version of this gs:// URI (a retried step)
+    aliases: tuple[str, ...] = ()
+    endpoint: str = ""
+    deployed_model_id: str = ""
+    deployed_now: bool = False  # False with an endpoint: it was already deployed there
+    traffic_split: Mapping[str, int] | None = None  # the endpoint's split afterwards
+    undeployed: tuple[str, ...] = ()  # deployed model IDs of older versions removed
+
+
+def parse_vertex_options(
+    values: Mapping[str, str], defaults: Mapping[str, str], destination_base: str,
+    read_int: Callable[[str, str], int],
+) -> VertexTarget | None:
+    """The vertex_* options (text, as the option table gives them, with its defaults) checked
+    together; None when vertex_model is empty. `read_int(name, text)` reads a whole number."""
+    model = values["vertex_model"].strip()
+    if not model:
+        _refuse_without("vertex_model", values, defaults, _MODEL_OPTIONS)
+        return None
+    if not destination_base.startswith("gs://"):
+        raise InputError(
+            f"vertex_model: Vertex AI registers models from Cloud Storage, but push_destination is "
+            f"{destination_base}; push to a gs:// base directory"
+        )
+    project, region, model_id = _resource("vertex_model", model, "models", _MODEL_ID)
+    project = _agree("vertex_project", project, values["vertex_project"], PROJECT_ENVS)
+    region = _agree("vertex_region", region, values["vertex_region"], REGION_ENVS)
+    if not re.fullmatch(_PROJECT, project):
+        raise InputError(f"vertex_project: {project!r} is not a Google Cloud project ID or number")
+    if not _REGION.fullmatch(region):
+        raise InputError(f"vertex_region: {region!r} is not a Vertex AI region such as us-central1")
+    endpoint = values["vertex_endpoint"].strip()
+    endpoint_id = ""
+    if endpoint:
+        e_project, e_region, endpoint_id = _resource("vertex_endpoint", endpoint, "endpoints", _ENDPOINT_ID)
+        for name, mine, theirs in (("project", project, e_project), ("region", region, e_region)):
+            if theirs and theirs != mine:
+                raise InputError(
+                    f"vertex_endpoint: the endpoint is in {name} {theirs} but the model is registered in "
+                    f"{mine}; Vertex AI deploys a model only to an endpoint of its own project and region"
+                )
+    else:
+        _refuse_without("vertex_endpoint", values, defaults, _ENDPOINT_OPTIONS)
+    traffic = read_int("vertex_traffic_percentage", values["vertex_traffic_percentage"])
+    if not 0 <= traffic <= 100:
+        raise InputError(f"vertex_traffic_percentage: must be 0 to 100, got {traffic}")
+    min_replicas = read_int("vertex_min_replicas", values["vertex_min_replicas"])
+    max_replicas = read_int("vertex_max_replicas", values["vertex_max_replicas"])
+    if min_replicas < 1:
+        raise InputError(f"vertex_min_replicas: must be 1 or more, got {min_replicas}")
+    if max_replicas and max_replicas < min_replicas:
+        raise InputError(
+            f"vertex_max_replicas: {max_replicas} is below vertex_min_replicas {min_replicas} (0 means the same)"
+        )
+    machine_type = values["vertex_machine_type"].strip()
+    if not _MACHINE_TYPE.fullmatch(machine_type):
+        raise InputError(f"vertex_machine_type: {machine_type!r} is not a machine type such as n1-standard-2")
+    image = values["vertex_serving_image"].strip()
+    if not image or any(c.isspace() for c in image):
+        raise InputError(f"vertex_serving_image: {image!r} is not a container image URI")
+    return VertexTarget(
+        project=project,
+        region=region,
+        model_id=model_id,
+        aliases=_aliases(values["vertex_version_aliases"]),
+        labels={**_run_labels(), **_labels(values["vertex_labels"])},
+        serving_image=image,
+        endpoint_id=endpoint_id,
+        traffic_percentage=traffic,
+        machine_type=machine_type,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        undeploy_previous=parse_flag(values["vertex_undeploy_previous"], "vertex_undeploy_previous"),
+        api_endpoint=_api_endpoint(),
+    )
+
+
+# Options that mean nothing without vertex_model / vertex_endpoint: a value other than the
+# default there is a mistake worth reporting, not ignoring.
+_ENDPOINT_OPTIONS = ("vertex_traffic_percentage", "vertex_machine_type", "vertex_min_replicas",
+                     "vertex_max_replicas", "vertex_undeploy_previous")
+_MODEL_OPTIONS = ("vertex_project", "vertex_region", "vertex_version_aliases", "vertex_labels",
+                  "vertex_serving_image", "vertex_endpoint", *_ENDPOINT_OPTIONS)
+
+
+def _refuse_without(needed: str, values: Mapping[str, str], defaults: Mapping[str, str], dependents: tuple[str, ...]) -> None:
+    for name in dependents:
+        if not _is_default(values[name], defaults[name]):
+            raise InputError(f"{name}: is set to {values[name]!r} but {needed} is empty; set {needed} too")
+
+
+def _is_default(text: str, default: str) -> bool:
+    """Equal as numbers (KFP sends 100 as 100.0), as flags (false, 0), or as text."""
+    for read in (float, lambda v: parse_flag(v, "")):
+        try:
+            return read(text.strip()) == read(default)
+        except (ValueError, InputError):
+            continue
+    return text.strip() == default
+
+
+def _resource(name: str, value: str, kind: str, id_pattern: str) -> tuple[str, str, str]:
+    """(project, region, id) from an ID or a full resource name; project and region empty for an ID."""
+    if value.startswith("projects/"):
+        match = re.fullmatch(_RESOURCE.format(kind=kind), value)
+        if not match or not re.fullmatch(id_pattern, match["id"]):
+            raise InputError(f"{name}: {value!r} is not projects/PROJECT/locations/REGION/{kind}/ID")
+        return match["project"], match["region"], match["id"]
+    if not re.fullmatch(id_pattern, value):
+        raise InputError(
+            f"{name}: {value!r} is not a {kind[:-1]} ID (lowercase letters, digits, - and _) "
+            f"or a projects/PROJECT/locations/REGION/{kind}/ID name"
+        )
+    return "", "", value
+
+
+def _agree(name: str, from_resource: str, given: str, envs: tuple[str, ...]) -> str:
+    given = given.strip()
+    if from_resource and given and given != from_resource:
+        raise InputError(f"{name}: {given} differs from the {from_resource} in vertex_model's resource name")
+    found = from_resource or given or next((os.environ[e] for e in envs if os.environ.get(e)), "")
+    if not found:
+        raise InputError(f"{name}: not given, not in vertex_model's resource name, nor in ${' or $'.join(envs)}")
+    return found
+
+
+def _aliases(text: str) -> tuple[str, ...]:
+    aliases = tuple(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
+    for alias in aliases:
+        if not _ALIAS.fullmatch(alias):
+            raise InputError(
+                f"vertex_version_aliases: {alias!r} is not an alias (a lowercase letter first, then letters, "
+                "digits or -, ending in a lowercase letter or digit)"
+            )
+    return aliases
+
+
+def _labels(text: str) -> dict[str, str]:
+    items = [i.strip() for i in text.split(",") if i.strip()]
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"vertex_labels: {item!r} is not key=value")
+    return _checked_labels((tuple(p.strip() for p in i.split("=", 1)) for i in items), "vertex_labels")
+
+
+def _checked_labels(pairs: Iterable[tuple[str, str]], source: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for key, value in pairs:
+        if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
+            raise InputError(
+                f"{source}: {key}={value} is not a label: a lowercase key (letters, digits, _ and -) "
+                "and a value of lowercase letters, digits, _ and -"
+            )
+        if key in labels:
+            raise InputError(f"{source}: label {key} is given twice")
+        labels[key] = value
+    if len(labels) > MAX_LABELS:
+        raise InputError(f"{source}: {len(labels)} labels, Vertex AI allows {MAX_LABELS}")
+    return labels
+
+
+def _run_labels() -> dict[str, str]:
+    text = os.environ.get(RUN_LABELS_ENV, "").strip()
+    if not text:
+        return {}
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+    if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
+        raise InputError(f"${RUN_LABELS_ENV}: expected a JSON object of string labels, got {text[:100]!r}")
+    return _checked_labels(doc.items(), f"${RUN_LABELS_ENV}")
+
+
+def _api_endpoint() -> str:
+    url = os.environ.get(API_ENDPOINT_ENV, "").strip().rstrip("/")
+    if url and not re.fullmatch(r"https?://[^/\s]+", url):
+        raise InputError(f"${API_ENDPOINT_ENV}: expected http(s)://HOST:PORT, got {url!r}")
+    return url

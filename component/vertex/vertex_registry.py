@@ -1,0 +1,89 @@
+"""Register a published version in the Vertex AI Model Registry.
+
+The version directory itself (gs://.../<version>, with saved_model.pb at its top) becomes a new
+version of the registry model; the first push creates the model with that ID. A retried or re-run
+step finds the registry version whose artifact_uri is this directory and reuses it, so KFP's
+retries never register a model twice.
+"""
+
+import logging
+
+from google.api_core import exceptions as api_exceptions
+from google.cloud.aiplatform_v1 import types
+
+from component.vertex.vertex import Registration, VertexTarget
+from component.vertex.vertex_client import CALL_TIMEOUT, READ_RETRY, Clients, vertex_errors, wait
+
+log = logging.getLogger(__name__)
+
+
+def register(api: Clients, target: VertexTarget, version_uri: str, version: int) -> Registration:
+    """Register `version_uri` as a version of target's model (or find it registered) with its aliases."""
+    with vertex_errors(f"vertex_model: registering {version_uri} as a version of {target.model_name}", target):
+        parent = _existing_model(api, target)
+        found = _version_of(api, target, version_uri) if parent is not None else None
+        if found is not None:
+            version_id = found.version_id
+            log.info(
+                "Vertex AI: version %s of %s already registers %s (a retried step): reusing it.",
+                version_id, target.model_name, version_uri,
+            )
+        else:
+            try:
+                version_id = _upload(api, target, parent, version_uri, version)
+            except api_exceptions.AlreadyExists:  # another push created the model meanwhile
+                version_id = _upload(api, target, _existing_model(api, target), version_uri, version)
+        aliases = _apply_aliases(api, target, version_id, found)
+    return Registration(f"{target.model_name}@{version_id}", version_id, found is not None, aliases)
+
+
+def _existing_model(api: Clients, target: VertexTarget) -> types.Model | None:
+    try:
+        return api.models.get_model(name=target.model_name, retry=READ_RETRY, timeout=CALL_TIMEOUT)
+    except api_exceptions.NotFound:
+        return None
+
+
+def _version_of(api: Clients, target: VertexTarget, version_uri: str) -> types.Model | None:
+    """The registry version made from `version_uri` (by an earlier attempt of this step), if any."""
+    pager = api.models.list_model_versions(name=target.model_name, retry=READ_RETRY, timeout=CALL_TIMEOUT)
+    return next((v for v in pager if v.artifact_uri.rstrip("/") == version_uri.rstrip("/")), None)
+
+
+def _upload(api: Clients, target: VertexTarget, parent: types.Model | None, version_uri: str, version: int) -> str:
+    model = types.Model(
+        # A new version keeps its model's name in the console; a new model is named by its ID.
+        display_name=parent.display_name if parent is not None else target.model_id,
+        artifact_uri=version_uri,
+        container_spec=types.ModelContainerSpec(image_uri=target.serving_image),
+        labels=dict(target.labels),
+        version_description=f"Version {version} pushed by kfp-model-pusher to {version_uri}",
+    )
+    if parent is None:
+        log.info("Vertex AI: creating model %s with %s as its first version.", target.model_name, version_uri)
+        request = types.UploadModelRequest(parent=target.location, model_id=target.model_id, model=model)
+    else:
+        log.info("Vertex AI: uploading %s as a new version of %s.", version_uri, target.model_name)
+        request = types.UploadModelRequest(parent=target.location, parent_model=target.model_name, model=model)
+    operation = api.models.upload_model(request=request, timeout=CALL_TIMEOUT)
+    response = wait(operation, f"uploading {version_uri} to the Model Registry")
+    log.info("Vertex AI: registered %s as version %s of %s.", version_uri, response.model_version_id, target.model_name)
+    return response.model_version_id
+
+
+def _apply_aliases(api: Clients, target: VertexTarget, version_id: str, found: types.Model | None) -> tuple[str, ...]:
+    """Give the version its aliases (Vertex moves each from the version that held it); returns all
+    the aliases the version has afterwards."""
+    if not target.aliases:
+        return tuple(found.version_aliases) if found is not None else _aliases_now(api, target, version_id)
+    merged = api.models.merge_version_aliases(
+        name=f"{target.model_name}@{version_id}", version_aliases=list(target.aliases),
+        retry=READ_RETRY, timeout=CALL_TIMEOUT,
+    )
+    log.info("Vertex AI: version %s now has aliases %s.", version_id, ", ".join(merged.version_aliases))
+    return tuple(merged.version_aliases)
+
+
+def _aliases_now(api: Clients, target: VertexTarget, version_id: str) -> tuple[str, ...]:
+    model = api.models.get_model(name=f"{target.model_name}@{version_id}", retry=READ_RETRY, timeout=CALL_TIMEOUT)
+    return tuple(model.version_aliases)
