@@ -1,7 +1,7 @@
 # The stop handler goes in before anything else is imported: a SIGTERM that arrives while the
 # command is still starting then stops it cleanly too.
-from component.runtime import stopping
 from component.errors import Interrupted
+from component.runtime import stopping
 
 stopping.install()
 

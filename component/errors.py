@@ -27,16 +27,3 @@ class Interrupted(PusherError):
         super().__init__(f"stopped by {name}: what this push had written was removed; nothing was published")
         self.exit_code = 128 + signum
         self.signal_name = name
-
-
-class AfterPublishError(PusherError):
-    """The version WAS published (or reused), then a later step failed (exit code 1) or was
-    stopped (128 + the signal's number): registering it in Vertex AI, retention, recording it. The
-    message says which version stands where, so nobody concludes nothing was published. With
-    `outcome` (a record.Outcome: what was done), the command still records the push and writes
-    the pipeline's outputs before exiting."""
-
-    def __init__(self, message: str, exit_code: int = 1, outcome: object = None) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.outcome = outcome

@@ -17,8 +17,8 @@ from kfp import components
 from kfp.local import executor_input_utils, executor_output_utils, placeholder_utils, utils
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from component.push.artifacts import MOUNT_ROOT_ENV
-from component.kfp.request import OUTPUT_ARTIFACT
+from component.stores.mounts import MOUNT_ROOT_ENV
+from component.kfp.options import OUTPUT_ARTIFACT
 from conftest import REPO
 
 COMPONENT_YAML = REPO / "component.yaml"

@@ -12,7 +12,7 @@ from kfp import dsl
 
 from blessings import blessing, infra_blessing_with_model
 from component import __version__
-from component.kfp.request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT
+from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT
 from conftest import REPO
 from kfp_task import COMPONENT_YAML, prepare, run_on_host
 from savedmodels import serve, warmup_file_bytes

@@ -8,13 +8,13 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
-from component.stores import gcs, stores
+from component.stores import gcs, registry as stores
 from component.errors import InputError, PublishError
 from component.stores.gcs import client, gcs_errors
-from component.savedmodel.model_source import local_model
-from component.push.object_publish import ObjectStoreTarget
-from component.stores.object_transfer import download
-from component.stores.objstore import model_under
+from component.savedmodel.locate import local_model
+from component.push.bucket_base import BucketBase
+from component.stores.transfer import download
+from component.savedmodel.locate import model_under
 from component.runtime.progress import Progress
 
 
@@ -43,18 +43,18 @@ def test_a_live_push_is_left_alone_and_a_stalled_one_loses_its_lease(gcs_env, gc
     (saved_model / "assets" / "big.bin").write_bytes(b"x" * 3_000_000)
     model = local_model(saved_model, "model", "a test model")
 
-    alive = ObjectStoreTarget(base, lease_seconds=30)
+    alive = BucketBase(base, lease_seconds=30)
     staging = alive.stage(model, progress_for(model))
-    ObjectStoreTarget(base, lease_seconds=30).clean_abandoned()  # another push starting: this lease is fresh
+    BucketBase(base, lease_seconds=30).clean_abandoned()  # another push starting: this lease is fresh
     assert alive.publish(staging, 1)
     alive.discard(staging)
     assert names(gcs_bucket) == {f"serving/m/1/{f.rel}" for f in model.files}
 
-    stalled = ObjectStoreTarget(base, lease_seconds=0.5)
+    stalled = BucketBase(base, lease_seconds=0.5)
     staging = stalled.stage(model, progress_for(model))
     staging.lease.stop()  # the push stalls: its lease is no longer renewed
     time.sleep(0.8)
-    ObjectStoreTarget(base, lease_seconds=0.5).clean_abandoned()  # takes the stale lease over, removes its files
+    BucketBase(base, lease_seconds=0.5).clean_abandoned()  # takes the stale lease over, removes its files
     with pytest.raises(PublishError, match="took over its lease"):
         stalled.publish(staging, 2)
     stalled.discard(staging)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_cli
-from component.push.local_store import LocalStore
+from component.push.local_base import LocalBase
 from component.push.versioning import MAX_VERSION
 
 
@@ -162,7 +162,7 @@ def test_odd_numeric_entries_never_crash_push_list_or_rollback(saved_model, tmp_
 def test_a_symlinked_version_is_never_followed_for_deletion(saved_model, tmp_path):
     base, outside = odd_base(tmp_path, saved_model)
     before = tree(outside)
-    store = LocalStore(base)
+    store = LocalBase(base)
     for version in (5, 6, 7, 8):
         store.delete_version(version)
     assert {"5", "6", "7", "8"} <= set(os.listdir(base))

@@ -17,7 +17,7 @@ import pytest
 from kfp import dsl
 
 from blessings import blessing
-from component.kfp.request import OUTPUT_ARTIFACT
+from component.kfp.options import OUTPUT_ARTIFACT
 from kfp_task import Task, prepare
 from savedmodels import serve
 

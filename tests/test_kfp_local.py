@@ -22,7 +22,7 @@ import pytest
 from kfp import dsl, local
 
 from blessings import blessing
-from component.kfp.request import OUTPUT_ARTIFACT
+from component.kfp.options import OUTPUT_ARTIFACT
 from pipelines.pusher import model_pusher
 from savedmodels import serve
 

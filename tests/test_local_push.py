@@ -265,13 +265,13 @@ def test_killed_push_leaves_no_visible_version_and_next_push_cleans_up(saved_mod
 
 
 def test_live_push_staging_is_not_cleaned_by_another(saved_model, tmp_path):
-    from component.push.local_store import LocalStore
-    from component.savedmodel.model_source import Model
+    from component.push.local_base import LocalBase
+    from component.savedmodel.locate import Model
     from component.runtime.progress import Progress
 
-    store = LocalStore(tmp_path / "s")
+    store = LocalBase(tmp_path / "s")
     staging = store.stage(Model(str(saved_model), "test", (), ()), Progress("test", 0, 0))
-    LocalStore(tmp_path / "s").clean_abandoned()  # another push starting now
+    LocalBase(tmp_path / "s").clean_abandoned()  # another push starting now
     assert staging.directory.is_dir()
     store.discard(staging)
     assert os.listdir(tmp_path / "s") == []

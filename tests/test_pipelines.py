@@ -10,7 +10,7 @@ from kfp import compiler, dsl
 from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Metrics, Model, Output
 from kfp.dsl.types.type_utils import InconsistentTypeException
 
-from component.kfp.request import OUTPUT_ARTIFACT
+from component.kfp.options import OUTPUT_ARTIFACT
 from component.kfp.spec import IMAGE
 from conftest import REPO
 from kfp_task import prepare, run_on_host

@@ -4,9 +4,9 @@ against moto's server where a detail is easier to see there than through the com
 import pytest
 from botocore import exceptions as boto_exceptions
 
-from component.stores import s3, stores
+from component.stores import s3, registry as stores
 from component.errors import InputError, PublishError
-from component.stores.objstore import PreconditionFailed
+from component.stores.bucket import PreconditionFailed
 from component.runtime.progress import Progress
 
 SECRET = "X-Amz-Signature=5ecret5ignature"
@@ -98,6 +98,6 @@ def test_a_multipart_upload_keeps_memory_to_its_parts_and_records_the_whole_crc3
     assert progress.bytes == path.stat().st_size
     with pytest.raises(PreconditionFailed):  # completed with If-None-Match too
         bucket.put_file("m/shard", str(path), path.stat().st_size, create_only=True, progress=None)
-    assert not s3.client().list_multipart_uploads(Bucket=bucket.bucket).get("Uploads")  # the refused one aborted
+    assert not s3.client().list_multipart_uploads(Bucket=bucket.name).get("Uploads")  # the refused one aborted
     listed = bucket.list("m/", recursive=False)
     assert [(o.key, o.size, o.crc32c) for o in listed.objects] == [("m/shard", path.stat().st_size, "")]

@@ -15,8 +15,8 @@ from savedmodels import make_keras_model, make_module_model
 from tensorflow.core.protobuf import saved_model_pb2
 
 from component.errors import InputError
-from component.savedmodel.model_source import local_model
-from component.savedmodel.validate import (
+from component.savedmodel.locate import local_model
+from component.savedmodel.inspect import (
     ModelSummary,
     TensorSpec,
     TFRecordError,
@@ -350,7 +350,7 @@ def test_validation_does_not_import_tensorflow():
         [
             sys.executable,
             "-c",
-            "import component.savedmodel.validate, component.savedmodel.savedmodel_proto, sys; assert 'tensorflow' not in sys.modules",
+            "import component.savedmodel.inspect, component.savedmodel.protos, sys; assert 'tensorflow' not in sys.modules",
         ],
         cwd=REPO,
         check=True,

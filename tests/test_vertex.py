@@ -15,8 +15,8 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform_v1 import EndpointServiceClient, types
 
 from blessings import blessing
-from component.vertex.vertex import DEFAULT_SERVING_IMAGE
-from component.vertex.vertex_deploy import split_traffic
+from component.vertex.target import DEFAULT_SERVING_IMAGE
+from component.vertex.deploy import split_traffic
 from conftest import REPO, run_cli
 from test_executor_input import artifact, executor_input
 from vertex_fake import FakeVertex

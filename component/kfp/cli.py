@@ -13,16 +13,18 @@ import time
 from collections.abc import Sequence
 
 from component import __version__
-from component.push.destination import parse_destination
-from component.runtime import stopping
-from component.errors import AfterPublishError, Interrupted, PusherError
-from component.push.pusher import list_versions, open_store, rollback
-from component.kfp.record import Outcome, json_record, write_outputs
+from component.errors import Interrupted, PusherError
+from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT
+from component.kfp.outputs import KfpOutputs, json_record, write_outputs
 from component.kfp.report import text_summary, write_markdown
-from component.kfp.request import (
-    INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, PushRequest, from_executor_input, from_flags,
-)
+from component.kfp.request import from_executor_input, from_flags
+from component.push.base import open_base
+from component.push.destination import parse_destination
+from component.push.outcome import AfterPublishError, Outcome
+from component.push.rollback import rollback
 from component.push.run import run
+from component.push.versions import list_versions
+from component.runtime import stopping
 
 log = logging.getLogger("component")
 
@@ -101,31 +103,31 @@ def _push(argv: Sequence[str]) -> int:
     parser = _push_parser()
     args = parser.parse_args(argv)
     if args.executor_input is not None:
-        request = from_executor_input(args.executor_input)
+        invocation = from_executor_input(args.executor_input)
     else:
         for option in OPTIONS:
             if option.required and not getattr(args, option.name):
                 parser.error(f"{_flag(option.name)} is required (or give --executor-input)")
-        request = from_flags(
+        invocation = from_flags(
             {name: getattr(args, name) for name in INPUT_ARTIFACTS},
             {option.name: getattr(args, option.name) for option in OPTIONS},
             {name: getattr(args, name) for name in _OUTPUT_HELP},
         )
     try:
-        outcome = run(request)
+        outcome = run(invocation.request)
     except AfterPublishError as exc:
         if exc.outcome is not None:  # published, then registering failed: recorded like any push
-            _record(request, exc.outcome, print_json=args.executor_input is None)
+            _record(invocation.outputs, exc.outcome, print_json=args.executor_input is None)
         raise
-    _record(request, outcome, print_json=args.executor_input is None)
+    _record(invocation.outputs, outcome, print_json=args.executor_input is None)
     return 0
 
 
-def _record(request: PushRequest, outcome: Outcome, print_json: bool) -> None:
+def _record(outputs: KfpOutputs, outcome: Outcome, print_json: bool) -> None:
     try:
-        write_outputs(request, outcome)
-        if request.push_report is not None:
-            write_markdown(request.push_report.path, outcome)
+        write_outputs(outputs, outcome)
+        if outputs.push_report is not None:
+            write_markdown(outputs.push_report.path, outcome)
     except (OSError, Interrupted) as exc:
         if outcome.published is None:
             raise
@@ -136,7 +138,7 @@ def _record(request: PushRequest, outcome: Outcome, print_json: bool) -> None:
             exc.exit_code if stopped else 1,
         ) from None
     if print_json:
-        print(json_record(outcome, request.pushed_model))
+        print(json_record(outcome, outputs.pushed_model))
     _log_summary(outcome)
 
 
@@ -144,7 +146,7 @@ def _list(argv: Sequence[str]) -> int:
     parser = _destination_parser("list", "List the versions at a destination, oldest first.")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
     args = parser.parse_args(argv)
-    infos = list_versions(open_store(parse_destination(args.push_destination).base))
+    infos = list_versions(open_base(parse_destination(args.push_destination).base))
     if args.json:
         print(json.dumps([vars(i) for i in infos], indent=2))
         return 0

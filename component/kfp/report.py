@@ -2,28 +2,14 @@
 
 from pathlib import Path
 
+from component.push.outcome import Outcome
 from component.runtime.progress import rate
-from component.kfp.record import Outcome
-from component.savedmodel.validate import Signature, TensorSpec
-from component.vertex.vertex import Registration
+from component.savedmodel.inspect import TensorSpec, signature_line, tensor_text
+from component.vertex.target import Registration
 
 
-def _tensor(name: str, spec: TensorSpec) -> str:
-    if spec.shape is None:
-        shape = "unknown rank"
-    else:
-        shape = "[" + ", ".join("?" if d is None else str(d) for d in spec.shape) + "]"
-    return f"{name}: {spec.dtype} {shape}"
-
-
-def _tensors(tensors: dict[str, TensorSpec]) -> str:
-    return "<br>".join(_tensor(n, s) for n, s in tensors.items()) or "none"
-
-
-def signature_line(sig: Signature) -> str:
-    inputs = ", ".join(_tensor(n, s) for n, s in sig.inputs.items())
-    outputs = ", ".join(_tensor(n, s) for n, s in sig.outputs.items())
-    return f"{sig.key}({inputs}) -> {outputs}"
+def tensors_text(tensors: dict[str, TensorSpec]) -> str:
+    return "<br>".join(tensor_text(n, s) for n, s in tensors.items()) or "none"
 
 
 def markdown(outcome: Outcome) -> str:
@@ -37,7 +23,7 @@ def markdown(outcome: Outcome) -> str:
     if outcome.summary is not None:
         lines += ["| signature | method | inputs | outputs |", "| --- | --- | --- | --- |"]
         lines += [
-            f"| {s.key} | {s.method} | {_tensors(s.inputs)} | {_tensors(s.outputs)} |"
+            f"| {s.key} | {s.method} | {tensors_text(s.inputs)} | {tensors_text(s.outputs)} |"
             for s in outcome.summary.signatures.values()
         ]
         if outcome.summary.warmup_records is not None:

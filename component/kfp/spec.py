@@ -1,9 +1,9 @@
 """component.yaml's one source: the KFP container component, generated from the command's own tables.
 
-Inputs and options come from `request` (INPUT_ARTIFACTS, OPTIONS) and output parameters from
-`record.output_parameters`, so an option added there reaches the UI by regenerating:
+Inputs and options come from `options` (INPUT_ARTIFACTS, OPTIONS) and output parameters from
+`outputs.output_parameters`, so an option added there reaches the UI by regenerating:
 
-    make component.yaml          # or: python -m component.spec component.yaml
+    make component.yaml          # or: python -m component.kfp.spec component.yaml
 
 This is the only module of the package that imports kfp; the push path (`python -m component`,
 what the image runs) never imports it, so the image carries no kfp.
@@ -18,9 +18,10 @@ from kfp import compiler, dsl
 from kfp.dsl import Artifact, Input, Markdown, Model, Output, OutputPath
 
 from component import __version__
-from component.push.artifacts import parse_flag
-from component.kfp.record import Outcome, output_parameters
-from component.kfp.request import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT, Option
+from component.artifacts import parse_flag
+from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT, Option
+from component.kfp.outputs import output_parameters
+from component.push.outcome import Outcome
 
 # The one place the image is named; its tag is the package version, so a release of the package
 # and the image it runs always go together.

@@ -5,9 +5,9 @@ import json
 import logging
 from dataclasses import dataclass
 
-from component.push.artifacts import check_path_text, gcs_uri_of_mount
 from component.errors import InputError
-from component.stores.stores import SCHEMES as OBJECT_STORE_SCHEMES
+from component.stores.mounts import check_path_text, gcs_uri_of_mount
+from component.stores.registry import SCHEMES as OBJECT_STORE_SCHEMES
 
 log = logging.getLogger(__name__)
 

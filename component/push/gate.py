@@ -8,8 +8,8 @@ import enum
 import logging
 from dataclasses import dataclass
 
-from component.push.artifacts import Artifact, parse_flag
-from component.savedmodel.model_source import artifact_entries
+from component.artifacts import Artifact, parse_flag
+from component.savedmodel.locate import artifact_entries
 
 log = logging.getLogger(__name__)
 

@@ -5,20 +5,21 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from component.push.artifacts import gcs_uri_of_mount
-from component.errors import AfterPublishError, InputError, PublishError
+from component.errors import InputError, PublishError
+from component.model import Model
+from component.push.archive import archive
 from component.push.gate import decide
-from component.push.local_store import base_entries, copy_model
-from component.savedmodel.model import Model
-from component.savedmodel.model_source import find_model
+from component.push.local_base import base_entries
+from component.push.outcome import AfterPublishError, Outcome
+from component.push.publish import push
+from component.push.request import PushRequest
 from component.runtime.progress import Progress
-from component.push.pusher import archive, push
-from component.kfp.record import Outcome
-from component.kfp.report import signature_line
-from component.kfp.request import OUTPUT_ARTIFACT, PushRequest
-from component.stores.stores import is_remote
-from component.savedmodel.validate import deep_check_with_tensorflow, inspect_model
-from component.vertex.vertex import VertexTarget
+from component.savedmodel.inspect import deep_check_with_tensorflow, inspect_model, signature_line
+from component.savedmodel.locate import find_model
+from component.stores.local_files import copy_model
+from component.stores.mounts import gcs_uri_of_mount
+from component.stores.registry import is_remote
+from component.vertex.target import VertexTarget
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,9 @@ def _on_vertex(target: VertexTarget, outcome: Outcome) -> Outcome:
     log.info("Registering version %d in the Vertex AI Model Registry as a version of %s.",
              outcome.published.version, target.model_name)
     # Only a push that registers loads the Vertex clients (0.6-1.5 s and 100 MB measured here).
-    from component.vertex.vertex_client import clients
-    from component.vertex.vertex_deploy import deploy
-    from component.vertex.vertex_registry import register
+    from component.vertex.client import clients
+    from component.vertex.deploy import deploy
+    from component.vertex.registry import register
 
     published = outcome.published
     try:
@@ -91,15 +92,15 @@ def _check_locations(model: Model, request: PushRequest) -> None:
     report may not land in the destination base (`--pushed-model base/1` would rewrite live
     version 1 in place), nor the base inside the archive copy."""
     base = request.destination.base
-    written = [(o.name, where) for o in (request.pushed_model, request.push_report) if o is not None
-               for where in (o.uri, str(o.path))]
+    outputs = [o for o in (request.pushed_model, *request.written_after) if o is not None]
+    written = [(o.name, where) for o in outputs for where in (o.uri, str(o.path))]
     for name, location in [("push_destination", base), *written]:
         if _inside(location, model.root):
             raise InputError(f"{name}: {location} is inside the model directory {model.root}; choose a location outside it")
     for name, location in written:
         if _inside(location, base):
             raise InputError(f"{name}: {location} is inside the destination base {base}; choose a location outside it")
-        if name == OUTPUT_ARTIFACT and _inside(base, location):
+        if request.pushed_model is not None and name == request.pushed_model.name and _inside(base, location):
             raise InputError(f"push_destination: {base} is inside the {name} location {location}; choose a location outside it")
     if not is_remote(base):
         base_entries(Path(base))  # a base that is a file, or a symlink loop, is refused here

@@ -3,8 +3,8 @@
 import time
 from collections.abc import Callable, Iterable
 
-from component.push.destination import Versioning
 from component.errors import InputError
+from component.push.destination import Versioning
 
 # TF Serving parses a version directory's name as a signed 64-bit integer (safe_strto64): a bigger
 # number is no version to it, so we never make one and never count one.
@@ -19,7 +19,7 @@ def parse_version(name: str) -> int | None:
     TF Serving parses a name with safe_strto64 (newer builds: absl::SimpleAtoi): ASCII digits,
     surrounding whitespace and leading zeros allowed, and newer builds accept a leading '+'. So
     "007", " 7" and "+7" all take number 7 and a new version must go above them; none of them is
-    a version directory of ours (see LocalStore.version_model). str.isdigit() also accepts '²'
+    a version directory of ours (see LocalBase.version_model). str.isdigit() also accepts '²'
     and '١', which no server reads."""
     digits = name.strip(_C_SPACES).removeprefix("+")
     if not (digits.isascii() and digits.isdigit()):

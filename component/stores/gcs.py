@@ -1,4 +1,4 @@
-"""Google Cloud Storage: the object-store verbs (objstore.ObjectStore) on one bucket, one shared
+"""Google Cloud Storage: the object-store verbs (stores.bucket.Bucket) on one bucket, one shared
 client and connection pool, the retry policy, and one-line errors that never show a token or a
 signed URL. Imported only when a gs:// location is involved.
 
@@ -30,10 +30,10 @@ from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from component.runtime.checksums import b64_crc32c, crc32c_of_file
 from component.errors import PusherError
-from component.stores.objstore import Listing, ObjectInfo, PreconditionFailed, split_uri
+from component.runtime.checksums import b64_crc32c, crc32c_of_file
 from component.runtime.progress import Progress
+from component.stores.bucket import Listing, ObjectInfo, PreconditionFailed, split_uri
 
 EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
 RETRY_SECONDS_ENV = "MODEL_PUSHER_GCS_RETRY_SECONDS"
@@ -84,24 +84,23 @@ def open_bucket(scheme: str, bucket: str) -> "GcsBucket":
 class GcsBucket:
     scheme = "gs"
     conditions_guaranteed = True  # ifGenerationMatch is part of every GCS write
-    hidden_uploads = False  # the JSON API has no invisible multipart upload: big files are staged
 
     def __init__(self, bucket: str) -> None:
-        self.bucket = bucket
+        self.name = bucket
 
     def list(self, prefix: str, recursive: bool = True) -> Listing:
         try:
             pages = client().list_blobs(
-                self.bucket, prefix=prefix, delimiter=None if recursive else "/", retry=RETRY, timeout=TIMEOUT
+                self.name, prefix=prefix, delimiter=None if recursive else "/", retry=RETRY, timeout=TIMEOUT
             )
             objects = [_info(b) for b in pages]
         except api_exceptions.NotFound:
             # Listing never misses in a bucket that exists, so this can only mean the bucket.
-            raise api_exceptions.NotFound(f"bucket gs://{self.bucket} does not exist") from None
+            raise api_exceptions.NotFound(f"bucket gs://{self.name} does not exist") from None
         return Listing(objects, [p[len(prefix):].rstrip("/") for p in sorted(pages.prefixes)])
 
     def head(self, key: str) -> ObjectInfo | None:
-        blob = client().bucket(self.bucket).get_blob(key, retry=RETRY, timeout=TIMEOUT)
+        blob = client().bucket(self.name).get_blob(key, retry=RETRY, timeout=TIMEOUT)
         return None if blob is None else _info(blob)
 
     def put_bytes(self, key: str, data: bytes, *, create_only: bool = False, if_tag: str = "",
@@ -139,7 +138,7 @@ class GcsBucket:
         # the CPU per call, and a version is filled with one copy per staged file.
         _, src_bucket, src_key = split_uri(source)
         url = (f"{client().api_endpoint}/storage/v1/b/{quote(src_bucket, safe='')}/o/{quote(src_key, safe='')}"
-               f"/rewriteTo/b/{quote(self.bucket, safe='')}/o/{quote(key, safe='')}")
+               f"/rewriteTo/b/{quote(self.name, safe='')}/o/{quote(key, safe='')}")
         params = {"ifGenerationMatch": "0"} if create_only else {}
         try:
             while True:  # across locations or storage classes GCS may need several calls for one copy
@@ -237,7 +236,7 @@ class GcsBucket:
 
         info, sent = RETRY(attempt)()
         if info.crc32c != sent:
-            raise CorruptSlice(f"a slice of {path} arrived corrupt at gs://{self.bucket}/{name} (its CRC32C is "
+            raise CorruptSlice(f"a slice of {path} arrived corrupt at gs://{self.name}/{name} (its CRC32C is "
                                f"{info.crc32c}, the bytes sent have {sent})")
 
     def _delete_slices(self, names: tuple[str, ...], pool: ThreadPoolExecutor) -> None:
@@ -245,15 +244,15 @@ class GcsBucket:
             try:
                 self.delete(name)
             except Exception as exc:  # a leftover slice costs storage, not correctness
-                log.warning("Could not delete the upload slice gs://%s/%s (%s).", self.bucket, name, type(exc).__name__)
+                log.warning("Could not delete the upload slice gs://%s/%s (%s).", self.name, name, type(exc).__name__)
 
         list(pool.map(delete, names))
 
     def _blob(self, key: str) -> storage.Blob:
-        return client().bucket(self.bucket).blob(key)
+        return client().bucket(self.name).blob(key)
 
     def _upload_url(self) -> str:
-        return f"{client().api_endpoint}/upload/storage/v1/b/{quote(self.bucket, safe='')}/o"
+        return f"{client().api_endpoint}/upload/storage/v1/b/{quote(self.name, safe='')}/o"
 
 
 class CorruptSlice(api_exceptions.GoogleAPIError):

@@ -1,5 +1,5 @@
 """S3-compatible stores (AWS S3, and the SeaweedFS or MinIO of Kubeflow Pipelines, `minio://`): the
-object-store verbs (objstore.ObjectStore) on one bucket, one shared client and connection pool, the
+object-store verbs (stores.bucket.Bucket) on one bucket, one shared client and connection pool, the
 retry policy, and one-line errors that never show a credential. Imported only when an s3:// or
 minio:// location is involved.
 
@@ -39,10 +39,10 @@ from botocore import exceptions as boto_exceptions
 from botocore import handlers as botocore_handlers
 from botocore.config import Config
 
-from component.runtime.checksums import b64_crc32c
 from component.errors import PusherError
-from component.stores.objstore import Listing, ObjectInfo, PreconditionFailed, split_uri
+from component.runtime.checksums import b64_crc32c
 from component.runtime.progress import Progress
+from component.stores.bucket import Listing, ObjectInfo, PreconditionFailed, split_uri
 
 log = logging.getLogger(__name__)
 # botocore's own INFO lines ("Found credentials in environment variables.") say nothing a user needs.
@@ -50,7 +50,7 @@ logging.getLogger("botocore").setLevel(logging.WARNING)
 
 ENDPOINT_ENVS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 RETRY_SECONDS_ENV = "MODEL_PUSHER_S3_RETRY_SECONDS"
-# Every transfer thread (object_transfer.WORKERS), every part in flight and the lease heartbeat
+# Every transfer thread (runtime.parallel.WORKERS), every part in flight and the lease heartbeat
 # get a connection without waiting.
 POOL_SIZE = 64
 CONNECT_TIMEOUT, READ_TIMEOUT = 20, 120
@@ -182,19 +182,20 @@ def open_bucket(scheme: str, bucket: str) -> "S3Bucket":
 
 
 class S3Bucket:
+    """Also HiddenUploads: multipart uploads are invisible until completed, so big files need no
+    staging copy."""
+
     # Old MinIO and SeaweedFS accept If-None-Match / If-Match and ignore them: proved per push.
     conditions_guaranteed = False
-    # Multipart uploads are invisible until completed: big files need no staging copy.
-    hidden_uploads = True
 
     def __init__(self, scheme: str, bucket: str) -> None:
         self.scheme = scheme
-        self.bucket = bucket
+        self.name = bucket
 
     def list(self, prefix: str, recursive: bool = True) -> Listing:
         # S3 listings carry no CRC32C: files listed here have crc32c "", and whoever needs it asks
-        # head() (same_model.file_crc32c).
-        args = {"Bucket": self.bucket, "Prefix": prefix, **({} if recursive else {"Delimiter": "/"})}
+        # head() (transfer.file_crc32c).
+        args = {"Bucket": self.name, "Prefix": prefix, **({} if recursive else {"Delimiter": "/"})}
         objects: list[ObjectInfo] = []
         folders: list[str] = []
         token = None
@@ -210,7 +211,7 @@ class S3Bucket:
 
     def head(self, key: str) -> ObjectInfo | None:
         try:
-            head = _retrying(lambda: client().head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"),
+            head = _retrying(lambda: client().head_object(Bucket=self.name, Key=key, ChecksumMode="ENABLED"),
                              f"reading {self._uri(key)}")
         except boto_exceptions.ClientError as exc:
             if _status(exc) == 404:
@@ -243,7 +244,7 @@ class S3Bucket:
         _, src_bucket, src_key = split_uri(source)
         try:
             _retrying(lambda: client().copy_object(
-                Bucket=self.bucket, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key},
+                Bucket=self.name, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key},
                 ChecksumAlgorithm="CRC32C", **({"IfNoneMatch": "*"} if create_only else {}),
             ), f"copying {source} to {self._uri(key)}")
         except boto_exceptions.ClientError as exc:
@@ -260,7 +261,7 @@ class S3Bucket:
         def attempt() -> bytes | None:
             # ChecksumMode: botocore checks the body against whatever checksum the store keeps.
             try:
-                answer = client().get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+                answer = client().get_object(Bucket=self.name, Key=key, ChecksumMode="ENABLED")
             except boto_exceptions.ClientError as exc:
                 if _status(exc) == 404:
                     return None  # removed between a listing and this read (a lease, a claim)
@@ -282,7 +283,7 @@ class S3Bucket:
             out.truncate()
             crc = google_crc32c.Checksum()
             received = 0
-            answer = client().get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            answer = client().get_object(Bucket=self.name, Key=key, ChecksumMode="ENABLED")
             for block in answer["Body"].iter_chunks(CHUNK):
                 crc.update(block)
                 out.write(block)
@@ -296,10 +297,10 @@ class S3Bucket:
 
     def delete(self, key: str) -> None:
         # S3 answers 204 whether or not the object was there.
-        _retrying(lambda: client().delete_object(Bucket=self.bucket, Key=key), f"deleting {self._uri(key)}")
+        _retrying(lambda: client().delete_object(Bucket=self.name, Key=key), f"deleting {self._uri(key)}")
 
     def errors(self, what: str, error: type[PusherError], outcome: str = ""):
-        return s3_errors(what, error, outcome, f"{self.scheme}://{self.bucket}")
+        return s3_errors(what, error, outcome, f"{self.scheme}://{self.name}")
 
     def _put_one(self, key: str, data: bytes, conditions: Mapping[str, str],
                  metadata: dict[str, str]) -> tuple[ObjectInfo, str]:
@@ -307,7 +308,7 @@ class S3Bucket:
         md5 = hashlib.md5(data).hexdigest()
         try:
             answer = _retrying(lambda: client().put_object(
-                Bucket=self.bucket, Key=key, Body=data, ChecksumAlgorithm="CRC32C", ChecksumCRC32C=crc,
+                Bucket=self.name, Key=key, Body=data, ChecksumAlgorithm="CRC32C", ChecksumCRC32C=crc,
                 Metadata=metadata, **conditions,
             ), f"writing {self._uri(key)}")
         except boto_exceptions.ClientError as exc:
@@ -327,7 +328,7 @@ class S3Bucket:
             upload.abort()
             raise
 
-    def upload_hidden(self, key: str, path: str, size: int, progress: Progress | None) -> "HiddenUpload":
+    def upload_hidden(self, key: str, path: str, size: int, progress: Progress | None) -> "S3HiddenUpload":
         """Upload a file's bytes as the parts of a multipart upload of `key`: S3 shows no object
         until the upload is completed, so a version can receive its big files unseen and appear
         with one completion request per file (HiddenUpload.finish), with no copy."""
@@ -335,17 +336,17 @@ class S3Bucket:
 
     def abort_hidden(self, prefix: str) -> None:
         """Abort every unfinished multipart upload under `prefix` (what a dead push left unseen)."""
-        listed = _retrying(lambda: client().list_multipart_uploads(Bucket=self.bucket, Prefix=prefix),
+        listed = _retrying(lambda: client().list_multipart_uploads(Bucket=self.name, Prefix=prefix),
                            f"listing the unfinished uploads under {self._uri(prefix)}")
         for upload in listed.get("Uploads", ()):
-            _abort(self.bucket, upload["Key"], upload["UploadId"])
+            _abort(self.name, upload["Key"], upload["UploadId"])
 
-    def _upload_parts(self, key: str, path: str, size: int, progress: Progress | None) -> "HiddenUpload":
+    def _upload_parts(self, key: str, path: str, size: int, progress: Progress | None) -> "S3HiddenUpload":
         part_size = max(PART_SIZE, math.ceil(size / MAX_PARTS / CHUNK) * CHUNK)
         ranges = [(number, offset, min(part_size, size - offset))
                   for number, offset in enumerate(range(0, size, part_size), start=1)]
         counted = _Counter(progress)
-        upload = client().create_multipart_upload(Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32C",
+        upload = client().create_multipart_upload(Bucket=self.name, Key=key, ChecksumAlgorithm="CRC32C",
                                                   ChecksumType="FULL_OBJECT")["UploadId"]
         futures = []
         try:
@@ -354,12 +355,12 @@ class S3Bucket:
         except BaseException:
             for future in futures:
                 future.cancel()
-            _abort(self.bucket, key, upload)
+            _abort(self.name, key, upload)
             raise
         whole = 0
         for (_, _, length), (_, crc) in zip(ranges, parts):
             whole = crt_checksums.combine_crc32c(whole, crc, length)
-        return HiddenUpload(self, key, path, upload, [p for p, _ in parts], b64_crc32c(whole.to_bytes(4, "big")), size)
+        return S3HiddenUpload(self, key, path, upload, [p for p, _ in parts], b64_crc32c(whole.to_bytes(4, "big")), size)
 
     def _put_part(self, key: str, upload: str, path: str, part: tuple[int, int, int],
                   counted: "_Counter") -> tuple[dict[str, Any], int]:
@@ -369,7 +370,7 @@ class S3Bucket:
         crc = google_crc32c.value(data)
         b64 = b64_crc32c(crc.to_bytes(4, "big"))
         answer = _retrying(lambda: client().upload_part(
-            Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number, Body=data,
+            Bucket=self.name, Key=key, UploadId=upload, PartNumber=number, Body=data,
             ChecksumAlgorithm="CRC32C", ChecksumCRC32C=b64,
         ), f"uploading part {number} of {self._uri(key)}")
         _check_md5(answer, hashlib.md5(data).hexdigest(), f"part {number} of {self._uri(key)}")
@@ -380,7 +381,7 @@ class S3Bucket:
                   conditions: Mapping[str, str]) -> dict[str, Any]:
         try:
             return client().complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts},
+                Bucket=self.name, Key=key, UploadId=upload, MultipartUpload={"Parts": parts},
                 ChecksumCRC32C=crc, ChecksumType="FULL_OBJECT", **conditions,
             )
         except boto_exceptions.ClientError as exc:
@@ -393,7 +394,7 @@ class S3Bucket:
             return {"ChecksumCRC32C": head.crc32c, "ChecksumType": "FULL_OBJECT", "ETag": head.tag}
 
     def _uri(self, key: str) -> str:
-        return f"{self.scheme}://{self.bucket}/{key}"
+        return f"{self.scheme}://{self.name}/{key}"
 
 
 # Shared by every multipart upload of the process: its size bounds the parts in memory. (Its
@@ -401,7 +402,7 @@ class S3Bucket:
 _PARTS = ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
 
 
-class HiddenUpload:
+class S3HiddenUpload:
     """A multipart upload whose parts are all in: `finish` makes the object exist, `abort` drops it."""
 
     def __init__(self, bucket: S3Bucket, key: str, path: str, upload: str, parts: list[dict[str, Any]], crc: str,
@@ -441,7 +442,7 @@ class HiddenUpload:
         return ObjectInfo(self.key, self.size, stored, time.time(), answer.get("ETag", "")), self.crc
 
     def abort(self) -> None:
-        _abort(self.bucket.bucket, self.key, self.upload)
+        _abort(self.bucket.name, self.key, self.upload)
 
 
 class _Counter:

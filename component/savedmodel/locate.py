@@ -5,13 +5,33 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from component.push.artifacts import Artifact, parse_flag
+from component.artifacts import Artifact, parse_flag
 from component.errors import InputError
-from component.savedmodel.model import SAVED_MODEL_FILES, Model, ModelFile
-from component.stores.objstore import children, join, model_under, split_uri
-from component.stores.stores import is_remote, locate, same_service
+from component.model import SAVED_MODEL_FILES, Model, ModelFile, safe_relative
+from component.stores.bucket import Bucket, children, join, split_uri
+from component.stores.registry import is_remote, locate, same_service
 
 log = logging.getLogger(__name__)
+
+def model_under(store: Bucket, prefix: str, root: str, origin: str, where: str) -> Model:
+    """Every object below `prefix` as a Model whose files are read from the store (with the
+    CRC32C it keeps). Every name is checked here, the one place where listings become model
+    files: a name that could leave the model directory refuses the whole model."""
+    files: list[ModelFile] = []
+    markers: list[str] = []  # zero-byte "dir/" objects some tools write for directories
+    for info in store.list(prefix).objects:
+        rel = info.key[len(prefix):]
+        if not rel:
+            continue  # the directory's own marker object
+        if rel.endswith("/"):
+            markers.append(safe_relative(rel[:-1], f"{where}: object {store.scheme}://{store.name}/{info.key}"))
+        else:
+            safe_relative(rel, f"{where}: object {store.scheme}://{store.name}/{info.key}")
+            files.append(ModelFile(rel, info.size, f"{store.scheme}://{store.name}/{info.key}", info.crc32c, info.updated))
+    parents = {"/".join(f.rel.split("/")[:i]) for f in files for i in range(1, f.rel.count("/") + 1)}
+    empty = sorted(m for m in markers if m not in parents)
+    return Model(root, origin, tuple(files), tuple(empty))
+
 
 class Tree(Protocol):
     """Read-only view of an artifact's files, local or remote."""
@@ -134,20 +154,20 @@ class ObjectTree:
         _, bucket, _ = split_uri(self.uri)
         if not bucket:
             raise InputError(f"{artifact.name}: {artifact.uri!r} names no bucket")
-        self.store, self.prefix = locate(self.uri)
+        self.bucket, self.prefix = locate(self.uri)
 
     def entries(self, rel: str) -> dict[str, bool]:
         prefix = join(self.prefix, rel)
         with self._errors():
-            return dict(children(self.store.list(prefix, recursive=False), prefix))
+            return dict(children(self.bucket.list(prefix, recursive=False), prefix))
 
     def model(self, rel: str, origin: str) -> Model:
         with self._errors():
-            return model_under(self.store, join(self.prefix, rel), "/".join(p for p in (self.uri, rel) if p),
+            return model_under(self.bucket, join(self.prefix, rel), "/".join(p for p in (self.uri, rel) if p),
                                origin, self.input_name)
 
     def _errors(self):
-        return self.store.errors(f"{self.input_name}: cannot read {self.uri}", InputError)
+        return self.bucket.errors(f"{self.input_name}: cannot read {self.uri}", InputError)
 
 
 def artifact_entries(artifact: Artifact) -> dict[str, bool]:

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 from google.cloud.aiplatform_v1 import types
 
-from component.vertex.vertex import Registration, VertexTarget
-from component.vertex.vertex_client import CALL_TIMEOUT, READ_RETRY, Clients, vertex_errors, wait
+from component.vertex.client import CALL_TIMEOUT, READ_RETRY, Clients, vertex_errors, wait
+from component.vertex.target import Registration, VertexTarget
 
 log = logging.getLogger(__name__)
 

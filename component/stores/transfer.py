@@ -1,32 +1,26 @@
 """Move one model file into, within or out of an object store, and prove it arrived intact:
 every object written is checked against the CRC32C of what was sent, every download against the
-CRC32C the store keeps. Written once over objstore's verbs, for every store."""
+CRC32C the store keeps. Written once over the bucket verbs, for every store."""
 
 import functools
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 from component.errors import InputError, PublishError
-from component.savedmodel.model import Model, ModelFile
-from component.stores.objstore import ObjectInfo, ObjectStore, PreconditionFailed, join
+from component.model import Model, ModelFile
+from component.runtime.checksums import crc32c_of_file
+from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
-from component.push.same_model import file_crc32c
-from component.stores.stores import locate, same_service
-
-# Transfers in flight. Each mostly waits on the store's latency, so many more threads than cores pays.
-WORKERS = 32
-
-T = TypeVar("T")
+from component.stores.bucket import ObjectInfo, Bucket, PreconditionFailed, join
+from component.stores.registry import is_remote, locate, same_service
 
 
-def put(f: ModelFile, store: ObjectStore, key: str, progress: Progress | None, *, create_only: bool = True) -> ModelFile:
+def put(f: ModelFile, store: Bucket, key: str, progress: Progress | None, *, create_only: bool = True) -> ModelFile:
     """Make object `key` hold the bytes of `f` and return it as a ModelFile read from there.
 
     `create_only`: an existing object is never replaced; a retry that finds its own earlier
     write (same bytes) is fine, anything else fails. `progress` counts the bytes moved.
     """
-    target = f"{store.scheme}://{store.bucket}/{key}"
+    target = f"{store.scheme}://{store.name}/{key}"
     try:
         if same_service(f.source, target):
             info, sent = store.copy(f.source, key, create_only=create_only), file_crc32c(f)
@@ -50,7 +44,7 @@ def put(f: ModelFile, store: ObjectStore, key: str, progress: Progress | None, *
     return ModelFile(f.rel, info.size, target, info.crc32c or sent, f.modified)
 
 
-def _put_via_temp(f: ModelFile, store: ObjectStore, key: str, create_only: bool,
+def _put_via_temp(f: ModelFile, store: Bucket, key: str, create_only: bool,
                   progress: Progress | None) -> tuple[ObjectInfo, str]:
     """A file in another service: through a temporary local copy (disk, not memory)."""
     import tempfile  # it brings shutil and more; only pushes from another service need it
@@ -100,19 +94,15 @@ def put_model(model: Model, uri: str, progress: Progress) -> None:
         in_parallel([functools.partial(one, f) for f in model.files])
 
 
-def in_parallel(tasks: Sequence[Callable[[], T]]) -> list[T]:
-    """Run `tasks` on WORKERS threads; the first failure cancels those not started and is raised."""
-    if not tasks:
-        return []
-    with ThreadPoolExecutor(min(WORKERS, len(tasks))) as pool:
-        futures = [pool.submit(task) for task in tasks]
-        try:
-            wait(futures, return_when=FIRST_EXCEPTION)
-        except BaseException:  # a stop request: nothing more starts, what runs stops at its next block
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        failed = next((f for f in futures if f.done() and f.exception() is not None), None)
-        if failed is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise failed.exception()  # type: ignore[misc]
-        return [f.result() for f in futures]
+def file_crc32c(f: ModelFile) -> str:
+    """The file's CRC32C: the one its listing gave; else, for a file in a store, the one the store
+    keeps (S3 listings carry none, its HEAD does); else computed from the local file. "" when the
+    store keeps no CRC32C of the whole object (uploaded without one, or a multipart COMPOSITE one)."""
+    if f.crc32c:
+        return f.crc32c
+    if is_remote(f.source):
+        store, key = locate(f.source)
+        with store.errors(f"cannot read the checksum of {f.source}", PublishError):
+            info = store.head(key)
+        return info.crc32c if info is not None else ""
+    return crc32c_of_file(f.source)

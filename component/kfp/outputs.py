@@ -2,35 +2,23 @@
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from component.push.artifacts import OutputArtifact
-from component.push.gate import BlessingReading
-from component.push.pusher import Published
-from component.kfp.request import PushRequest
-from component.savedmodel.validate import ModelSummary
-from component.vertex.vertex import Registration
+from component.artifacts import OutputArtifact
+from component.push.outcome import Outcome
 
 
 @dataclass(frozen=True)
-class Outcome:
-    pushed: bool
-    reason: str
-    model_uri: str = ""
-    readings: tuple[BlessingReading, ...] = ()
-    published: Published | None = None
-    summary: ModelSummary | None = None
-    registration: Registration | None = None  # the Vertex AI Model Registry version (and endpoint)
+class KfpOutputs:
+    """Where the step's outputs go once the push is done; what is absent is not written."""
 
-    @property
-    def destination(self) -> str:
-        return self.published.uri if self.published else ""
-
-    @property
-    def version(self) -> str:
-        return str(self.published.version) if self.published else ""
+    pushed_model: OutputArtifact | None = None
+    push_report: OutputArtifact | None = None
+    registered_model: OutputArtifact | None = None  # the google.VertexModel output
+    executor_output: Path | None = None  # KFP's outputs.outputFile
+    parameter_files: Mapping[str, Path] = field(default_factory=dict)  # output parameter name -> file
 
 
 def metadata(outcome: Outcome) -> dict[str, Any]:
@@ -58,35 +46,35 @@ def vertex_metadata(outcome: Outcome) -> dict[str, Any]:
     return {"resourceName": outcome.registration.model_version} if outcome.registration else {}
 
 
-def executor_output(request: PushRequest, outcome: Outcome) -> dict[str, Any]:
+def executor_output(outputs: KfpOutputs, outcome: Outcome) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     artifacts = {
         art.name: {"artifacts": [{"name": art.artifact_name, "uri": art.uri, "metadata": meta}]}
-        for art, meta in ((request.pushed_model, metadata(outcome)), (request.push_report, {}),
-                          (request.registered_model, vertex_metadata(outcome)))
+        for art, meta in ((outputs.pushed_model, metadata(outcome)), (outputs.push_report, {}),
+                          (outputs.registered_model, vertex_metadata(outcome)))
         if art is not None
     }
     if artifacts:
         doc["artifacts"] = artifacts
     params = output_parameters(outcome)
-    declared = {name: params[name] for name in request.parameter_files if name in params}
+    declared = {name: params[name] for name in outputs.parameter_files if name in params}
     if declared:
         doc["parameterValues"] = declared
     return doc
 
 
-def write_outputs(request: PushRequest, outcome: Outcome) -> None:
+def write_outputs(outputs: KfpOutputs, outcome: Outcome) -> None:
     """Write KFP's executor output file and each declared output parameter file."""
-    if request.executor_output is not None:
-        _write(request.executor_output, json.dumps(executor_output(request, outcome)))
+    if outputs.executor_output is not None:
+        _write(outputs.executor_output, json.dumps(executor_output(outputs, outcome)))
         # KFP's launcher uploads every output artifact's path after the step and fails the step
         # when one is missing, as pushed_model is when nothing was pushed (registered_model always:
         # the registry holds the model, the artifact only names it).
-        for artifact in (request.pushed_model, request.registered_model):
+        for artifact in (outputs.pushed_model, outputs.registered_model):
             if artifact is not None:
                 artifact.path.mkdir(parents=True, exist_ok=True)
     params = output_parameters(outcome)
-    for name, path in request.parameter_files.items():
+    for name, path in outputs.parameter_files.items():
         if name in params:
             value = params[name]
             _write(path, json.dumps(value) if isinstance(value, bool) else str(value))

@@ -3,7 +3,7 @@
 Why: a model that TensorFlow Serving cannot serve (no 'serve' MetaGraph, a renamed signature, a
 corrupt warmup file) should be refused here, with one clear line, instead of being published and
 then failing to load in production. The push image has no TensorFlow, so this reads only the
-SignatureDefs through the minimal protos in `savedmodel_proto` (milliseconds even for large
+SignatureDefs through the minimal protos in `protos` (milliseconds even for large
 graphs). `deep_check_with_tensorflow` is the opt-in, slow, TensorFlow-backed complement.
 """
 
@@ -19,10 +19,10 @@ import google_crc32c
 from google.protobuf import message as _message
 from google.protobuf import text_format as _text_format
 
-from component.savedmodel import savedmodel_proto
 from component.errors import InputError
-from component.savedmodel.model import Model
-from component.stores.object_transfer import read_bytes
+from component.model import Model
+from component.savedmodel import protos
+from component.stores.transfer import read_bytes
 
 SERVE_TAG = "serve"
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
@@ -73,6 +73,21 @@ class ModelSummary:
     warmup_records: int | None = None
 
 
+def tensor_text(name: str, spec: TensorSpec) -> str:
+    if spec.shape is None:
+        shape = "unknown rank"
+    else:
+        shape = "[" + ", ".join("?" if d is None else str(d) for d in spec.shape) + "]"
+    return f"{name}: {spec.dtype} {shape}"
+
+
+def signature_line(sig: Signature) -> str:
+    """One line: `key(inputs) -> outputs`, each tensor with its dtype and shape."""
+    inputs = ", ".join(tensor_text(n, s) for n, s in sig.inputs.items())
+    outputs = ", ".join(tensor_text(n, s) for n, s in sig.outputs.items())
+    return f"{sig.key}({inputs}) -> {outputs}"
+
+
 class TFRecordError(ValueError):
     """A TFRecord stream is truncated or fails a checksum; the message names the record."""
 
@@ -86,7 +101,7 @@ def read_model_summary(saved_model_bytes: bytes, *, text_format: bool = False) -
     protobuf's pure-Python parser, about a second per 10 MB of pbtxt.
     """
     file_name = "saved_model.pbtxt" if text_format else "saved_model.pb"
-    proto = savedmodel_proto.SavedModel()
+    proto = protos.SavedModel()
     try:
         if text_format:
             # The file holds the whole GraphDef and object graph, which the reduced protos skip.
@@ -127,7 +142,7 @@ def _tensor_spec(info: _message.Message) -> TensorSpec:
         shape = None
     else:
         shape = tuple(dim.size if dim.size >= 0 else None for dim in info.tensor_shape.dim)
-    return TensorSpec(name=name, dtype=savedmodel_proto.dtype_name(info.dtype), shape=shape)
+    return TensorSpec(name=name, dtype=protos.dtype_name(info.dtype), shape=shape)
 
 
 def check_model(summary: ModelSummary, required_signatures: Sequence[str] = ("serving_default",)) -> None:

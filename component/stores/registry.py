@@ -4,9 +4,9 @@ URIs is used, so a local push loads no cloud library."""
 
 import functools
 
-from component.stores.objstore import ObjectStore, split_uri
+from component.stores.bucket import Bucket, split_uri
 
-# scheme -> the module that implements objstore.ObjectStore for it (its open_bucket function).
+# scheme -> the module that implements stores.bucket.Bucket for it (its open_bucket function).
 SCHEMES = ("gs", "s3", "minio")
 
 
@@ -15,7 +15,7 @@ def is_remote(uri: str) -> bool:
 
 
 @functools.cache
-def bucket_of(scheme: str, bucket: str) -> ObjectStore:
+def bucket_of(scheme: str, bucket: str) -> Bucket:
     if scheme == "gs":
         from component.stores import gcs
 
@@ -25,7 +25,7 @@ def bucket_of(scheme: str, bucket: str) -> ObjectStore:
     return s3.open_bucket(scheme, bucket)
 
 
-def locate(uri: str) -> tuple[ObjectStore, str]:
+def locate(uri: str) -> tuple[Bucket, str]:
     """The store holding `uri` and the key of its object (or key prefix of its directory)."""
     scheme, bucket, key = split_uri(uri)
     if scheme not in SCHEMES:

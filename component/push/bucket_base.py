@@ -1,4 +1,4 @@
-"""Publish versions into an object store (GCS, S3, ...): the protocol, written once over objstore's
+"""Publish versions into an object store (GCS, S3, ...): the protocol, written once over the bucket
 verbs. Object stores have no rename, so a version cannot appear in one step as it does locally.
 This is the layout under the base directory, and why model servers never load an incomplete one:
 
@@ -27,14 +27,15 @@ import uuid
 from dataclasses import dataclass, field
 from functools import partial
 
-from component.runtime import stopping
 from component.errors import PublishError
-from component.savedmodel.model import SAVED_MODEL_FILES, Model, ModelFile
-from component.stores.objstore import ObjectInfo, ObjectStore, PreconditionFailed, join, model_under
-from component.stores.object_transfer import in_parallel, put
-from component.runtime.progress import Progress
-from component.stores.stores import locate
+from component.model import SAVED_MODEL_FILES, Model, ModelFile
 from component.push.versioning import numeric_versions, parse_version
+from component.runtime import stopping
+from component.runtime.progress import Progress
+from component.savedmodel.locate import model_under
+from component.stores.bucket import Bucket, HiddenUpload, HiddenUploads, ObjectInfo, PreconditionFailed, join
+from component.stores.registry import locate
+from component.stores.transfer import in_parallel, put
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,8 @@ class Lease:
     writing before its next batch, and never makes anything loadable.
     """
 
-    def __init__(self, store: ObjectStore, key: str, seconds: float, tag: str, version: int | None) -> None:
-        self.store = store
+    def __init__(self, store: Bucket, key: str, seconds: float, tag: str, version: int | None) -> None:
+        self.bucket = store
         self.key = key
         self.seconds = seconds
         self.version = version
@@ -96,18 +97,18 @@ class Lease:
         self._renewer: threading.Thread | None = None
 
     @classmethod
-    def create(cls, store: ObjectStore, key: str, seconds: float) -> "Lease":
+    def create(cls, store: Bucket, key: str, seconds: float) -> "Lease":
         lease = cls(store, key, seconds, "", None)
         lease._start()
         return lease
 
     @classmethod
-    def unwritten(cls, store: ObjectStore, key: str, seconds: float) -> "Lease":
+    def unwritten(cls, store: Bucket, key: str, seconds: float) -> "Lease":
         """A lease to be written with the first thing it covers (write_version), saving a round trip."""
         return cls(store, key, seconds, "", None)
 
     @classmethod
-    def take_over(cls, store: ObjectStore, listed: ObjectInfo, seconds: float) -> "Lease | None":
+    def take_over(cls, store: Bucket, listed: ObjectInfo, seconds: float) -> "Lease | None":
         """A stale lease, now ours; None when its owner renewed it or another push took it first."""
         body = store.read(listed.key)
         if body is None:
@@ -159,7 +160,7 @@ class Lease:
     def release(self) -> None:
         self.stop()
         if self.written:
-            self.store.delete(self.key)
+            self.bucket.delete(self.key)
 
     def _start(self) -> None:
         self._write()
@@ -188,11 +189,11 @@ class Lease:
                 note["version"] = str(self.version)
             body = json.dumps(note).encode()
             try:
-                info = self.store.put_bytes(self.key, body, create_only=not self._tag, if_tag=self._tag)
+                info = self.bucket.put_bytes(self.key, body, create_only=not self._tag, if_tag=self._tag)
             except PreconditionFailed:
                 # Taken over; or this very write landed, its answer was lost, and the retry met it.
-                current = self.store.head(self.key)
-                if current is None or self.store.read(self.key) != body:
+                current = self.bucket.head(self.key)
+                if current is None or self.bucket.read(self.key) != body:
                     raise
                 info = current
             self._tag = info.tag
@@ -215,7 +216,7 @@ def _note(body: bytes) -> dict:
 
 
 @dataclass
-class Staging:
+class BucketStaging:
     token: str  # ".pushing-<id>", this push's hidden name
     lease: Lease
     model: Model
@@ -226,12 +227,12 @@ class Staging:
     published: bool = False
 
 
-class ObjectStoreTarget:
-    """A serving base directory in an object store (pusher.Store)."""
+class BucketBase:
+    """A serving base directory in an object store (a ServingBase)."""
 
     def __init__(self, base: str, lease_seconds: float | None = None) -> None:
         self.uri = base.rstrip("/")
-        self.store, self.prefix = locate(self.uri)
+        self.bucket, self.prefix = locate(self.uri)
         self.lease_seconds = lease_seconds_from_env() if lease_seconds is None else lease_seconds
 
     def version_uri(self, version: int) -> str:
@@ -239,8 +240,8 @@ class ObjectStoreTarget:
 
     def versions(self) -> set[int]:
         with self._errors():
-            top, claims = in_parallel([partial(self.store.list, self._folder(), False),
-                                       partial(self.store.list, self._folder(CLAIMS), False)])
+            top, claims = in_parallel([partial(self.bucket.list, self._folder(), False),
+                                       partial(self.bucket.list, self._folder(CLAIMS), False)])
         return numeric_versions(top.folders) | numeric_versions(o.key.rsplit("/", 1)[-1] for o in claims.objects)
 
     def clean_abandoned(self) -> None:
@@ -248,12 +249,12 @@ class ObjectStoreTarget:
         is created before anything else of its push and removed after everything else, so every
         leftover has one.)"""
         with self._errors():
-            pushes = self.store.list(self._folder() + STAGING_PREFIX, recursive=False)
+            pushes = self.bucket.list(self._folder() + STAGING_PREFIX, recursive=False)
             now = time.time()
             leases = [o for o in pushes.objects if o.key.endswith(LEASE_SUFFIX)]
             for listed in leases:
                 if now - listed.updated > self.lease_seconds:
-                    lease = Lease.take_over(self.store, listed, self.lease_seconds)
+                    lease = Lease.take_over(self.bucket, listed, self.lease_seconds)
                     if lease is not None:
                         try:
                             with self._errors():
@@ -275,7 +276,7 @@ class ObjectStoreTarget:
                         continue
                     log.info("Removed %s, left by a push that had lost its lease.", self._uri_of(staging + "/"))
 
-    def stage(self, model: Model, progress: Progress) -> Staging:
+    def stage(self, model: Model, progress: Progress) -> BucketStaging:
         """Take a lease, then upload (or copy) the big files under a hidden prefix."""
         with self._errors(NOTHING_PUBLISHED):
             self._require_conditional_writes()
@@ -283,12 +284,12 @@ class ObjectStoreTarget:
             big = [f for f in model.files if f.size > STRAIGHT_IN_MAX]
             # Where the store can upload unseen (S3 multipart), local big files go into the claimed
             # version that way, with no copy; the rest are staged.
-            unseen = [f for f in big if self.store.hidden_uploads and "://" not in f.source]
+            unseen = [f for f in big if isinstance(self.bucket, HiddenUploads) and "://" not in f.source]
             big = [f for f in big if f not in unseen]
             # The lease comes before the first object it covers: now if there is anything to stage.
             lease = (Lease.create if big else Lease.unwritten)(
-                self.store, f"{self._folder()}{token}{LEASE_SUFFIX}", self.lease_seconds)
-            staging = Staging(token, lease, model, progress, unseen=unseen)
+                self.bucket, f"{self._folder()}{token}{LEASE_SUFFIX}", self.lease_seconds)
+            staging = BucketStaging(token, lease, model, progress, unseen=unseen)
             try:
                 target = self._folder(token)
                 if big:
@@ -298,7 +299,7 @@ class ObjectStoreTarget:
 
                 def stage_one(f: ModelFile) -> ModelFile:
                     lease.check()
-                    return put(f, self.store, target + f.rel, progress)
+                    return put(f, self.bucket, target + f.rel, progress)
 
                 staged = in_parallel([partial(stage_one, f) for f in big])
                 staging.staged = {f.rel: f for f in staged}
@@ -307,7 +308,7 @@ class ObjectStoreTarget:
                 raise
             return staging
 
-    def publish(self, staging: Staging, version: int) -> bool:
+    def publish(self, staging: BucketStaging, version: int) -> bool:
         """Claim `version`, fill it, verified, and write saved_model.pb last."""
         target = self._folder(str(version))
         with self._errors(NOTHING_PUBLISHED):
@@ -322,7 +323,7 @@ class ObjectStoreTarget:
                     return False
 
             still_ours, claimed, present = in_parallel([
-                renew, partial(self._claim, version, staging.token), partial(self.store.list, target, False),
+                renew, partial(self._claim, version, staging.token), partial(self.bucket.list, target, False),
             ])
             if not still_ours:
                 if claimed:
@@ -349,7 +350,7 @@ class ObjectStoreTarget:
                     _check_arrived(f, self._uri_of(target + f.rel), *uploads[f.rel].finish(create_only=True))
                 else:
                     # Bytes of staged files were counted when they were staged.
-                    put(f, self.store, target + f.rel, None if f.rel in staging.staged else staging.progress)
+                    put(f, self.bucket, target + f.rel, None if f.rel in staging.staged else staging.progress)
                 staging.progress.add(files=1)
 
             in_parallel([partial(place, f) for f in files if f not in loaders])
@@ -363,7 +364,7 @@ class ObjectStoreTarget:
                 staging.published = True
         return True
 
-    def _upload_unseen(self, staging: Staging, target: str) -> dict[str, object]:
+    def _upload_unseen(self, staging: BucketStaging, target: str) -> dict[str, HiddenUpload]:
         """Upload the big files into the claimed version as uploads no listing shows yet."""
         if not staging.unseen:
             return {}
@@ -371,13 +372,13 @@ class ObjectStoreTarget:
                  "the version is filled.", len(staging.unseen), "" if len(staging.unseen) == 1 else "s",
                  STRAIGHT_IN_MAX // 2**20, sum(f.size for f in staging.unseen) / 1e6, self._uri_of(target))
 
-        def upload(f: ModelFile) -> object:
+        def upload(f: ModelFile) -> HiddenUpload:
             staging.lease.check()
-            return self.store.upload_hidden(target + f.rel, f.source, f.size, staging.progress)
+            return self.bucket.upload_hidden(target + f.rel, f.source, f.size, staging.progress)
 
         return dict(zip((f.rel for f in staging.unseen), in_parallel([partial(upload, f) for f in staging.unseen])))
 
-    def discard(self, staging: Staging) -> None:
+    def discard(self, staging: BucketStaging) -> None:
         """Remove the staging files, the claim of a published version and then the lease (so that
         whatever is left always has a lease naming it); after a failed publish, what it wrote."""
         staging.lease.stop()
@@ -393,7 +394,7 @@ class ObjectStoreTarget:
                 if staging.published:
                     # What this push staged is known: no listing. The lease goes after the staged
                     # files (never a leftover without one), with the claim: clutter once complete.
-                    in_parallel([partial(self.store.delete, self._folder(staging.token) + f.rel)
+                    in_parallel([partial(self.bucket.delete, self._folder(staging.token) + f.rel)
                                  for f in staging.staged.values()])
                     in_parallel([partial(self._unclaim, staging.version), staging.lease.release])
                     return
@@ -410,7 +411,7 @@ class ObjectStoreTarget:
 
     def version_model(self, version: int) -> Model:
         with self._errors():
-            return model_under(self.store, self._folder(str(version)), self.version_uri(version),
+            return model_under(self.bucket, self._folder(str(version)), self.version_uri(version),
                                f"version {version} at {self.uri}", "push_destination")
 
     def delete_version(self, version: int) -> None:
@@ -427,13 +428,13 @@ class ObjectStoreTarget:
         if time.time() - newest_write <= self.lease_seconds:
             return False
         with self._errors():
-            claim = self.store.head(f"{self._folder(CLAIMS)}{version}")
+            claim = self.bucket.head(f"{self._folder(CLAIMS)}{version}")
             if claim is not None and time.time() - claim.updated <= self.lease_seconds:
                 return False
-            pushes = self.store.list(self._folder() + STAGING_PREFIX, recursive=False)
+            pushes = self.bucket.list(self._folder() + STAGING_PREFIX, recursive=False)
             for listed in (o for o in pushes.objects if o.key.endswith(LEASE_SUFFIX)):
                 if time.time() - listed.updated <= self.lease_seconds:
-                    if _note(self.store.read(listed.key) or b"").get("version") == str(version):
+                    if _note(self.bucket.read(listed.key) or b"").get("version") == str(version):
                         return False
         return True
 
@@ -442,20 +443,20 @@ class ObjectStoreTarget:
         that exists and a write conditional on a tag it no longer has: claims and leases rely on
         both. Old MinIO and SeaweedFS accept such writes silently, and two pushes could then publish
         over each other."""
-        if self.store.conditions_guaranteed or self.uri in _PROVEN:
+        if self.bucket.conditions_guaranteed or self.uri in _PROVEN:
             return
         probe = f"{self._folder(CLAIMS)}probe-{uuid.uuid4().hex}"
 
         def refused(condition: str, **write: object) -> bool:
             try:
-                self.store.put_bytes(probe, f"probe {condition}".encode(), **write)
+                self.bucket.put_bytes(probe, f"probe {condition}".encode(), **write)
                 return False
             except PreconditionFailed:
                 return True
 
         try:
-            first = self.store.put_bytes(probe, b"probe 1", create_only=True)
-            self.store.put_bytes(probe, b"probe 2", if_tag=first.tag)
+            first = self.bucket.put_bytes(probe, b"probe 1", create_only=True)
+            self.bucket.put_bytes(probe, b"probe 2", if_tag=first.tag)
             # Now both must be refused: the object exists, and its tag is no longer the first one.
             # Checked at once: neither can change what the other finds unless the store ignores it.
             checks = {"If-None-Match": {"create_only": True}, "If-Match": {"if_tag": first.tag}}
@@ -464,7 +465,7 @@ class ObjectStoreTarget:
         finally:
             try:
                 with self._errors():
-                    self.store.delete(probe)
+                    self.bucket.delete(probe)
             except PublishError as exc:  # harmless: a hidden name no model server or push looks at
                 log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), exc)
         if ignored:
@@ -479,16 +480,16 @@ class ObjectStoreTarget:
     def _claim(self, version: int, token: str) -> bool:
         key = f"{self._folder(CLAIMS)}{version}"
         try:
-            self.store.put_bytes(key, token.encode(), create_only=True)
+            self.bucket.put_bytes(key, token.encode(), create_only=True)
             return True
         except PreconditionFailed:
             # Taken: by another push, or by this one if an earlier attempt's answer was lost.
-            return self.store.read(key) == token.encode()
+            return self.bucket.read(key) == token.encode()
 
     def _unclaim(self, version: int) -> None:
         """The version's own objects mark its number as taken now; the claim is clutter."""
         try:
-            self.store.delete(f"{self._folder(CLAIMS)}{version}")
+            self.bucket.delete(f"{self._folder(CLAIMS)}{version}")
         except Exception as exc:  # harmless: a leftover claim only keeps a number taken
             log.warning("Could not remove the claim of version %d (%s); it is harmless.", version, type(exc).__name__)
 
@@ -496,9 +497,9 @@ class ObjectStoreTarget:
         token = lease.key[len(self._folder()): -len(LEASE_SUFFIX)]
         left = [f"staging {self._uri_of(self._folder(token))}"]
         # The note names the version the push was claiming; it wrote there only if it won the claim.
-        if lease.version is not None and self.store.read(f"{self._folder(CLAIMS)}{lease.version}") == token.encode():
+        if lease.version is not None and self.bucket.read(f"{self._folder(CLAIMS)}{lease.version}") == token.encode():
             target = self._folder(str(lease.version))
-            if any(self.store.head(target + name) is not None for name in SAVED_MODEL_FILES):
+            if any(self.bucket.head(target + name) is not None for name in SAVED_MODEL_FILES):
                 self._unclaim(lease.version)  # it got as far as saved_model.pb: complete, keep it
             else:
                 self._remove_version(lease.version)  # incomplete; its claim stays so the number is never reused
@@ -511,21 +512,21 @@ class ObjectStoreTarget:
         """An incomplete version: its objects, and uploads into it that never became objects."""
         target = self._folder(str(version))
         self._remove(target)
-        if self.store.hidden_uploads:
-            self.store.abort_hidden(target)
+        if isinstance(self.bucket, HiddenUploads):
+            self.bucket.abort_hidden(target)
 
     def _remove(self, prefix: str) -> None:
-        objects = self.store.list(prefix).objects
+        objects = self.bucket.list(prefix).objects
         loaders = [o for o in objects if o.key[len(prefix):] in SAVED_MODEL_FILES]
         for info in loaders:
-            self.store.delete(info.key)
-        in_parallel([partial(self.store.delete, o.key) for o in objects if o not in loaders])
+            self.bucket.delete(info.key)
+        in_parallel([partial(self.bucket.delete, o.key) for o in objects if o not in loaders])
 
     def _folder(self, *parts: str) -> str:
         return join(self.prefix, *parts)
 
     def _uri_of(self, key: str) -> str:
-        return f"{self.store.scheme}://{self.store.bucket}/{key}"
+        return f"{self.bucket.scheme}://{self.bucket.name}/{key}"
 
     def _errors(self, outcome: str = ""):
-        return self.store.errors(f"push_destination: {self.uri}", PublishError, outcome)
+        return self.bucket.errors(f"push_destination: {self.uri}", PublishError, outcome)

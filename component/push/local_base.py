@@ -6,7 +6,6 @@ non-empty directory, so it also settles which of two racing pushes gets a number
 """
 
 import errno
-import functools
 import fcntl
 import logging
 import os
@@ -14,13 +13,13 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from component.runtime import stopping
 from component.errors import InputError, PublishError
-from component.savedmodel.model import LOAD_TRIGGER, Model, ModelFile
-from component.savedmodel.model_source import local_model
-from component.stores.object_transfer import download, in_parallel
-from component.runtime.progress import Progress
+from component.model import Model
 from component.push.versioning import numeric_versions
+from component.runtime import stopping
+from component.runtime.progress import Progress
+from component.savedmodel.locate import local_model
+from component.stores.local_files import copy_model, fsync, remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +27,6 @@ log = logging.getLogger(__name__)
 STAGING_PREFIX = ".pushing-"
 DELETING_PREFIX = ".deleting-"
 LOCK_SUFFIX = ".lock"
-# Copied at a time; the disk starts writing each block as soon as it is copied.
-CHUNK = 16 * 1024 * 1024
 
 
 @dataclass
@@ -39,7 +36,7 @@ class LocalStaging:
     lock_fd: int
 
 
-class LocalStore:
+class LocalBase:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.uri = str(base)
@@ -54,7 +51,7 @@ class LocalStore:
         """Remove what pushes that crashed or were killed left behind: their flock died with them."""
         for name in base_entries(self.base):
             if name.startswith(DELETING_PREFIX):  # a deletion interrupted half-way (or under way): finish it
-                _remove_tree(self.base / name)
+                remove_tree(self.base / name)
             if not (name.startswith(STAGING_PREFIX) and name.endswith(LOCK_SUFFIX)):
                 continue
             lock = self.base / name
@@ -68,7 +65,7 @@ class LocalStore:
                 os.close(fd)
                 continue  # a live push holds it
             staging = self.base / name[: -len(LOCK_SUFFIX)]
-            _remove_tree(staging)
+            remove_tree(staging)
             lock.unlink(missing_ok=True)
             os.close(fd)
             log.info("Removed %s, left by an interrupted push.", staging)
@@ -94,12 +91,12 @@ class LocalStore:
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
                 return False
             raise
-        _fsync(self.base)
+        fsync(self.base)
         return True
 
     def discard(self, staging: LocalStaging) -> None:
         if staging.directory.exists():  # after a publish it is the version now
-            _remove_tree(staging.directory)
+            remove_tree(staging.directory)
         staging.lock.unlink(missing_ok=True)
         os.close(staging.lock_fd)
 
@@ -135,8 +132,8 @@ class LocalStore:
             os.rename(path, doomed)
         except FileNotFoundError:
             return  # another push's retention removed it first
-        _fsync(self.base)
-        _remove_tree(doomed)
+        fsync(self.base)
+        remove_tree(doomed)
 
     def abandoned(self, version: int, newest_write: float) -> bool:
         """Never here: a local version appears complete in one rename, so an incomplete numeric
@@ -180,96 +177,6 @@ def _is_real_directory(path: Path) -> bool:
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
         return False
-
-
-def copy_model(model: Model, dest: Path, progress: Progress) -> None:
-    """Copy every file and empty directory of `model` into `dest`, flushed to disk.
-
-    Files are copied in parallel (the kernel does the copying, outside the GIL), each one's
-    writeback to disk started as soon as it is copied, so the disk writes while the next files
-    are copied; then all are flushed (fsync) together, so the filesystem commits its journal once
-    for many of them. The file that makes TF Serving load a version is written last, after all
-    others are on disk.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    for rel in {str(Path(f.rel).parent) for f in model.files} | set(model.empty_dirs):
-        (dest / rel).mkdir(parents=True, exist_ok=True)
-    ordered = model.in_publish_order()
-    trigger = [f for f in ordered if f.rel == LOAD_TRIGGER]
-    rest = ordered[: len(ordered) - len(trigger)]
-    in_parallel([functools.partial(_copy_file, f, dest / f.rel, progress) for f in rest])
-    in_parallel([functools.partial(_fsync, dest / f.rel) for f in rest])
-    for f in trigger:
-        _copy_file(f, dest / f.rel, progress)
-        _fsync(dest / f.rel)
-    directories = {dest / Path(f.rel).parent for f in model.files} | {dest / d for d in model.empty_dirs}
-    in_parallel([functools.partial(_fsync, d) for d in directories])
-
-
-def _copy_file(f: ModelFile, target: Path, progress: Progress) -> None:
-    """Copy one file, starting to write it to disk as it goes; copy_model waits for that (fsync) later."""
-    with open(target, "wb") as dst:
-        if "://" in f.source:  # a model read from an object store
-            download(f, dst, progress)
-            dst.flush()
-            _start_writeback(dst.fileno(), 0, 0)
-        else:
-            with open(f.source, "rb") as src:
-                _copy_stream(src.fileno(), dst.fileno(), progress)
-    progress.add(files=1)
-
-
-def _copy_stream(src: int, dst: int, progress: Progress) -> None:
-    done = 0
-    try:
-        while n := os.copy_file_range(src, dst, CHUNK):
-            _start_writeback(dst, done, n)
-            done += n
-            progress.add(n)
-        return
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
-            raise
-    # Filesystems the kernel cannot copy between: plain reads and writes, 8 MiB at a time, so
-    # memory stays bounded with every copy thread reading.
-    while data := os.read(src, 8 * 1024 * 1024):
-        view = memoryview(data)
-        while view:
-            view = view[os.write(dst, view):]
-        _start_writeback(dst, done, len(data))
-        done += len(data)
-        progress.add(len(data))
-
-
-def _remove_tree(path: Path) -> None:
-    """rmtree that tolerates another push removing the same tree at the same time."""
-    import shutil  # its compression imports cost every start 4 ms; most pushes remove nothing
-
-    def gone_already(function, name, exc_info) -> None:
-        if not issubclass(exc_info[0], FileNotFoundError):
-            raise exc_info[1]
-
-    shutil.rmtree(path, onerror=gone_already)
-
-
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    # On Linux, POSIX_FADV_DONTNEED starts writing a file's dirty pages to disk without waiting
-    # (then drops the pages already clean): the disk works while other files are copied, and the
-    # fsync that follows finds little left to wait for. Elsewhere it is a mere hint.
-    if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-
-
-def _fsync(path: Path) -> None:
-    """Wait until a file's (or a directory's entries') bytes are on disk. A new descriptor is
-    enough: Linux reports a writeback error not yet seen to the next fsync of the file, whichever
-    descriptor it comes through (since 4.16), and a model may have more files than a process may
-    keep open."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _random_token() -> str:

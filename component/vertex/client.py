@@ -23,7 +23,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient
 
 from component.errors import PublishError
-from component.vertex.vertex import VertexTarget
+from component.vertex.target import VertexTarget
 
 # Every operation wait is bounded; a deployment may take a quarter of an hour on Vertex.
 OPERATION_SECONDS_ENV = "MODEL_PUSHER_VERTEX_OPERATION_SECONDS"

@@ -1,9 +1,9 @@
 """The seam every object store implements: a handful of verbs on one bucket.
 
-The publish protocol (object_publish), model reading (model_source) and the archive copy
-(object_transfer) are written once against these verbs; GCS (gcs.py) and S3-compatible stores
+The publish protocol (push.bucket_base), model reading (savedmodel.locate) and transfers
+(stores.transfer) are written once against these verbs; GCS (gcs.py) and S3-compatible stores
 (s3.py) each implement only them. A new store (Azure Blob, say) is one module with a class that
-satisfies ObjectStore and an `open_bucket` function, plus its scheme in stores.SCHEMES.
+satisfies Bucket and an `open_bucket` function, plus its scheme in registry.SCHEMES.
 
 Each verb raises the store's own exceptions; `errors()` turns them into the project's one-line
 errors. Two outcomes every store reports the same way, because the protocol decides on them:
@@ -14,10 +14,9 @@ PreconditionFailed (a create-only or if-tag write met another object) and a miss
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from component.errors import PusherError
-from component.savedmodel.model import Model, ModelFile, safe_relative
 from component.runtime.progress import Progress
 
 
@@ -41,18 +40,13 @@ class Listing:
     folders: list[str]  # names of the sub-directories, only when listed with a delimiter
 
 
-class ObjectStore(Protocol):
+class Bucket(Protocol):
     scheme: str  # "gs", "s3", "minio"
-    bucket: str
+    name: str  # the bucket's name
     # True where the service always honours create-only and if-tag writes (GCS); False where some
     # implementations silently ignore them (S3-compatible: old MinIO, SeaweedFS), so a push proves
     # them before it relies on them.
     conditions_guaranteed: bool
-    # True where an upload can be made whole and unseen, then appear in one request (S3 multipart
-    # uploads): such a store also has upload_hidden(key, path, size, progress) -> an upload with
-    # finish(create_only) -> (info, CRC32C sent) and abort(), and abort_hidden(prefix). False: big
-    # files are staged under a hidden prefix and copied into the version (GCS).
-    hidden_uploads: bool
 
     def list(self, prefix: str, recursive: bool = True) -> Listing:
         """Objects under `prefix`; or, not recursive, its direct children and sub-directories."""
@@ -99,26 +93,6 @@ def split_uri(uri: str) -> tuple[str, str, str]:
     return scheme, bucket, path.strip("/")
 
 
-def model_under(store: ObjectStore, prefix: str, root: str, origin: str, where: str) -> Model:
-    """Every object below `prefix` as a Model whose files are read from the store (with the
-    CRC32C it keeps). Every name is checked here, the one place where listings become model
-    files: a name that could leave the model directory refuses the whole model."""
-    files: list[ModelFile] = []
-    markers: list[str] = []  # zero-byte "dir/" objects some tools write for directories
-    for info in store.list(prefix).objects:
-        rel = info.key[len(prefix):]
-        if not rel:
-            continue  # the directory's own marker object
-        if rel.endswith("/"):
-            markers.append(safe_relative(rel[:-1], f"{where}: object {store.scheme}://{store.bucket}/{info.key}"))
-        else:
-            safe_relative(rel, f"{where}: object {store.scheme}://{store.bucket}/{info.key}")
-            files.append(ModelFile(rel, info.size, f"{store.scheme}://{store.bucket}/{info.key}", info.crc32c, info.updated))
-    parents = {"/".join(f.rel.split("/")[:i]) for f in files for i in range(1, f.rel.count("/") + 1)}
-    empty = sorted(m for m in markers if m not in parents)
-    return Model(root, origin, tuple(files), tuple(empty))
-
-
 def children(listing: Listing, prefix: str) -> Iterator[tuple[str, bool]]:
     """(name, is a directory) for each direct child in a non-recursive listing of `prefix`."""
     for info in listing.objects:
@@ -127,3 +101,24 @@ def children(listing: Listing, prefix: str) -> Iterator[tuple[str, bool]]:
             yield name, False
     for name in listing.folders:
         yield name, True
+
+
+class HiddenUpload(Protocol):
+    """An upload whose bytes are all at the store but that no listing shows yet."""
+
+    def finish(self, create_only: bool) -> tuple[ObjectInfo, str]:
+        """Make the object exist in one request; (its info, the CRC32C of the bytes sent)."""
+
+    def abort(self) -> None: ...
+
+
+@runtime_checkable
+class HiddenUploads(Protocol):
+    """A bucket where a big upload can be made whole and unseen, then appear in one request (S3's
+    multipart uploads). A bucket without it (GCS) gets big files staged under a hidden prefix and
+    copied into the version."""
+
+    def upload_hidden(self, key: str, path: str, size: int, progress: Progress | None) -> HiddenUpload: ...
+
+    def abort_hidden(self, prefix: str) -> None:
+        """Abort every unfinished hidden upload under `prefix`."""

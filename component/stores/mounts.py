@@ -1,9 +1,9 @@
-"""Input and output artifacts as the pusher sees them, whichever front (KFP or flags) made them."""
+"""Where an artifact URI is readable in this process: KFP's container convention maps gs://,
+s3:// and minio:// URIs to /gcs/, /s3/ and /minio/ (downloaded there by the KFP launcher, or a FUSE
+mount on Vertex); anything else is a local path."""
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
 
 from component.errors import InputError
 
@@ -11,27 +11,8 @@ from component.errors import InputError
 # KFP launcher, or a FUSE mount on Vertex).
 _MOUNTED_SCHEMES = {"gs://": "gcs", "s3://": "s3", "minio://": "minio"}
 
-_TRUE = {"1", "1.0", "true"}
-_FALSE = {"0", "0.0", "false"}
-
 # Tests (and unusual clusters) can move the mount root; in a pipeline it is "/".
 MOUNT_ROOT_ENV = "MODEL_PUSHER_MOUNT_ROOT"
-
-
-@dataclass(frozen=True)
-class Artifact:
-    name: str  # the input's name, e.g. "model_blessing", used in every message about it
-    uri: str  # as given: gs://..., minio://..., or a local path
-    path: Path  # where its files are readable in this process
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class OutputArtifact:
-    name: str
-    uri: str
-    path: Path
-    artifact_name: str = ""  # KFP's artifact name, echoed back in the executor output
 
 
 def gcs_uri_of_mount(path: str) -> str | None:
@@ -72,14 +53,3 @@ def local_path(uri: str, name: str = "artifact") -> Path:
 
 def _mount_root() -> Path:
     return Path(os.environ.get(MOUNT_ROOT_ENV, "/"))
-
-
-def parse_flag(value: Any, source: str) -> bool:
-    """Read a boolean as KFP delivers MLMD properties (1.0) and as users write them (true, "1")."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise InputError(f"{source}: expected 1/0 or true/false, got {value!r}")

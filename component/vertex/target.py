@@ -1,6 +1,6 @@
 """Vertex AI registration as data: what the vertex_* options ask for, checked before anything is
 written, and what registering did. No Google import here: request building and the record use it
-on every push, and only a push that registers loads the Vertex clients (vertex_registry)."""
+on every push, and only a push that registers loads the Vertex clients (vertex.client)."""
 
 import json
 import os
@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping
 
-from component.push.artifacts import parse_flag
+from component.artifacts import parse_flag
 from component.errors import InputError
 
 # Vertex's prebuilt TensorFlow CPU serving image, the newest the Vertex SDK lists (named once here

@@ -1,0 +1,41 @@
+"""TFX keeps a copy of the pushed model in the pushed_model artifact; so do we."""
+
+import logging
+
+from component.artifacts import OutputArtifact
+from component.errors import PublishError
+from component.model import Model
+from component.runtime.progress import Progress
+from component.stores.local_files import copy_model
+from component.stores.mounts import local_path
+from component.stores.registry import is_remote, same_service
+from component.stores.transfer import put_model
+
+log = logging.getLogger(__name__)
+
+
+def archive(model: Model, target: OutputArtifact) -> None:
+    """Copy the model into the pushed_model artifact.
+
+    An artifact in an object store is written through the store's API when the model is in the
+    same service (copied server-side, where Vertex's /gcs FUSE mount would stream every byte
+    through this container) or when there is no mount to write through (a laptop); otherwise at
+    its mounted path, which KFP uploads after the step.
+    """
+    mount = local_path(target.uri.partition("://")[0] + "://") if is_remote(target.uri) else None
+    through_api = mount is not None and (same_service(model.root, target.uri) or not mount.is_dir())
+    where = target.uri if through_api else str(target.path)
+    progress = Progress(f"Archiving to {where}", len(model.files), model.total_bytes)
+    try:
+        if through_api:
+            put_model(model, target.uri, progress)
+            if mount.is_dir():
+                # KFP's launcher uploads this path after the step and fails if it is missing;
+                # empty, it adds nothing to what is already in the store.
+                target.path.mkdir(parents=True, exist_ok=True)
+        else:
+            copy_model(model, target.path, progress)
+    except OSError as exc:
+        raise PublishError(f"pushed_model: writing the archive copy to {where} failed: {exc}") from None
+    progress.done()
+    log.info("Archived the model in the pushed_model artifact at %s.", where)

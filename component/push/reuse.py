@@ -1,0 +1,49 @@
+"""A retried or re-run push finds the newest version already holding exactly its model, and reuses it."""
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from component.model import Model, ModelFile
+from component.push.base import ServingBase
+from component.push.outcome import Published
+from component.stores.registry import is_remote
+from component.stores.transfer import file_crc32c
+
+log = logging.getLogger(__name__)
+
+REMOTE_LOOKUPS = 32
+
+
+def find_reusable(base: ServingBase, model: Model, taken: set[int]) -> Published | None:
+    """The newest version, when it already holds exactly this model (a retried or re-run push)."""
+    started = time.monotonic()
+    newest = max(taken, default=None)
+    if newest is None or not same_content(model, base.version_model(newest)):
+        return None
+    log.info(
+        "Version %d at %s already holds exactly this model (same %d files, sizes and CRC32C): reusing it "
+        "instead of publishing a copy (force_new_version=true publishes a new one).",
+        newest, base.uri, len(model.files),
+    )
+    return Published(newest, base.version_uri(newest), len(model.files), model.total_bytes,
+                     time.monotonic() - started, reused=True)
+
+
+def same_content(a: Model, b: Model) -> bool:
+    """Same relative paths, sizes and CRC32C. Sizes are compared first, so different models
+    usually cost no reading at all; checksums are computed or asked for in parallel. A file whose
+    CRC32C nobody knows cannot be proved the same, so its model is not."""
+    by_rel = {f.rel: f for f in b.files}
+    if {(f.rel, f.size) for f in a.files} != {(f.rel, f.size) for f in b.files}:
+        return False
+
+    def same(f: ModelFile) -> bool:
+        mine = file_crc32c(f)
+        return bool(mine) and mine == file_crc32c(by_rel[f.rel])
+
+    # Computing checksums of local files is CPU work (4 threads keep 2 cores busy); asking a store
+    # for them (one HEAD per file on S3) is waiting on round trips: many more in flight pays.
+    remote = any(is_remote(f.source) and not f.crc32c for f in (*a.files, *b.files))
+    with ThreadPoolExecutor(REMOTE_LOOKUPS if remote else 4) as pool:
+        return all(pool.map(same, a.files))
