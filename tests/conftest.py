@@ -18,6 +18,17 @@ collect_ignore = [] if os.environ.get("MODEL_PUSHER_IMAGE") else ["test_image.py
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    """The package reads its environment once per process; a test that changes it in-process
+    (monkeypatch.setenv) gets it read again."""
+    from component import settings
+
+    settings.current.cache_clear()
+    yield
+    settings.current.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def _models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")

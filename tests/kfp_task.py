@@ -17,7 +17,7 @@ from kfp import components
 from kfp.local import executor_input_utils, executor_output_utils, placeholder_utils, utils
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from component.stores.mounts import MOUNT_ROOT_ENV
+from component.settings import MOUNT_ROOT_ENV
 from component.kfp.options import OUTPUT_ARTIFACT
 from conftest import REPO
 

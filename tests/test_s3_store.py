@@ -5,6 +5,7 @@ import pytest
 from botocore import exceptions as boto_exceptions
 
 from component.stores import s3, registry as stores
+from component import settings
 from component.errors import InputError, PublishError
 from component.stores.bucket import PreconditionFailed
 from component.runtime.progress import Progress
@@ -35,7 +36,7 @@ def client_error(status: int, code: str, message: str, operation: str = "PutObje
      "the store received bytes that do not match the checksum sent (BadDigest); they were corrupted on the way"),
 ])
 def test_errors_become_one_line_without_secrets(monkeypatch, raised, reason):
-    for name in s3.ENDPOINT_ENVS:
+    for name in settings.S3_ENDPOINT_ENVS:
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(PublishError) as info, s3.s3_errors("push_destination: s3://b/m", PublishError,
                                                            "nothing was published", "s3://b"):

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from component import __version__
+from component import __version__, settings
 from component.errors import Interrupted, PusherError
 from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT
 from component.kfp.outputs import KfpOutputs, json_record, write_outputs
@@ -189,8 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is not _push:
         argv = argv[1:]
     started = time.monotonic()
-    stopping.install()
     try:
+        settings.current()  # a bad environment variable stops the command before anything is written
         code = command(argv)
     except Interrupted as exc:
         if stopping.published_at:

@@ -1,8 +1,12 @@
 """The command's interface as one table: its input artifacts, output artifacts and options, the same
 in both fronts (flags and executor input) and in component.yaml, which is generated from it."""
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
+from component.artifacts import parse_flag
+from component.errors import InputError
 from component.vertex.target import DEFAULT_MACHINE_TYPE, DEFAULT_SERVING_IMAGE
 
 # The input artifacts and what each is, for --help and the KFP UI alike.
@@ -28,6 +32,37 @@ class Option:
     default: str = ""
     kind: type = str  # str, bool or int: how the value is read, and its type in component.yaml
     required: bool = False
+
+    def parse(self, value: Any) -> str | bool | int:
+        """The option's value as its kind, from text (flags), or from what KFP's JSON holds."""
+        if self.kind is bool:
+            return parse_flag("" if value is None else value, self.name)
+        if self.kind is int:
+            return _whole_number(self.name, value)
+        if value is None:
+            return ""
+        if isinstance(value, dict):  # a PushDestination given as a JSON object, not a string
+            return json.dumps(value)
+        if not isinstance(value, (str, int, float, bool)):
+            raise InputError(f"{self.name}: unsupported value {value!r}")
+        return str(value)
+
+    def is_default(self, value: str | bool | int) -> bool:
+        default = self.parse(self.default)
+        return value.strip() == default if isinstance(value, str) else value == default
+
+
+def _whole_number(name: str, value: Any) -> int:
+    # Protobuf's Value holds every number as a double, so a pipeline may send 5 as 5.0 (or "5.0").
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        number = float(value) if isinstance(value, (str, float)) else float("nan")
+    except ValueError:
+        number = float("nan")
+    if not number.is_integer():
+        raise InputError(f"{name}: expected a whole number, got {str(value)!r}")
+    return int(number)
 
 
 # The command's options, the same in both fronts (and in component.yaml).

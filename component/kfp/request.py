@@ -1,15 +1,15 @@
 """Build one push from either front: KFP's executor input JSON, or explicit flags.
 
-Both fronts produce the same raw values (artifacts and option strings); everything after
-`build_request` is shared: the core's PushRequest, and the KFP outputs to write once it is done.
+Both fronts produce the same raw values (artifacts, and options as text or JSON values);
+`build_request` reads each option once into its kind, and everything after it is shared: the core's
+PushRequest, and the KFP outputs to write once it is done.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from component.artifacts import Artifact, OutputArtifact, parse_flag
+from component.artifacts import Artifact, OutputArtifact
 from component.errors import InputError
 from component.kfp.executor_input import parse_executor_input
 from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT
@@ -34,8 +34,8 @@ def build_request(
     executor_output: Path | None = None,
     parameter_files: Mapping[str, Path] | None = None,
 ) -> Invocation:
-    values = {o.name: _option_text(o.name, options.get(o.name, o.default)) for o in OPTIONS}
-    keep = _parse_int("keep_versions", values["keep_versions"])
+    values = {o.name: o.parse(options.get(o.name, o.default)) for o in OPTIONS}
+    keep = values["keep_versions"]
     if keep < 0:
         raise InputError(f"keep_versions: must be 0 (keep all) or more, got {keep}")
     report = outputs.get(REPORT_ARTIFACT)
@@ -47,10 +47,14 @@ def build_request(
         pushed_model=outputs.get(OUTPUT_ARTIFACT),
         written_after=(report,) if report is not None else (),
         required_signatures=tuple(s.strip() for s in values["required_signatures"].split(",") if s.strip()),
-        deep_validation=parse_flag(values["deep_validation"], "deep_validation"),
-        force_new_version=parse_flag(values["force_new_version"], "force_new_version"),
+        deep_validation=values["deep_validation"],
+        force_new_version=values["force_new_version"],
         keep_versions=keep,
-        vertex=parse_vertex_options(values, {o.name: o.default for o in OPTIONS}, destination.base, _parse_int),
+        # KFP fills in every default, so an option left out cannot be told from one given its
+        # default: "set" means given another value.
+        vertex=parse_vertex_options(
+            values, frozenset(o.name for o in OPTIONS if not o.is_default(values[o.name])), destination.base
+        ),
         **{name: artifacts.get(name) for name in INPUT_ARTIFACTS},
     )
     return Invocation(request, KfpOutputs(
@@ -60,27 +64,6 @@ def build_request(
         executor_output=executor_output,
         parameter_files=dict(parameter_files or {}),
     ))
-
-
-def _parse_int(name: str, text: str) -> int:
-    # Protobuf's Value holds every number as a double, so a pipeline may send 5 as "5.0".
-    try:
-        number = float(text)
-    except ValueError:
-        number = float("nan")
-    if not number.is_integer():
-        raise InputError(f"{name}: expected a whole number, got {text!r}")
-    return int(number)
-
-
-def _option_text(name: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):  # a PushDestination given as a JSON object, not a string
-        return json.dumps(value)
-    if not isinstance(value, (str, int, float, bool)):
-        raise InputError(f"{name}: unsupported value {value!r}")
-    return str(value)
 
 
 # The JSON types a pipeline may send for each option: KFP sends numbers as doubles, and a

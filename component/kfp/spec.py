@@ -18,7 +18,6 @@ from kfp import compiler, dsl
 from kfp.dsl import Artifact, Input, Markdown, Model, Output, OutputPath
 
 from component import __version__
-from component.artifacts import parse_flag
 from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT, Option
 from component.kfp.outputs import output_parameters
 from component.push.outcome import Outcome
@@ -74,13 +73,6 @@ DESCRIPTION = (
 )
 
 
-def _default(option: Option) -> Any:
-    """The option's default as a value of its kind, as KFP shows and passes it."""
-    if option.kind is bool:
-        return parse_flag(option.default, option.name)
-    return option.kind(option.default)
-
-
 def _parameters() -> list[inspect.Parameter]:
     def param(name: str, annotation: Any, **default: Any) -> inspect.Parameter:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, **default)
@@ -90,7 +82,7 @@ def _parameters() -> list[inspect.Parameter]:
         if option.required:
             params.append(param(option.name, option.kind))
         else:
-            params.append(param(option.name, option.kind, default=_default(option)))
+            params.append(param(option.name, option.kind, default=option.parse(option.default)))
     params += [param(name, Output[kind]) for name, kind in OUTPUT_ARTIFACTS.items()]
     # The record's own output parameters (an empty outcome gives their names and types).
     for name, value in output_parameters(Outcome(pushed=False, reason="")).items():

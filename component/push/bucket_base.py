@@ -20,13 +20,13 @@ visible depends on how many files the model has, not on how big it is.
 
 import json
 import logging
-import os
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from functools import partial
 
+from component import settings
 from component.errors import PublishError
 from component.model import SAVED_MODEL_FILES, Model, ModelFile
 from component.push.versioning import numeric_versions, parse_version
@@ -47,20 +47,7 @@ CLAIMS = ".claims"
 # while a version is visible made 300 x 1 MiB take twice as long against the emulator, which copies
 # bytes, for a window 0.2 s shorter).
 STRAIGHT_IN_MAX = 2 * 1024 * 1024
-# A push whose lease was not renewed for this long is dead. Far above the renewal interval plus the
-# longest retried request, so a slow push is never mistaken for a dead one.
-LEASE_SECONDS_ENV = "MODEL_PUSHER_LEASE_SECONDS"
-OLD_LEASE_SECONDS_ENV = "MODEL_PUSHER_GCS_LEASE_SECONDS"  # its name before S3 came; still read
-DEFAULT_LEASE_SECONDS = 300.0
 NOTHING_PUBLISHED = "nothing was published"
-
-
-def lease_seconds_from_env() -> float:
-    text = os.environ.get(LEASE_SECONDS_ENV) or os.environ.get(OLD_LEASE_SECONDS_ENV) or ""
-    try:
-        return float(text) if text else DEFAULT_LEASE_SECONDS
-    except ValueError:
-        return DEFAULT_LEASE_SECONDS
 
 
 # Bases whose store proved it honours conditional writes, in this process.
@@ -233,7 +220,7 @@ class BucketBase:
     def __init__(self, base: str, lease_seconds: float | None = None) -> None:
         self.uri = base.rstrip("/")
         self.bucket, self.prefix = locate(self.uri)
-        self.lease_seconds = lease_seconds_from_env() if lease_seconds is None else lease_seconds
+        self.lease_seconds = settings.current().lease_seconds if lease_seconds is None else lease_seconds
 
     def version_uri(self, version: int) -> str:
         return f"{self.uri}/{version}"

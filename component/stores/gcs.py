@@ -30,13 +30,12 @@ from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption
 from google.cloud.storage.retry import DEFAULT_RETRY
 
+from component import settings
 from component.errors import PusherError
 from component.runtime.checksums import b64_crc32c, crc32c_of_file
 from component.runtime.progress import Progress
 from component.stores.bucket import Listing, ObjectInfo, PreconditionFailed, split_uri
 
-EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
-RETRY_SECONDS_ENV = "MODEL_PUSHER_GCS_RETRY_SECONDS"
 SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)
 # Connections kept open: every transfer thread plus the lease heartbeat gets one without waiting.
 POOL_SIZE = 64
@@ -58,7 +57,7 @@ log = logging.getLogger(__name__)
 # exponential backoff for at most this long in all. Writes stay safe to repeat because they carry
 # preconditions (ifGenerationMatch) or go to names no other push uses.
 RETRY = DEFAULT_RETRY.with_delay(initial=0.5, maximum=16.0, multiplier=2.0).with_timeout(
-    float(os.environ.get(RETRY_SECONDS_ENV, "120"))
+    settings.current().gcs_retry_seconds
 )
 _OCTETS = {"Content-Type": "application/octet-stream"}
 
@@ -66,7 +65,7 @@ _OCTETS = {"Content-Type": "application/octet-stream"}
 @functools.cache
 def client() -> storage.Client:
     """The one client of this process; its session keeps POOL_SIZE connections open."""
-    if os.environ.get(EMULATOR_ENV):
+    if settings.current().gcs_emulator:
         credentials, project = AnonymousCredentials(), None
     else:
         credentials, project = google.auth.default(scopes=SCOPES)

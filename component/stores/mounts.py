@@ -5,14 +5,12 @@ mount on Vertex); anything else is a local path."""
 import os
 from pathlib import Path
 
+from component import settings
 from component.errors import InputError
 
 # KFP maps remote artifact URIs to these local paths inside the container (downloaded there by the
 # KFP launcher, or a FUSE mount on Vertex).
 _MOUNTED_SCHEMES = {"gs://": "gcs", "s3://": "s3", "minio://": "minio"}
-
-# Tests (and unusual clusters) can move the mount root; in a pipeline it is "/".
-MOUNT_ROOT_ENV = "MODEL_PUSHER_MOUNT_ROOT"
 
 
 def gcs_uri_of_mount(path: str) -> str | None:
@@ -52,4 +50,4 @@ def local_path(uri: str, name: str = "artifact") -> Path:
 
 
 def _mount_root() -> Path:
-    return Path(os.environ.get(MOUNT_ROOT_ENV, "/"))
+    return settings.current().mount_root

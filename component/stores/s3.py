@@ -39,6 +39,7 @@ from botocore import exceptions as boto_exceptions
 from botocore import handlers as botocore_handlers
 from botocore.config import Config
 
+from component import settings
 from component.errors import PusherError
 from component.runtime.checksums import b64_crc32c
 from component.runtime.progress import Progress
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 # botocore's own INFO lines ("Found credentials in environment variables.") say nothing a user needs.
 logging.getLogger("botocore").setLevel(logging.WARNING)
 
-ENDPOINT_ENVS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-RETRY_SECONDS_ENV = "MODEL_PUSHER_S3_RETRY_SECONDS"
 # Every transfer thread (runtime.parallel.WORKERS), every part in flight and the lease heartbeat
 # get a connection without waiting.
 POOL_SIZE = 64
@@ -89,7 +88,7 @@ class KeptFailing(Exception):
 
 
 def endpoint() -> str | None:
-    return next((os.environ[name] for name in ENDPOINT_ENVS if os.environ.get(name)), None)
+    return settings.current().s3_endpoint
 
 
 _CLIENT_LOCK = threading.Lock()
@@ -109,7 +108,7 @@ def shared_client() -> Any:
     ConditionalRequestConflict; `_retrying` applies one policy to every call instead, bounded in time.
     """
     url = endpoint()
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ("us-east-1" if url else None)
+    region = settings.current().s3_region or ("us-east-1" if url else None)
     config = Config(
         max_pool_connections=POOL_SIZE,
         connect_timeout=CONNECT_TIMEOUT,
@@ -128,10 +127,7 @@ def shared_client() -> Any:
 
 
 def retry_seconds() -> float:
-    try:
-        return float(os.environ.get(RETRY_SECONDS_ENV, "120"))
-    except ValueError:
-        return 120.0
+    return settings.current().s3_retry_seconds
 
 
 def _transient(exc: BaseException) -> bool:

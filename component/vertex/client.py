@@ -7,7 +7,6 @@ anonymous credentials to MODEL_PUSHER_VERTEX_API_ENDPOINT when it is set (tests,
 """
 
 import concurrent.futures
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +21,10 @@ from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient
 
+from component import settings
 from component.errors import PublishError
 from component.vertex.target import VertexTarget
 
-# Every operation wait is bounded; a deployment may take a quarter of an hour on Vertex.
-OPERATION_SECONDS_ENV = "MODEL_PUSHER_VERTEX_OPERATION_SECONDS"
-DEFAULT_OPERATION_SECONDS = 1800.0
 CALL_TIMEOUT = 60.0  # one request
 # Reads (and alias merges, which are idempotent) are retried on transient failures; uploads and
 # deployments are not: a retried step finds what an earlier attempt made instead.
@@ -60,19 +57,15 @@ def clients(target: VertexTarget) -> Clients:
         return Clients(ModelServiceClient(**options), EndpointServiceClient(**options), where)
 
 
-def operation_seconds() -> float:
-    return float(os.environ.get(OPERATION_SECONDS_ENV, DEFAULT_OPERATION_SECONDS))
-
-
 def wait(operation: Any, what: str) -> Any:
     """The operation's result, or a PublishError when it fails or outlasts the bound."""
-    bound = operation_seconds()
+    bound = settings.current().vertex_operation_seconds
     try:
         return operation.result(timeout=bound, polling=polling.DEFAULT_POLLING.with_timeout(bound))
     except concurrent.futures.TimeoutError:
         raise PublishError(
             f"{what} did not finish within {bound:.0f} s (operation {operation.operation.name}); it may "
-            f"still finish, and a retried step will find what it made (${OPERATION_SECONDS_ENV} sets the bound)"
+            f"still finish, and a retried step will find what it made (${settings.VERTEX_OPERATION_SECONDS_ENV} sets the bound)"
         ) from None
 
 

@@ -2,26 +2,18 @@
 written, and what registering did. No Google import here: request building and the record use it
 on every push, and only a push that registers loads the Vertex clients (vertex.client)."""
 
-import json
-import os
 import re
 from dataclasses import dataclass
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
+from typing import Any
 
-from component.artifacts import parse_flag
+from component import settings
 from component.errors import InputError
 
 # Vertex's prebuilt TensorFlow CPU serving image, the newest the Vertex SDK lists (named once here
 # and once in the README). The us- copy is served from Artifact Registry to every region.
 DEFAULT_SERVING_IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
 DEFAULT_MACHINE_TYPE = "n1-standard-2"
-
-# Tests and private endpoints: the clients speak REST to this URL with anonymous credentials.
-API_ENDPOINT_ENV = "MODEL_PUSHER_VERTEX_API_ENDPOINT"
-# Vertex AI Pipelines puts the run's labels here (a JSON object); they go on each registered version.
-RUN_LABELS_ENV = "VERTEX_AI_PIPELINES_RUN_LABELS"
-PROJECT_ENVS = ("GOOGLE_CLOUD_PROJECT", "CLOUD_ML_PROJECT_ID")
-REGION_ENVS = ("CLOUD_ML_REGION",)
 
 _MODEL_ID = r"[a-z_][a-z0-9_-]{0,62}|[0-9]{1,63}"  # new IDs are the first; Vertex's own IDs are numbers
 _ENDPOINT_ID = r"[a-z0-9][a-z0-9-]{0,62}"
@@ -81,15 +73,13 @@ class Registration:
     undeployed: tuple[str, ...] = ()  # deployed model IDs of older versions removed
 
 
-def parse_vertex_options(
-    values: Mapping[str, str], defaults: Mapping[str, str], destination_base: str,
-    read_int: Callable[[str, str], int],
-) -> VertexTarget | None:
-    """The vertex_* options (text, as the option table gives them, with its defaults) checked
-    together; None when vertex_model is empty. `read_int(name, text)` reads a whole number."""
+def parse_vertex_options(values: Mapping[str, Any], set_options: Set[str], destination_base: str) -> VertexTarget | None:
+    """The vertex_* options, each already of its kind (str, int or bool, as the option table says),
+    checked together; None when vertex_model is empty. `set_options` names the options that were
+    set (given a value other than their default)."""
     model = values["vertex_model"].strip()
     if not model:
-        _refuse_without("vertex_model", values, defaults, _MODEL_OPTIONS)
+        _refuse_without("vertex_model", values, set_options, _MODEL_OPTIONS)
         return None
     if not destination_base.startswith("gs://"):
         raise InputError(
@@ -97,8 +87,9 @@ def parse_vertex_options(
             f"{destination_base}; push to a gs:// base directory"
         )
     project, region, model_id = _resource("vertex_model", model, "models", _MODEL_ID)
-    project = _agree("vertex_project", project, values["vertex_project"], PROJECT_ENVS)
-    region = _agree("vertex_region", region, values["vertex_region"], REGION_ENVS)
+    env = settings.current()
+    project = _agree("vertex_project", project, values["vertex_project"], env.project, settings.PROJECT_ENVS)
+    region = _agree("vertex_region", region, values["vertex_region"], env.region, settings.REGION_ENVS)
     if not re.fullmatch(_PROJECT, project):
         raise InputError(f"vertex_project: {project!r} is not a Google Cloud project ID or number")
     if not _REGION.fullmatch(region):
@@ -114,12 +105,12 @@ def parse_vertex_options(
                     f"{mine}; Vertex AI deploys a model only to an endpoint of its own project and region"
                 )
     else:
-        _refuse_without("vertex_endpoint", values, defaults, _ENDPOINT_OPTIONS)
-    traffic = read_int("vertex_traffic_percentage", values["vertex_traffic_percentage"])
+        _refuse_without("vertex_endpoint", values, set_options, _ENDPOINT_OPTIONS)
+    traffic = values["vertex_traffic_percentage"]
     if not 0 <= traffic <= 100:
         raise InputError(f"vertex_traffic_percentage: must be 0 to 100, got {traffic}")
-    min_replicas = read_int("vertex_min_replicas", values["vertex_min_replicas"])
-    max_replicas = read_int("vertex_max_replicas", values["vertex_max_replicas"])
+    min_replicas = values["vertex_min_replicas"]
+    max_replicas = values["vertex_max_replicas"]
     if min_replicas < 1:
         raise InputError(f"vertex_min_replicas: must be 1 or more, got {min_replicas}")
     if max_replicas and max_replicas < min_replicas:
@@ -137,40 +128,33 @@ def parse_vertex_options(
         region=region,
         model_id=model_id,
         aliases=_aliases(values["vertex_version_aliases"]),
-        labels={**_run_labels(), **_labels(values["vertex_labels"])},
+        labels={**_checked_labels(env.vertex_run_labels.items(), f"${settings.VERTEX_RUN_LABELS_ENV}"),
+                **_labels(values["vertex_labels"])},
         serving_image=image,
         endpoint_id=endpoint_id,
         traffic_percentage=traffic,
         machine_type=machine_type,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
-        undeploy_previous=parse_flag(values["vertex_undeploy_previous"], "vertex_undeploy_previous"),
-        api_endpoint=_api_endpoint(),
+        undeploy_previous=values["vertex_undeploy_previous"],
+        api_endpoint=env.vertex_api_endpoint,
     )
 
 
-# Options that mean nothing without vertex_model / vertex_endpoint: a value other than the
-# default there is a mistake worth reporting, not ignoring.
+# Options that mean nothing without vertex_model / vertex_endpoint: setting one there is a mistake
+# worth reporting, not ignoring.
 _ENDPOINT_OPTIONS = ("vertex_traffic_percentage", "vertex_machine_type", "vertex_min_replicas",
                      "vertex_max_replicas", "vertex_undeploy_previous")
 _MODEL_OPTIONS = ("vertex_project", "vertex_region", "vertex_version_aliases", "vertex_labels",
                   "vertex_serving_image", "vertex_endpoint", *_ENDPOINT_OPTIONS)
 
 
-def _refuse_without(needed: str, values: Mapping[str, str], defaults: Mapping[str, str], dependents: tuple[str, ...]) -> None:
+def _refuse_without(needed: str, values: Mapping[str, Any], set_options: Set[str], dependents: tuple[str, ...]) -> None:
     for name in dependents:
-        if not _is_default(values[name], defaults[name]):
-            raise InputError(f"{name}: is set to {values[name]!r} but {needed} is empty; set {needed} too")
-
-
-def _is_default(text: str, default: str) -> bool:
-    """Equal as numbers (KFP sends 100 as 100.0), as flags (false, 0), or as text."""
-    for read in (float, lambda v: parse_flag(v, "")):
-        try:
-            return read(text.strip()) == read(default)
-        except (ValueError, InputError):
-            continue
-    return text.strip() == default
+        if name in set_options:
+            value = values[name]
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            raise InputError(f"{name}: is set to {shown!r} but {needed} is empty; set {needed} too")
 
 
 def _resource(name: str, value: str, kind: str, id_pattern: str) -> tuple[str, str, str]:
@@ -188,11 +172,11 @@ def _resource(name: str, value: str, kind: str, id_pattern: str) -> tuple[str, s
     return "", "", value
 
 
-def _agree(name: str, from_resource: str, given: str, envs: tuple[str, ...]) -> str:
+def _agree(name: str, from_resource: str, given: str, from_env: str, envs: tuple[str, ...]) -> str:
     given = given.strip()
     if from_resource and given and given != from_resource:
         raise InputError(f"{name}: {given} differs from the {from_resource} in vertex_model's resource name")
-    found = from_resource or given or next((os.environ[e] for e in envs if os.environ.get(e)), "")
+    found = from_resource or given or from_env
     if not found:
         raise InputError(f"{name}: not given, not in vertex_model's resource name, nor in ${' or $'.join(envs)}")
     return found
@@ -231,23 +215,3 @@ def _checked_labels(pairs: Iterable[tuple[str, str]], source: str) -> dict[str, 
     if len(labels) > MAX_LABELS:
         raise InputError(f"{source}: {len(labels)} labels, Vertex AI allows {MAX_LABELS}")
     return labels
-
-
-def _run_labels() -> dict[str, str]:
-    text = os.environ.get(RUN_LABELS_ENV, "").strip()
-    if not text:
-        return {}
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
-        doc = None
-    if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
-        raise InputError(f"${RUN_LABELS_ENV}: expected a JSON object of string labels, got {text[:100]!r}")
-    return _checked_labels(doc.items(), f"${RUN_LABELS_ENV}")
-
-
-def _api_endpoint() -> str:
-    url = os.environ.get(API_ENDPOINT_ENV, "").strip().rstrip("/")
-    if url and not re.fullmatch(r"https?://[^/\s]+", url):
-        raise InputError(f"${API_ENDPOINT_ENV}: expected http(s)://HOST:PORT, got {url!r}")
-    return url
