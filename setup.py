@@ -12,7 +12,7 @@ setup(
     long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["component", "component.*"]),
-    python_requires=">=3.9",
+    python_requires=">=3.10",  # X | None annotations
     # The push path needs only these: no TensorFlow, no kfp, so the image stays slim.
     # google-cloud-storage 3 has the exceptions module and Client.api_endpoint the GCS store uses.
     # google-cloud-aiplatform: only its generated aiplatform_v1 clients, imported lazily when a
@@ -43,5 +43,5 @@ setup(
             "awscrt",
         ],
     },
-    entry_points={"console_scripts": ["model-pusher=component.cli:main"]},
+    entry_points={"console_scripts": ["model-pusher=component.__main__:main"]},
 )
