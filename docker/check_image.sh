@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make check-image`: lint docker/Dockerfile, build the image with podman, then run the component
-# in it with no network (tests/test_image.py): as a laptop user would with `docker run`, and as
+# in it with no network (tests/image/test_image.py): as a laptop user would with `docker run`, and as
 # KFP does with component.yaml's own command line; and run a pipeline with it under kfp.local's
-# DockerRunner, through podman's Docker API service (tests/test_kfp_local.py).
+# DockerRunner, through podman's Docker API service (tests/image/test_kfp_local.py).
 #
 # No image can be pulled here and a build has no package index, so the base is Debian made by
 # debootstrap (cached in .cache/), and the wheels are downloaded on the host into
@@ -95,6 +95,6 @@ done
 step "Run the component in the image, and a pipeline with kfp.local's DockerRunner"
 MODEL_PUSHER_IMAGE=$IMAGE MODEL_PUSHER_PODMAN="$PODMAN" MODEL_PUSHER_PODMAN_RUN="--network none $ULIMITS" \
     DOCKER_HOST=unix://$service/podman.sock \
-    "$PY" -m pytest -q -p no:cacheprovider tests/test_image.py tests/test_kfp_local.py
+    "$PY" -m pytest -q -p no:cacheprovider tests/image/test_image.py tests/image/test_kfp_local.py
 
 step "Image check passed"

@@ -1,16 +1,14 @@
 """Regenerate the example SavedModel that `make demo` pushes (needs TensorFlow; the demo does not).
 
-Run with the test virtualenv: .venv/bin/python examples/make_example_model.py
+Run with the test virtualenv, from the repository's root: .venv/bin/python -m examples.make_example_model
 """
 
 import shutil
-import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+from tests.support.savedmodels import make_module_model  # shared with the tests: one model recipe
 
-from savedmodels import make_module_model  # noqa: E402  (shared with the tests: one model recipe)
+HERE = Path(__file__).resolve().parent
 
 # A TFX Trainer's Model artifact: the SavedModel lives in Format-Serving/.
 target = HERE / "model" / "Format-Serving"

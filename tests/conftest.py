@@ -1,20 +1,18 @@
-"""Shared fixtures: real SavedModels made by TensorFlow once per session, and the real command."""
+"""Fixtures only (helpers live in tests/support/): real SavedModels made by TensorFlow once per
+session, and the session's storage servers."""
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from savedmodels import make_keras_model, make_module_model
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.destinations import Destination, gcs_at, local_at, s3_at
+from tests.support.savedmodels import make_keras_model, make_module_model
 
 # The image tests need the image: `make check-image` builds it and runs them with it named (and
 # kfp.local's DockerRunner with podman's Docker API service).
-collect_ignore = [] if os.environ.get("MODEL_PUSHER_IMAGE") else ["test_image.py", "test_kfp_local.py"]
+collect_ignore = [] if os.environ.get("MODEL_PUSHER_IMAGE") else ["image"]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -47,22 +45,14 @@ def keras_saved_model(_models, tmp_path) -> Path:
     return Path(shutil.copytree(_models["keras"], tmp_path / "keras_saved_model"))
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `python -m component` as a user (or KFP) would: a separate process."""
-    return subprocess.run(
-        [sys.executable, "-m", "component", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
 
 # --- GCS emulator ---
 
 
 @pytest.fixture(scope="session")
 def gcs_emulator():
-    """fake-gcs-server for the whole session (tests/gcs_emulator.py); each test takes its own bucket."""
-    from gcs_emulator import Emulator
+    """fake-gcs-server for the whole session (tests/support/gcs_emulator.py); each test takes its own bucket."""
+    from tests.support.gcs_emulator import Emulator
 
     with Emulator() as emulator:
         yield emulator
@@ -83,8 +73,8 @@ def gcs_bucket(gcs_emulator) -> str:
 
 @pytest.fixture(scope="session")
 def s3_server():
-    """moto's S3 server for the whole session (tests/s3_server.py), reset by each test's s3_bucket."""
-    from s3_server import S3Server
+    """moto's S3 server for the whole session (tests/support/s3_server.py), reset by each test's s3_bucket."""
+    from tests.support.s3_server import S3Server
 
     with S3Server() as server:
         yield server
@@ -99,3 +89,35 @@ def s3_bucket(s3_server) -> str:
     name = f"test-{uuid.uuid4().hex[:16]}"
     s3_server.create_bucket(name)
     return name
+
+
+# --- Destinations (tests/support/destinations.py): where pushes go, and how tests look at them ---
+
+
+@pytest.fixture
+def gcs_destination(gcs_emulator, gcs_bucket) -> Destination:
+    return gcs_at(gcs_emulator, gcs_bucket)
+
+
+@pytest.fixture
+def s3_destination(s3_server, s3_bucket) -> Destination:
+    return s3_at(s3_server, s3_bucket)
+
+
+def _destination(request, tmp_path) -> Destination:
+    # By name, so that a test on one store starts no other store's server.
+    if request.param == "local":
+        return local_at(tmp_path / "store")
+    return request.getfixturevalue({"gs": "gcs_destination", "s3": "s3_destination"}[request.param])
+
+
+@pytest.fixture(params=["local", "gs", "s3"])
+def destination(request, tmp_path) -> Destination:
+    """Every store in turn: a local directory, gs:// on fake-gcs-server, s3:// on moto."""
+    return _destination(request, tmp_path)
+
+
+@pytest.fixture(params=["gs", "s3"])
+def remote_destination(request, tmp_path) -> Destination:
+    """Every bucket store in turn."""
+    return _destination(request, tmp_path)

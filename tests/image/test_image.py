@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from kfp import dsl
 
-from blessings import blessing
+from tests.support.blessings import blessing
 from component.kfp.options import OUTPUT_ARTIFACT
-from kfp_task import Task, prepare
-from savedmodels import serve
+from tests.support.kfp_task import Task, prepare
+from tests.support.savedmodels import serve
 
 IMAGE = os.environ.get("MODEL_PUSHER_IMAGE", "")
 PODMAN = shlex.split(os.environ.get("MODEL_PUSHER_PODMAN", "podman"))

@@ -21,10 +21,10 @@ import docker.errors
 import pytest
 from kfp import dsl, local
 
-from blessings import blessing
+from tests.support.blessings import blessing
 from component.kfp.options import OUTPUT_ARTIFACT
 from pipelines.pusher import model_pusher
-from savedmodels import serve
+from tests.support.savedmodels import serve
 
 IMAGE = os.environ.get("MODEL_PUSHER_IMAGE", "")
 

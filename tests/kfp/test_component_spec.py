@@ -10,12 +10,12 @@ import pytest
 import yaml
 from kfp import dsl
 
-from blessings import blessing, infra_blessing_with_model
+from tests.support.blessings import blessing, infra_blessing_with_model
 from component import __version__
 from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT
-from conftest import REPO
-from kfp_task import COMPONENT_YAML, prepare, run_on_host
-from savedmodels import serve, warmup_file_bytes
+from tests.support.command import REPO
+from tests.support.kfp_task import COMPONENT_YAML, prepare, run_on_host
+from tests.support.savedmodels import serve, warmup_file_bytes
 
 KFP_TYPES = {str: "STRING", bool: "BOOLEAN", int: "NUMBER_INTEGER"}
 

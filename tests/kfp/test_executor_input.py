@@ -5,29 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
-
-
-def executor_input(tmp_path: Path, artifacts: dict, params: dict | None = None) -> dict:
-    return {
-        "inputs": {
-            "artifacts": artifacts,
-            "parameterValues": {"push_destination": str(tmp_path / "serving"), **(params or {})},
-        },
-        "outputs": {
-            "artifacts": {"pushed_model": {"artifacts": [{
-                "name": "projects/p/artifacts/42", "uri": str(tmp_path / "pushed_model"), "metadata": {},
-                "type": {"schemaTitle": "system.Artifact"},
-            }]}},
-            "parameters": {name: {"outputFile": str(tmp_path / "params" / name)}
-                           for name in ("pushed", "pushed_destination", "pushed_version")},
-            "outputFile": str(tmp_path / "executor_output.json"),
-        },
-    }
-
-
-def artifact(uri: Path | str, **metadata) -> dict:
-    return {"artifacts": [{"name": "a", "uri": str(uri), "metadata": metadata}]}
+from tests.support.command import run_cli
+from tests.support.executor_inputs import artifact, executor_input
 
 
 def run(tmp_path: Path, artifacts: dict, params: dict | None = None):

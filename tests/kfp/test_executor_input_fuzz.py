@@ -3,7 +3,7 @@ traceback, and on exit 2 writes nothing at all.
 
 Each example replaces or deletes one node of a valid executor input (with any JSON value, or a
 hostile string) and runs the command in-process (component.kfp.cli.main, so 60 examples do not pay
-60 interpreter starts; tests/test_hostile_inputs.py runs malformed documents as real processes).
+60 interpreter starts; tests/kfp/test_hostile_inputs.py runs malformed documents as real processes).
 One node per example: two mutated paths that name the same file would be a collision between
 outputs, not a malformed document.
 """

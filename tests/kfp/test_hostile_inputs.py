@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
+from tests.support.command import REPO, run_cli
 from component.push.local_base import LocalBase
 from component.push.versioning import MAX_VERSION
 
@@ -264,7 +264,7 @@ def test_malformed_executor_input_names_the_json_path(saved_model, tmp_path, pat
     assert sorted(os.listdir(tmp_path)) == ["saved_model"]  # nothing written: no version, no outputs
 
 
-# Found by tests/test_executor_input_fuzz.py: each was a traceback, some after the version was published.
+# Found by tests/kfp/test_executor_input_fuzz.py: each was a traceback, some after the version was published.
 @pytest.mark.parametrize("path, value, message", [
     (["outputs", "parameters", "pushed", "outputFile"], "/", "executor_input: outputs.parameters.pushed.outputFile: '/' cannot be written as a file"),
     (["outputs", "outputFile"], "minio://b/../..", "executor_input: outputs.outputFile: 'minio://b/../..' cannot be written as a file"),

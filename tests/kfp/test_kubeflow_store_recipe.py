@@ -6,7 +6,7 @@ import re
 import yaml
 from kfp import compiler
 
-from conftest import REPO
+from tests.support.command import REPO
 from pipelines.pusher import model_pusher
 
 

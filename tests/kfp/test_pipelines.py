@@ -12,12 +12,12 @@ from kfp.dsl.types.type_utils import InconsistentTypeException
 
 from component.kfp.options import OUTPUT_ARTIFACT
 from component.kfp.spec import IMAGE
-from conftest import REPO
-from kfp_task import prepare, run_on_host
+from tests.support.command import REPO
+from tests.support.kfp_task import prepare, run_on_host
 from pipelines.compile import COMPILED, compile_all
 from pipelines.pusher import model_pusher
 from pipelines.train_evaluate_push import evaluate, train
-from savedmodels import serve
+from tests.support.savedmodels import serve
 
 
 def test_every_example_compiles_to_where_the_readme_says(tmp_path):

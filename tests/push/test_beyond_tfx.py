@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blessings import blessing
-from conftest import run_cli
-from savedmodels import make_module_model, serve, warmup_file_bytes
+from tests.support.blessings import blessing
+from tests.support.command import run_cli
+from tests.support.destinations import push
+from tests.support.savedmodels import make_module_model, serve, warmup_file_bytes
 
 X = [[1.0, 2.0, 3.0]]
 
@@ -20,23 +21,19 @@ def other_model(tmp_path_factory) -> Path:
     return make_module_model(tmp_path_factory.mktemp("other") / "model", scale=3.0)
 
 
-def push(model: Path, base: Path, *args: str):
-    result = run_cli("--model", str(model), "--push-destination", str(base), *args)
-    return result, (json.loads(result.stdout) if result.returncode == 0 else None)
-
-
 # --- validation -----------------------------------------------------------------------------
 
 
 def test_renamed_signature_is_refused_before_anything_is_written(saved_model, tmp_path):
-    result, _ = push(saved_model, tmp_path / "s", "--required-signatures", "serving_default,predict")
+    result = push(saved_model, tmp_path / "s", "--required-signatures", "serving_default,predict")
     assert result.returncode == 2
     assert "model: required signature 'predict' is missing; the model has: 'serving_default'" in result.stderr
     assert not (tmp_path / "s").exists()
 
 
 def test_no_required_signature(saved_model, tmp_path):
-    result, record = push(saved_model, tmp_path / "s", "--required-signatures", "")
+    result = push(saved_model, tmp_path / "s", "--required-signatures", "")
+    record = result.record
     assert record["pushed"] == 1
 
 
@@ -45,16 +42,17 @@ def test_corrupt_warmup_file_is_refused(saved_model, tmp_path):
     warmup[-6] ^= 0xFF
     (saved_model / "assets.extra").mkdir()
     (saved_model / "assets.extra" / "tf_serving_warmup_requests").write_bytes(bytes(warmup))
-    result, _ = push(saved_model, tmp_path / "s")
+    result = push(saved_model, tmp_path / "s")
     assert result.returncode == 2
     assert "model: assets.extra/tf_serving_warmup_requests is not a readable TFRecord file" in result.stderr
 
 
 def test_deep_validation_loads_with_tensorflow(saved_model, tmp_path):
-    result, record = push(saved_model, tmp_path / "s", "--deep-validation", "true")
+    result = push(saved_model, tmp_path / "s", "--deep-validation", "true")
+    record = result.record
     assert record["pushed"] == 1 and "TensorFlow loaded the model" in result.stderr
     shutil.rmtree(saved_model / "variables")
-    result, _ = push(saved_model, tmp_path / "s2", "--deep-validation", "true")
+    result = push(saved_model, tmp_path / "s2", "--deep-validation", "true")
     assert result.returncode == 2 and "model: TensorFlow cannot load the SavedModel" in result.stderr
     assert not (tmp_path / "s2").exists()
 
@@ -64,8 +62,9 @@ def test_deep_validation_loads_with_tensorflow(saved_model, tmp_path):
 
 def test_retried_push_reuses_its_version(saved_model, tmp_path):
     base = tmp_path / "s"
-    _, first = push(saved_model, base)
-    result, again = push(saved_model, base)
+    first = push(saved_model, base).record
+    result = push(saved_model, base)
+    again = result.record
     assert again["pushed"] == 1 and again["reused"] == 1
     assert again["pushed_version"] == first["pushed_version"]
     assert sorted(p.name for p in base.iterdir()) == [first["pushed_version"]]
@@ -74,20 +73,20 @@ def test_retried_push_reuses_its_version(saved_model, tmp_path):
 
 def test_force_new_version_and_changed_model_make_new_versions(saved_model, other_model, tmp_path):
     base = tmp_path / "s"
-    _, first = push(saved_model, base)
-    _, forced = push(saved_model, base, "--force-new-version", "true")
-    _, changed = push(other_model, base)
+    first = push(saved_model, base).record
+    forced = push(saved_model, base, "--force-new-version", "true").record
+    changed = push(other_model, base).record
     assert forced["reused"] == 0 and changed["reused"] == 0
     assert int(first["pushed_version"]) < int(forced["pushed_version"]) < int(changed["pushed_version"])
 
 
 def test_same_size_different_bytes_is_not_reused(saved_model, tmp_path):
     base = tmp_path / "s"
-    _, first = push(saved_model, base)
+    first = push(saved_model, base).record
     data = bytearray((saved_model / "variables" / "variables.data-00000-of-00001").read_bytes())
     data[-1] ^= 1
     (saved_model / "variables" / "variables.data-00000-of-00001").write_bytes(bytes(data))
-    _, second = push(saved_model, base)
+    second = push(saved_model, base).record
     assert second["reused"] == 0 and second["pushed_version"] != first["pushed_version"]
 
 
@@ -101,8 +100,9 @@ def test_retention_keeps_the_newest_n(saved_model, tmp_path):
     (base / "1").mkdir()  # incomplete (no saved_model.pb): perhaps another push filling it; left alone
     for _ in range(4):
         push(saved_model, base, "--force-new-version", "true", "--versioning", "SEQUENTIAL")
-    result, record = push(saved_model, base, "--force-new-version", "true", "--versioning", "SEQUENTIAL",
-                          "--keep-versions", "2")
+    result = push(saved_model, base, "--force-new-version", "true", "--versioning", "SEQUENTIAL",
+                  "--keep-versions", "2")
+    record = result.record
     assert record["pushed_version"] == "6" and record["removed_versions"] == [4, 3, 2]
     assert sorted(p.name for p in base.iterdir()) == sorted([".hidden", "assets-not-a-version", "1", "5", "6"])
     assert "Retention (keep_versions=2): removed versions 4, 3, 2" in result.stderr
@@ -126,8 +126,8 @@ def test_list_versions(saved_model, other_model, tmp_path):
 
 def test_rollback_republishes_the_previous_version(saved_model, other_model, tmp_path):
     base = tmp_path / "s"
-    _, good = push(saved_model, base)
-    _, bad = push(other_model, base)
+    good = push(saved_model, base).record
+    bad = push(other_model, base).record
     result = run_cli("rollback", "--push-destination", str(base))
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
@@ -153,8 +153,9 @@ def test_rollback_bad_target(saved_model, other_model, tmp_path, to, message):
 
 def test_push_report(saved_model, tmp_path):
     report = tmp_path / "report.md"
-    result, record = push(saved_model, tmp_path / "s", "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
-                          "--push-report", str(report))
+    result = push(saved_model, tmp_path / "s", "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
+                  "--push-report", str(report))
+    record = result.record
     text = report.read_text()
     assert text.startswith(f"# Model push: pushed version {record['pushed_version']}\n")
     assert "| model_blessing | blessed | marker file BLESSED |" in text

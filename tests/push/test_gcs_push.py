@@ -1,5 +1,5 @@
-"""Pushing to gs:// through the real command, against a real fake-gcs-server (tests/gcs_emulator.py),
-with a misbehaving proxy in front of it where a test needs faults (tests/gcs_faults.py)."""
+"""Pushing to gs:// through the real command, against a real fake-gcs-server (tests/support/gcs_emulator.py),
+with a misbehaving proxy in front of it where a test needs faults (tests/support/gcs_faults.py)."""
 
 import json
 import os
@@ -15,76 +15,14 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage
 
-from component.runtime.checksums import crc32c_of_file
 from component.push.versioning import numeric_versions
-from conftest import REPO, run_cli
-from gcs_faults import FaultProxy
-from savedmodels import serve
+from tests.support.command import REPO, run_cli
+from tests.support.destinations import BASE, crcs, error_lines, gcs_at, push, via, with_big_files
+from tests.support.gcs_faults import FaultProxy
+from tests.support.savedmodels import serve
 
-BASE = "serving/my_model"
 INPUTS = {"saved_model": [[1.0, 2.0, 3.0]], "keras_saved_model": [[1.0, 2.0, 3.0, 4.0]]}
-
-
-def gcs_client(emulator) -> storage.Client:
-    return storage.Client(project="test", credentials=AnonymousCredentials(),
-                          client_options={"api_endpoint": emulator.url})
-
-
-def push(model, base: str, *args: str, via: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return run_cli("--model", str(model), "--push-destination", base, *args,
-                   env={"STORAGE_EMULATOR_HOST": via, **(env or {})})
-
-
-def objects(client, bucket: str, prefix: str = "") -> dict[str, storage.Blob]:
-    return {b.name: b for b in client.list_blobs(bucket, prefix=prefix)}
-
-
-def versions_in(client, bucket: str, base: str = BASE) -> dict[int, dict[str, str]]:
-    """Each numeric version under `base`: its files (relative) and their CRC32C."""
-    found: dict[int, dict[str, str]] = {}
-    for name, blob in objects(client, bucket, f"{base}/").items():
-        top, _, rel = name[len(base) + 1:].partition("/")
-        if numeric_versions([top]):
-            found.setdefault(int(top), {})[rel] = blob.crc32c
-    return found
-
-
-def crcs(model: Path) -> dict[str, str]:
-    return {str(p.relative_to(model)): crc32c_of_file(str(p)) for p in model.rglob("*") if p.is_file()}
-
-
-def download(client, bucket: str, prefix: str, dest: Path) -> Path:
-    for name, blob in objects(client, bucket, prefix).items():
-        target = dest / name[len(prefix):]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        blob.download_to_filename(str(target))
-    return dest
-
-
-def upload(client, bucket: str, prefix: str, model: Path) -> None:
-    for path in model.rglob("*"):
-        if path.is_file():
-            client.bucket(bucket).blob(f"{prefix}/{path.relative_to(model)}").upload_from_filename(str(path))
-
-
-def with_extra_files(model: Path, small: int = 20, big: int = 2) -> Path:
-    """The model plus unreferenced assets (TensorFlow ignores them): many small files, which go
-    straight into a version, and files over 2 MiB, which are staged first."""
-    rng = random.Random(7)
-    assets = model / "assets"
-    assets.mkdir(exist_ok=True)
-    for i in range(small):
-        (assets / f"small-{i}.bin").write_bytes(rng.randbytes(100_000))
-    for i in range(big):
-        (assets / f"big-{i}.bin").write_bytes(rng.randbytes(3_000_000))
-    return model
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if " ERROR " in line]
 
 
 @pytest.mark.parametrize("fixture", ["saved_model", "keras_saved_model"])
@@ -92,20 +30,20 @@ def test_push_then_download_and_serve(request, fixture, gcs_emulator, gcs_bucket
     model = request.getfixturevalue(fixture)
     started = int(time.time())
     result = push(model, f"gs://{gcs_bucket}/{BASE}", "--pushed-model", f"gs://{gcs_bucket}/pipeline/pushed_model",
-                  via=gcs_emulator.url)
+                  env=via(gcs_emulator.url))
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     version = int(record["pushed_version"])
     assert started <= version <= time.time()  # TFX's Unix-time versions
     assert record["pushed_destination"] == f"gs://{gcs_bucket}/{BASE}/{version}"
 
-    client = gcs_client(gcs_emulator)
-    assert versions_in(client, gcs_bucket) == {version: crcs(model)}
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    assert gcs.versions() == {version: crcs(model)}
     # No lease, no staging, no claim left: only the version and the archive copy.
-    assert {n for n in objects(client, gcs_bucket) if not n.startswith(f"{BASE}/{version}/")} == {
+    assert {n for n in gcs.names() if not n.startswith(f"{BASE}/{version}/")} == {
         f"pipeline/pushed_model/{rel}" for rel in crcs(model)
     }
-    served = download(client, gcs_bucket, f"{BASE}/{version}/", tmp_path / "downloaded")
+    served = gcs.download(f"{BASE}/{version}/", tmp_path / "downloaded")
     expected = serve(model, INPUTS[fixture])
     for name, values in serve(served, INPUTS[fixture]).items():
         np.testing.assert_allclose(values, expected[name])
@@ -117,27 +55,27 @@ def test_a_corrupted_upload_fails_the_push_and_publishes_nothing(saved_model, gc
         return "corrupt-request" if upload and "variables.index" in unquote(seen.path) else None
 
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        result = push(saved_model, f"gs://{gcs_bucket}/{BASE}", via=proxy.url)
+        result = push(saved_model, f"gs://{gcs_bucket}/{BASE}", env=via(proxy.url))
     assert proxy.faults, "the upload was never corrupted"
     assert result.returncode == 1, result.stderr
     [line] = error_lines(result.stderr)
     assert "variables/variables.index" in line and "corrupt" in line and "nothing was published" in line
     assert "Traceback" not in result.stderr
-    client = gcs_client(gcs_emulator)
-    assert versions_in(client, gcs_bucket) == {}  # what was written of the version was removed again
-    assert not [n for n in objects(client, gcs_bucket) if ".pushing-" in n]
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    assert gcs.versions() == {}  # what was written of the version was removed again
+    assert not [n for n in gcs.names() if ".pushing-" in n]
 
 
 def test_a_download_that_arrives_corrupted_fails_the_push(saved_model, gcs_emulator, gcs_bucket, tmp_path):
-    client = gcs_client(gcs_emulator)
-    upload(client, gcs_bucket, "trainer/model/Format-Serving", saved_model)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    gcs.upload("trainer/model/Format-Serving", saved_model)
 
     def decide(seen):
         media = seen.method == "GET" and "alt=media" in seen.path
         return "corrupt-response" if media and "variables.data" in unquote(seen.path) else None
 
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        result = push(f"gs://{gcs_bucket}/trainer/model", str(tmp_path / "serving"), via=proxy.url)
+        result = push(f"gs://{gcs_bucket}/trainer/model", str(tmp_path / "serving"), env=via(proxy.url))
     assert proxy.faults and result.returncode == 1, result.stderr
     [line] = error_lines(result.stderr)
     assert "do not match its CRC32C" in line and "nothing was published" in line
@@ -174,7 +112,7 @@ def test_two_pushes_racing_for_one_version_both_publish_under_distinct_versions(
     records = [json.loads(out) for (out, _), _ in results]
     assert sorted(int(r["pushed_version"]) for r in records) == [1, 2]
     assert sum("was taken by another push meanwhile" in err for (_, err), _ in results) == 1
-    published = versions_in(gcs_client(gcs_emulator), gcs_bucket)
+    published = gcs_at(gcs_emulator, gcs_bucket).versions()
     for record, model in zip(records, (saved_model, keras_saved_model)):
         assert published[int(record["pushed_version"])] == crcs(model)
 
@@ -182,9 +120,9 @@ def test_two_pushes_racing_for_one_version_both_publish_under_distinct_versions(
 def test_pushes_killed_at_random_points_never_leave_a_loadable_incomplete_version(
     saved_model, gcs_emulator, gcs_bucket
 ):
-    model = with_extra_files(saved_model)
+    model = with_big_files(saved_model, big=2, small=20)
     expected = crcs(model)
-    client = gcs_client(gcs_emulator)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
     base = f"gs://{gcs_bucket}/{BASE}"
     env = {**os.environ, "MODEL_PUSHER_GCS_LEASE_SECONDS": "1"}
     command = [sys.executable, "-m", "component", "--model", str(model), "--push-destination", base,
@@ -203,14 +141,14 @@ def test_pushes_killed_at_random_points_never_leave_a_loadable_incomplete_versio
             if run % 2:  # at a random moment of the whole push
                 time.sleep(rng.uniform(0.3, 3.0))
             else:  # while the version is being filled
-                known = set(versions_in(client, gcs_bucket))
+                known = set(gcs.versions())
                 deadline = time.monotonic() + 30
-                while not set(versions_in(client, gcs_bucket)) - known and time.monotonic() < deadline:
+                while not set(gcs.versions()) - known and time.monotonic() < deadline:
                     time.sleep(0.02)
                 time.sleep(rng.uniform(0, 0.3))
             push_process.send_signal(signal.SIGKILL)
             push_process.wait()
-            for version, files in versions_in(client, gcs_bucket).items():
+            for version, files in gcs.versions().items():
                 if "saved_model.pb" in files:
                     assert files == expected, f"run {run}: version {version} is loadable but incomplete"
                 else:
@@ -220,29 +158,29 @@ def test_pushes_killed_at_random_points_never_leave_a_loadable_incomplete_versio
         result = run_cli(*command[3:], env={"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_GCS_LEASE_SECONDS": "1"})
     assert result.returncode == 0, result.stderr
     assert killed_mid_version, "no kill landed while a version was being filled"
-    left = versions_in(client, gcs_bucket)
+    left = gcs.versions()
     assert all(files == expected for files in left.values()), "an incomplete version was not cleaned up"
     assert int(json.loads(result.stdout)["pushed_version"]) in left
-    assert not [n for n in objects(client, gcs_bucket) if ".pushing-" in n]
+    assert not [n for n in gcs.names() if ".pushing-" in n]
 
 
 def test_transient_failures_are_retried(saved_model, gcs_emulator, gcs_bucket):
-    model = with_extra_files(saved_model, small=10, big=1)
+    model = with_big_files(saved_model, big=1, small=10)
     kinds = ["503", "429", "reset", "reset-after"]
 
     def decide(seen):
         return kinds[(seen.number // 3) % len(kinds)] if seen.number % 3 == 0 else None
 
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        result = push(model, f"gs://{gcs_bucket}/{BASE}", via=proxy.url)
+        result = push(model, f"gs://{gcs_bucket}/{BASE}", env=via(proxy.url))
     assert result.returncode == 0, result.stderr
     assert {kind for _, kind in proxy.faults} == set(kinds)
     version = int(json.loads(result.stdout)["pushed_version"])
-    assert versions_in(gcs_client(gcs_emulator), gcs_bucket) == {version: crcs(model)}
+    assert gcs_at(gcs_emulator, gcs_bucket).versions() == {version: crcs(model)}
 
 
 def test_missing_bucket_is_one_line_and_exit_1(saved_model, gcs_emulator):
-    result = push(saved_model, "gs://no-such-bucket-here/serving/m", via=gcs_emulator.url)
+    result = push(saved_model, "gs://no-such-bucket-here/serving/m", env=via(gcs_emulator.url))
     assert result.returncode == 1
     [line] = error_lines(result.stderr)
     assert line.endswith("push_destination: gs://no-such-bucket-here/serving/m: bucket gs://no-such-bucket-here does not exist")
@@ -251,12 +189,12 @@ def test_missing_bucket_is_one_line_and_exit_1(saved_model, gcs_emulator):
 
 def test_no_permission_is_one_line_and_exit_1(saved_model, gcs_emulator, gcs_bucket):
     with FaultProxy(gcs_emulator.url, lambda seen: "403" if seen.path.startswith("/upload/") else None) as proxy:
-        result = push(saved_model, f"gs://{gcs_bucket}/{BASE}", via=proxy.url)
+        result = push(saved_model, f"gs://{gcs_bucket}/{BASE}", env=via(proxy.url))
     assert result.returncode == 1
     [line] = error_lines(result.stderr)
     assert "permission denied (tester@example.iam.gserviceaccount.com does not have storage.objects.create" in line
     assert "nothing was published" in line
-    assert not versions_in(gcs_client(gcs_emulator), gcs_bucket)
+    assert not gcs_at(gcs_emulator, gcs_bucket).versions()
 
 
 @pytest.mark.parametrize("credentials", ["none at all", "a key file that does not exist"])
@@ -275,27 +213,27 @@ def test_no_credentials_is_one_line_and_exit_1(saved_model, tmp_path, credential
 
 
 def test_gcs_model_to_gcs_is_copied_server_side(saved_model, gcs_emulator, gcs_bucket, tmp_path):
-    model = with_extra_files(saved_model, small=3, big=1)
-    client = gcs_client(gcs_emulator)
-    upload(client, gcs_bucket, "trainer/model/Format-Serving", model)
+    model = with_big_files(saved_model, big=1, small=3)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    gcs.upload("trainer/model/Format-Serving", model)
     with FaultProxy(gcs_emulator.url) as proxy:
         result = push(f"gs://{gcs_bucket}/trainer/model", f"gs://{gcs_bucket}/{BASE}",
-                      "--pushed-model", f"gs://{gcs_bucket}/pipeline/pushed_model", via=proxy.url)
+                      "--pushed-model", f"gs://{gcs_bucket}/pipeline/pushed_model", env=via(proxy.url))
     assert result.returncode == 0, result.stderr
     copies = [s for s in proxy.requests if "/rewriteTo/" in s.path]
     assert len(copies) >= 2 * len(crcs(model))  # into the version (big file via staging) and the archive
     assert proxy.upload_bytes < 20_000  # leases and claims only: the model's 3+ MB never went through us
     version = int(json.loads(result.stdout)["pushed_version"])
-    assert versions_in(client, gcs_bucket) == {version: crcs(model)}
-    archived = objects(client, gcs_bucket, "pipeline/pushed_model/")
-    assert {n[len("pipeline/pushed_model/"):]: b.crc32c for n, b in archived.items()} == crcs(model)
-    served = download(client, gcs_bucket, f"{BASE}/{version}/", tmp_path / "downloaded")
+    assert gcs.versions() == {version: crcs(model)}
+    archived = gcs.objects("pipeline/pushed_model/")
+    assert {name[len("pipeline/pushed_model/"):]: kept for name, _, kept in archived} == crcs(model)
+    served = gcs.download(f"{BASE}/{version}/", tmp_path / "downloaded")
     np.testing.assert_allclose(serve(served, INPUTS["saved_model"])["y"], serve(model, INPUTS["saved_model"])["y"])
 
 
 def test_gcs_model_to_a_local_directory_is_downloaded(saved_model, gcs_emulator, gcs_bucket, tmp_path):
-    upload(gcs_client(gcs_emulator), gcs_bucket, "trainer/model/Format-Serving", saved_model)
-    result = push(f"gs://{gcs_bucket}/trainer/model", str(tmp_path / "serving"), via=gcs_emulator.url)
+    gcs_at(gcs_emulator, gcs_bucket).upload("trainer/model/Format-Serving", saved_model)
+    result = push(f"gs://{gcs_bucket}/trainer/model", str(tmp_path / "serving"), env=via(gcs_emulator.url))
     assert result.returncode == 0, result.stderr
     version_dir = Path(json.loads(result.stdout)["pushed_destination"])
     assert crcs(version_dir) == crcs(saved_model)
@@ -306,34 +244,34 @@ def test_gcs_model_to_a_local_directory_is_downloaded(saved_model, gcs_emulator,
 def test_reuse_list_rollback_and_retention_on_gcs(saved_model, gcs_emulator, gcs_bucket, tmp_path):
     base = f"gs://{gcs_bucket}/{BASE}"
     first = shutil.copytree(saved_model, tmp_path / "first")
-    second = with_extra_files(saved_model, small=2, big=0)
+    second = with_big_files(saved_model, big=0, small=2)
     sequential = ("--versioning", "SEQUENTIAL")
-    assert push(first, base, *sequential, via=gcs_emulator.url).returncode == 0
-    assert push(second, base, *sequential, via=gcs_emulator.url).returncode == 0
-    again = push(second, base, *sequential, via=gcs_emulator.url)
+    assert push(first, base, *sequential, env=via(gcs_emulator.url)).returncode == 0
+    assert push(second, base, *sequential, env=via(gcs_emulator.url)).returncode == 0
+    again = push(second, base, *sequential, env=via(gcs_emulator.url))
     assert json.loads(again.stdout)["reused"] == 1 and json.loads(again.stdout)["pushed_version"] == "2"
 
-    listed = run_cli("list", "--push-destination", base, "--json", env={"STORAGE_EMULATOR_HOST": gcs_emulator.url})
+    listed = run_cli("list", "--push-destination", base, "--json", env=via(gcs_emulator.url))
     assert [(v["version"], v["complete"]) for v in json.loads(listed.stdout)] == [(1, True), (2, True)]
 
     with FaultProxy(gcs_emulator.url) as proxy:
-        rolled = run_cli("rollback", "--push-destination", base, env={"STORAGE_EMULATOR_HOST": proxy.url})
+        rolled = run_cli("rollback", "--push-destination", base, env=via(proxy.url))
     assert rolled.returncode == 0, rolled.stderr
     rolled_back = int(json.loads(rolled.stdout)["pushed_version"])  # AUTO: Unix time, above 2
     assert proxy.upload_bytes < 20_000  # republished by server-side copies
-    client = gcs_client(gcs_emulator)
-    assert versions_in(client, gcs_bucket) == {1: crcs(first), 2: crcs(second), rolled_back: crcs(first)}
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    assert gcs.versions() == {1: crcs(first), 2: crcs(second), rolled_back: crcs(first)}
 
-    kept = push(second, base, "--keep-versions", "1", via=gcs_emulator.url)
+    kept = push(second, base, "--keep-versions", "1", env=via(gcs_emulator.url))
     assert kept.returncode == 0, kept.stderr
-    assert versions_in(client, gcs_bucket) == {int(json.loads(kept.stdout)["pushed_version"]): crcs(second)}
+    assert gcs.versions() == {int(json.loads(kept.stdout)["pushed_version"]): crcs(second)}
 
 
 @pytest.mark.parametrize("marker, pushed", [("BLESSED", 1), ("NOT_BLESSED", 0)])
 def test_gcs_blessing_marker_files_are_read_through_the_api(saved_model, gcs_emulator, gcs_bucket, marker, pushed):
-    gcs_client(gcs_emulator).bucket(gcs_bucket).blob(f"evaluator/blessing/{marker}").upload_from_string(b"")
+    gcs_at(gcs_emulator, gcs_bucket).put(f"evaluator/blessing/{marker}", b"")
     result = push(saved_model, f"gs://{gcs_bucket}/{BASE}", "--model-blessing", f"gs://{gcs_bucket}/evaluator/blessing",
-                  via=gcs_emulator.url)
+                  env=via(gcs_emulator.url))
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["pushed"] == pushed
@@ -341,46 +279,47 @@ def test_gcs_blessing_marker_files_are_read_through_the_api(saved_model, gcs_emu
 
 
 def test_deep_validation_of_a_gcs_model_loads_a_downloaded_copy(saved_model, gcs_emulator, gcs_bucket):
-    upload(gcs_client(gcs_emulator), gcs_bucket, "trainer/model", saved_model)
+    gcs_at(gcs_emulator, gcs_bucket).upload("trainer/model", saved_model)
     result = push(f"gs://{gcs_bucket}/trainer/model", f"gs://{gcs_bucket}/{BASE}", "--deep-validation", "true",
-                  via=gcs_emulator.url)
+                  env=via(gcs_emulator.url))
     assert result.returncode == 0, result.stderr
     assert "TensorFlow loaded the model" in result.stderr
 
 
 def test_gcs_destination_inside_the_gcs_model_is_refused(saved_model, gcs_emulator, gcs_bucket):
-    client = gcs_client(gcs_emulator)
-    upload(client, gcs_bucket, "trainer/model", saved_model)
-    result = push(f"gs://{gcs_bucket}/trainer/model", f"gs://{gcs_bucket}/trainer/model/serving", via=gcs_emulator.url)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    gcs.upload("trainer/model", saved_model)
+    result = push(f"gs://{gcs_bucket}/trainer/model", f"gs://{gcs_bucket}/trainer/model/serving",
+                  env=via(gcs_emulator.url))
     assert result.returncode == 2
     assert error_lines(result.stderr)[0].endswith(
         f"push_destination: gs://{gcs_bucket}/trainer/model/serving is inside the model directory "
         f"gs://{gcs_bucket}/trainer/model; choose a location outside it")
-    assert not objects(client, gcs_bucket, "trainer/model/serving")
+    assert not gcs.names("trainer/model/serving")
 
 
 def test_gcs_model_with_a_renamed_signature_is_refused(saved_model, gcs_emulator, gcs_bucket):
-    client = gcs_client(gcs_emulator)
-    upload(client, gcs_bucket, "trainer/model", saved_model)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    gcs.upload("trainer/model", saved_model)
     result = push(f"gs://{gcs_bucket}/trainer/model", f"gs://{gcs_bucket}/{BASE}", "--required-signatures",
-                  "predict", via=gcs_emulator.url)
+                  "predict", env=via(gcs_emulator.url))
     assert result.returncode == 2
     assert error_lines(result.stderr)[0].endswith(
         "model: required signature 'predict' is missing; the model has: 'serving_default'")
-    assert not objects(client, gcs_bucket, BASE)
+    assert not gcs.names(BASE)
 
 
 def test_a_rollback_on_gcs_serves_the_old_model(saved_model, gcs_emulator, gcs_bucket, tmp_path):
-    from savedmodels import make_module_model
+    from tests.support.savedmodels import make_module_model
 
     other = make_module_model(tmp_path / "other", scale=3.0)
     base = f"gs://{gcs_bucket}/{BASE}"
-    assert push(saved_model, base, "--versioning", "SEQUENTIAL", via=gcs_emulator.url).returncode == 0
-    assert push(other, base, "--versioning", "SEQUENTIAL", via=gcs_emulator.url).returncode == 0
-    rolled = run_cli("rollback", "--push-destination", base, "--to", "1", env={"STORAGE_EMULATOR_HOST": gcs_emulator.url})
+    assert push(saved_model, base, "--versioning", "SEQUENTIAL", env=via(gcs_emulator.url)).returncode == 0
+    assert push(other, base, "--versioning", "SEQUENTIAL", env=via(gcs_emulator.url)).returncode == 0
+    rolled = run_cli("rollback", "--push-destination", base, "--to", "1", env=via(gcs_emulator.url))
     assert rolled.returncode == 0, rolled.stderr
     version = json.loads(rolled.stdout)["pushed_version"]
-    served = download(gcs_client(gcs_emulator), gcs_bucket, f"{BASE}/{version}/", tmp_path / "served")
+    served = gcs_at(gcs_emulator, gcs_bucket).download(f"{BASE}/{version}/", tmp_path / "served")
     x = INPUTS["saved_model"]
     np.testing.assert_allclose(serve(served, x)["y"], serve(saved_model, x)["y"])
     assert not np.allclose(serve(served, x)["y"], serve(other, x)["y"])
@@ -388,12 +327,12 @@ def test_a_rollback_on_gcs_serves_the_old_model(saved_model, gcs_emulator, gcs_b
 
 def test_retention_on_gcs_leaves_an_incomplete_version_alone(saved_model, gcs_emulator, gcs_bucket, tmp_path):
     # A version with no saved_model.pb yet may be another push filling it right now.
-    client = gcs_client(gcs_emulator)
-    client.bucket(gcs_bucket).blob(f"{BASE}/1/variables/variables.index").upload_from_string(b"in progress")
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    gcs.put(f"{BASE}/1/variables/variables.index", b"in progress")
     base = f"gs://{gcs_bucket}/{BASE}"
     for _ in range(3):
         result = push(saved_model, base, "--versioning", "SEQUENTIAL", "--force-new-version", "true",
-                      "--keep-versions", "1", via=gcs_emulator.url)
+                      "--keep-versions", "1", env=via(gcs_emulator.url))
         assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["removed_versions"] == [3]
-    assert sorted(versions_in(client, gcs_bucket)) == [1, 4]
+    assert sorted(gcs.versions()) == [1, 4]

@@ -11,21 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blessings import blessing, infra_blessing_with_model, tfx_model_artifact
-from conftest import REPO, run_cli
-from savedmodels import serve, warmup_file_bytes
+from tests.support.blessings import blessing, infra_blessing_with_model, tfx_model_artifact
+from tests.support.command import REPO, run_cli
+from tests.support.destinations import push
+from tests.support.savedmodels import serve, warmup_file_bytes
 
 X = [[1.0, 2.0, 3.0], [-1.0, 0.0, 0.5]]
-
-
-def push(*args: str, dest: Path, **kw) -> tuple[subprocess.CompletedProcess, dict | None]:
-    result = run_cli(*args, "--push-destination", str(dest), **kw)
-    record = json.loads(result.stdout) if result.returncode == 0 else None
-    return result, record
-
-
-def versions(base: Path) -> list[str]:
-    return sorted(p.name for p in base.iterdir()) if base.exists() else []
 
 
 def assert_serves_like(version_dir: Path, source: Path) -> None:
@@ -41,21 +32,23 @@ def assert_serves_like(version_dir: Path, source: Path) -> None:
 
 def test_blessed_model_is_pushed_and_serves_the_same(saved_model, tmp_path):
     model = tfx_model_artifact(saved_model, tmp_path / "Trainer")
-    result, record = push("--model", str(model), "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
-                          "--pushed-model", str(tmp_path / "pushed"), dest=tmp_path / "serving")
+    result = push(model, tmp_path / "serving", "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
+                  "--pushed-model", str(tmp_path / "pushed"))
+    record = result.record
     assert result.returncode == 0, result.stderr
     version = record["pushed_version"]
     assert record["pushed"] == 1 and version.isdigit() and abs(int(version) - time.time()) < 60
     assert record["pushed_destination"] == str(tmp_path / "serving" / version)
-    assert versions(tmp_path / "serving") == [version]
+    assert os.listdir(tmp_path / "serving") == [version]
     assert_serves_like(tmp_path / "serving" / version, saved_model)
     assert_serves_like(tmp_path / "pushed", saved_model)  # TFX's archive copy
     assert f"Decision: pushed version {version}: model_blessing blessed the model" in result.stderr
 
 
 def test_not_blessed_writes_nothing_and_succeeds(saved_model, tmp_path):
-    result, record = push("--model", str(saved_model), "--model-blessing", str(blessing(tmp_path / "b", "NOT_BLESSED")),
-                          "--pushed-model", str(tmp_path / "pushed"), dest=tmp_path / "serving")
+    result = push(saved_model, tmp_path / "serving", "--model-blessing",
+                  str(blessing(tmp_path / "b", "NOT_BLESSED")), "--pushed-model", str(tmp_path / "pushed"))
+    record = result.record
     assert result.returncode == 0
     assert record["pushed"] == 0 and record["pushed_version"] == "" and "NOT blessed" in record["reason"]
     assert not (tmp_path / "serving").exists() and not (tmp_path / "pushed").exists()
@@ -63,43 +56,46 @@ def test_not_blessed_writes_nothing_and_succeeds(saved_model, tmp_path):
 
 
 def test_both_blessings_blessed(saved_model, tmp_path):
-    result, record = push("--model", str(saved_model), "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
-                          "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_BLESSED")), dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s", "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
+                  "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_BLESSED")))
+    record = result.record
     assert record["pushed"] == 1
     assert record["blessings"]["infra_blessing"]["verdict"] == "blessed"
     assert record["reason"] == "model_blessing and infra_blessing blessed the model"
 
 
 def test_infra_not_blessed_is_not_pushed(saved_model, tmp_path):
-    result, record = push("--model", str(saved_model), "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
-                          "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_NOT_BLESSED")), dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s", "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
+                  "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_NOT_BLESSED")))
+    record = result.record
     assert record["pushed"] == 0 and "infra_blessing says NOT blessed" in record["reason"]
     assert not (tmp_path / "s").exists()
 
 
 def test_infra_blessing_only(saved_model, tmp_path):
-    result, record = push("--model", str(saved_model), "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_BLESSED")),
-                          dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s", "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_BLESSED")))
+    record = result.record
     assert record["pushed"] == 1
 
 
 def test_keras_export_layout(keras_saved_model, tmp_path):
     model = tfx_model_artifact(keras_saved_model, tmp_path / "Trainer")
-    result, record = push("--model", str(model), "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
-                          dest=tmp_path / "s")
+    result = push(model, tmp_path / "s", "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")))
+    record = result.record
     pushed = tmp_path / "s" / record["pushed_version"]
     got = serve(pushed, [[1.0, 2.0, 3.0, 4.0]])
     np.testing.assert_allclose(got["output_0"], serve(keras_saved_model, [[1.0, 2.0, 3.0, 4.0]])["output_0"])
 
 
 def test_no_blessing_pushes_with_a_warning(saved_model, tmp_path):
-    result, record = push("--model", str(saved_model), dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s")
+    record = result.record
     assert record["pushed"] == 1 and "without validation" in record["reason"]
     assert "UNVALIDATED" in result.stderr
 
 
 def test_no_model_is_an_error(tmp_path):
-    result, _ = push("--model-blessing", str(blessing(tmp_path / "b", "BLESSED")), dest=tmp_path / "s")
+    result = push(None, tmp_path / "s", "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")))
     assert result.returncode == 2
     assert "model: no model given" in result.stderr
     assert not (tmp_path / "s").exists()
@@ -108,7 +104,8 @@ def test_no_model_is_an_error(tmp_path):
 def test_infra_blessing_as_the_model_keeps_warmup(saved_model, tmp_path):
     warmup = warmup_file_bytes(tmp_path / "warmup.tfrecord")
     infra = infra_blessing_with_model(saved_model, tmp_path / "InfraValidator", warmup)
-    result, record = push("--infra-blessing", str(infra), dest=tmp_path / "s")
+    result = push(None, tmp_path / "s", "--infra-blessing", str(infra))
+    record = result.record
     assert record["pushed"] == 1 and "stamped_model" in record["model"]
     pushed = tmp_path / "s" / record["pushed_version"]
     assert (pushed / "assets.extra" / "tf_serving_warmup_requests").read_bytes() == warmup
@@ -116,14 +113,15 @@ def test_infra_blessing_as_the_model_keeps_warmup(saved_model, tmp_path):
 
 
 def test_infra_blessing_without_a_model_is_an_error(tmp_path):
-    result, _ = push("--infra-blessing", str(blessing(tmp_path / "i", "INFRA_BLESSED")), dest=tmp_path / "s")
+    result = push(None, tmp_path / "s", "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_BLESSED")))
     assert result.returncode == 2
     assert "infra_blessing: no stamped_model/ directory" in result.stderr
 
 
 def test_model_wins_over_stamped_model(saved_model, keras_saved_model, tmp_path):
     infra = infra_blessing_with_model(keras_saved_model, tmp_path / "InfraValidator", b"")
-    result, record = push("--model", str(saved_model), "--infra-blessing", str(infra), dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s", "--infra-blessing", str(infra))
+    record = result.record
     assert record["model"] == str(saved_model)
 
 
@@ -133,7 +131,8 @@ def test_model_wins_over_stamped_model(saved_model, keras_saved_model, tmp_path)
 @pytest.mark.parametrize("layout", ["Format-Serving", "serving_model_dir", "estimator"])
 def test_tfx_layouts(saved_model, tmp_path, layout):
     model = tfx_model_artifact(saved_model, tmp_path / "Trainer", layout)
-    result, record = push("--model", str(model), dest=tmp_path / "s")
+    result = push(model, tmp_path / "s")
+    record = result.record
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "s" / record["pushed_version"] / "saved_model.pb").is_file()
 
@@ -141,14 +140,14 @@ def test_tfx_layouts(saved_model, tmp_path, layout):
 def test_estimator_layout_with_two_exports_is_an_error(saved_model, tmp_path):
     model = tfx_model_artifact(saved_model, tmp_path / "Trainer", "estimator")
     (model / "Format-Serving" / "export" / "chicago-taxi" / "1700000000").mkdir()
-    result, _ = push("--model", str(model), dest=tmp_path / "s")
+    result = push(model, tmp_path / "s")
     assert result.returncode == 2
     assert "must hold exactly one timestamp directory, found ['1689000000', '1700000000']" in result.stderr
 
 
 def test_directory_without_saved_model_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
-    result, _ = push("--model", str(tmp_path / "empty"), dest=tmp_path / "s")
+    result = push(tmp_path / "empty", tmp_path / "s")
     assert result.returncode == 2 and "model: no saved_model.pb or saved_model.pbtxt in" in result.stderr
 
 
@@ -157,7 +156,8 @@ def test_everything_is_copied(saved_model, tmp_path):
     (saved_model / "assets.extra").mkdir()
     (saved_model / "assets.extra" / "tf_serving_warmup_requests").write_bytes(b"")
     (saved_model / "empty_dir").mkdir()
-    result, record = push("--model", str(saved_model), dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s")
+    record = result.record
     pushed = tmp_path / "s" / record["pushed_version"]
 
     def tree(root: Path) -> set[str]:
@@ -173,21 +173,23 @@ def test_everything_is_copied(saved_model, tmp_path):
 
 
 def test_conflicting_marker_files_mean_not_pushed(saved_model, tmp_path):
-    result, record = push("--model", str(saved_model),
-                          "--model-blessing", str(blessing(tmp_path / "b", "BLESSED", "NOT_BLESSED")), dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s", "--model-blessing",
+                  str(blessing(tmp_path / "b", "BLESSED", "NOT_BLESSED")))
+    record = result.record
     assert record["pushed"] == 0
     assert record["reason"] == "model_blessing signals disagree (marker file BLESSED, marker file NOT_BLESSED)"
 
 
 def test_blessing_with_no_verdict_is_not_pushed(saved_model, tmp_path):
-    result, record = push("--model", str(saved_model), "--model-blessing", str(blessing(tmp_path / "b")), dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s", "--model-blessing", str(blessing(tmp_path / "b")))
+    record = result.record
     assert record["pushed"] == 0
     assert "model_blessing gives no verdict (an Evaluator with no thresholds writes none)" in record["reason"]
     assert not (tmp_path / "s").exists()
 
 
 def test_missing_blessing_directory_is_an_error(saved_model, tmp_path):
-    result, _ = push("--model", str(saved_model), "--model-blessing", str(tmp_path / "nope"), dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s", "--model-blessing", str(tmp_path / "nope"))
     assert result.returncode == 2 and f"model_blessing: {tmp_path / 'nope'} does not exist" in result.stderr
 
 
@@ -199,7 +201,8 @@ def test_existing_version_is_never_reused(saved_model, tmp_path):
     taken = int(time.time()) + 30  # another push already holds this second (and the next ones)
     (base / str(taken)).mkdir(parents=True)
     (base / str(taken) / "saved_model.pb").write_bytes(b"another model")
-    result, record = push("--model", str(saved_model), dest=base)
+    result = push(saved_model, base)
+    record = result.record
     assert record["pushed_version"] == str(taken + 1)
     assert (base / str(taken) / "saved_model.pb").read_bytes() == b"another model"
 
@@ -208,7 +211,7 @@ def test_sequential_versions(saved_model, tmp_path):
     base = tmp_path / "s"
     (base / "3").mkdir(parents=True)
     (base / "not-a-version").mkdir()
-    got = [push("--model", str(saved_model), "--versioning", "SEQUENTIAL", "--force-new-version", "true", dest=base)[1][
+    got = [push(saved_model, base, "--versioning", "SEQUENTIAL", "--force-new-version", "true").record[
         "pushed_version"] for _ in range(2)]
     assert got == ["4", "5"]
 
@@ -228,7 +231,7 @@ def test_two_concurrent_pushes_get_different_versions(saved_model, tmp_path):
     records = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     pushed = sorted(r["pushed_version"] for r in records)
     assert len(set(pushed)) == 4
-    assert versions(base) == pushed
+    assert sorted(os.listdir(base)) == pushed
     for v in pushed:
         assert (base / v / "saved_model.pb").read_bytes() == (saved_model / "saved_model.pb").read_bytes()
 
@@ -257,7 +260,8 @@ def test_killed_push_leaves_no_visible_version_and_next_push_cleans_up(saved_mod
     for v in visible:
         assert (base / v / "saved_model.pb").read_bytes() == (saved_model / "saved_model.pb").read_bytes()
         assert (base / v / "variables" / "big.bin").stat().st_size == 300 * 1024 * 1024
-    result, record = push("--model", str(saved_model), dest=base)
+    result = push(saved_model, base)
+    record = result.record
     assert result.returncode == 0
     assert not [n for n in os.listdir(base) if n.startswith(".")], "leftovers of the killed push remain"
     if not visible:
@@ -283,7 +287,7 @@ def test_live_push_staging_is_not_cleaned_by_another(saved_model, tmp_path):
 def test_symlink_out_of_the_model_is_refused(saved_model, tmp_path):
     (tmp_path / "secret").write_text("not part of the model")
     os.symlink(tmp_path / "secret", saved_model / "variables" / "leak")
-    result, _ = push("--model", str(saved_model), dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s")
     assert result.returncode == 2
     assert "model: symlink variables/leak points outside the model directory" in result.stderr
     assert not (tmp_path / "s").exists()
@@ -291,7 +295,8 @@ def test_symlink_out_of_the_model_is_refused(saved_model, tmp_path):
 
 def test_symlink_inside_the_model_is_copied_as_a_file(saved_model, tmp_path):
     os.symlink("variables.index", saved_model / "variables" / "alias")
-    result, record = push("--model", str(saved_model), dest=tmp_path / "s")
+    result = push(saved_model, tmp_path / "s")
+    record = result.record
     alias = tmp_path / "s" / record["pushed_version"] / "variables" / "alias"
     assert not alias.is_symlink() and alias.read_bytes() == (saved_model / "variables" / "variables.index").read_bytes()
 
@@ -319,7 +324,7 @@ def test_bad_destination(saved_model, dest, message):
 
 
 def test_destination_inside_the_model_is_refused(saved_model, tmp_path):
-    result, _ = push("--model", str(saved_model), dest=saved_model / "serving")
+    result = push(saved_model, saved_model / "serving")
     assert result.returncode == 2 and "push_destination:" in result.stderr and "is inside the model directory" in result.stderr
     assert not (saved_model / "serving").exists()
 

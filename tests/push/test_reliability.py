@@ -17,11 +17,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from conftest import REPO, run_cli
-from gcs_faults import FaultProxy
-from test_gcs_push import error_lines, gcs_client, objects, upload, versions_in, with_extra_files
-
-BASE = "serving/my_model"
+from tests.support.command import REPO, run_cli
+from tests.support.destinations import BASE, error_lines, gcs_at, with_big_files
+from tests.support.gcs_faults import FaultProxy
 
 
 def start_push(*args: str, env: dict) -> subprocess.Popen:
@@ -61,8 +59,8 @@ def holding(matches):
 
 
 def test_sigterm_mid_gcs_push_removes_what_it_wrote_and_says_so(saved_model, gcs_emulator, gcs_bucket):
-    model = with_extra_files(saved_model, small=40, big=2)
-    client = gcs_client(gcs_emulator)
+    model = with_big_files(saved_model, big=2, small=40)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
     decide, filling, go_on = holding(lambda seen: seen.path.startswith("/upload/") and f"{BASE}/1/" in unquote(seen.path))
     with FaultProxy(gcs_emulator.url, decide) as proxy:
         push = start_push("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
@@ -77,15 +75,15 @@ def test_sigterm_mid_gcs_push_removes_what_it_wrote_and_says_so(saved_model, gcs
     [line] = error_lines(stderr)
     assert "stopped by SIGTERM" in line and "nothing was published" in line
     assert "Traceback" not in stderr
-    left = objects(client, gcs_bucket, f"{BASE}/")
-    assert not versions_in(client, gcs_bucket), "an incomplete version survived the stop"
+    left = gcs.names(f"{BASE}/")
+    assert not gcs.versions(), "an incomplete version survived the stop"
     assert not [n for n in left if ".pushing-" in n], f"staging or lease left: {sorted(left)}"
 
 
 def test_sigterm_mid_local_push_removes_staging_and_lock(saved_model, gcs_emulator, gcs_bucket, tmp_path):
     # A model read from GCS, its downloads held: the local staging directory is half filled.
-    model = with_extra_files(saved_model, small=40, big=0)
-    upload(gcs_client(gcs_emulator), gcs_bucket, "trainer/model", model)
+    model = with_big_files(saved_model, big=0, small=40)
+    gcs_at(gcs_emulator, gcs_bucket).upload("trainer/model", model)
     base = tmp_path / "serving"
     decide, downloading, go_on = holding(lambda seen: "alt=media" in seen.path and "small-" in unquote(seen.path))
     with FaultProxy(gcs_emulator.url, decide) as proxy:
@@ -108,9 +106,9 @@ def test_sigterm_mid_local_push_removes_staging_and_lock(saved_model, gcs_emulat
 def test_a_store_model_with_a_name_that_leaves_its_directory_is_refused(
     saved_model, gcs_emulator, gcs_bucket, tmp_path, evil, to
 ):
-    client = gcs_client(gcs_emulator)
-    upload(client, gcs_bucket, "trainer/model", saved_model)
-    client.bucket(gcs_bucket).blob(f"trainer/model/{evil}").upload_from_string(b"not yours")
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    gcs.upload("trainer/model", saved_model)
+    gcs.put(f"trainer/model/{evil}", b"not yours")
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_text("untouched")
@@ -122,7 +120,7 @@ def test_a_store_model_with_a_name_that_leaves_its_directory_is_refused(
     [line] = error_lines(result.stderr)
     assert f"object gs://{gcs_bucket}/trainer/model/{evil}" in line and "refusing to push" in line
     assert tree_digest(tmp_path) == before
-    assert not versions_in(client, gcs_bucket)
+    assert not gcs.versions()
 
 
 # --- retention and what dead pushes left ----------------------------------------------------
@@ -131,8 +129,8 @@ def test_a_store_model_with_a_name_that_leaves_its_directory_is_refused(
 def test_incomplete_remains_without_lease_are_removed_once_stale_and_fresh_ones_are_not(
     saved_model, gcs_emulator, gcs_bucket
 ):
-    client = gcs_client(gcs_emulator)
-    bucket = client.bucket(gcs_bucket)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    bucket = gcs.client.bucket(gcs_bucket)
     base = f"gs://{gcs_bucket}/{BASE}"
     env = {"STORAGE_EMULATOR_HOST": gcs_emulator.url, "MODEL_PUSHER_LEASE_SECONDS": "1"}
     args = ("--model", str(saved_model), "--push-destination", base, "--versioning", "SEQUENTIAL")
@@ -148,22 +146,22 @@ def test_incomplete_remains_without_lease_are_removed_once_stale_and_fresh_ones_
     result = run_cli(*args, "--force-new-version", "true", "--keep-versions", "5", env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["removed_versions"] == [1], result.stderr
-    assert set(versions_in(client, gcs_bucket)) == {2}
-    assert not [n for n in objects(client, gcs_bucket) if ".pushing-" in n]
+    assert set(gcs.versions()) == {2}
+    assert not [n for n in gcs.names() if ".pushing-" in n]
 
     # Fresh remains (another push may be filling them) stay.
     bucket.blob(f"{BASE}/9/variables/variables.index").upload_from_string(b"being written")
     result = run_cli(*args, "--force-new-version", "true", "--keep-versions", "5",
                      env={**env, "MODEL_PUSHER_LEASE_SECONDS": "60"})
     assert result.returncode == 0, result.stderr
-    assert 9 in versions_in(client, gcs_bucket)
+    assert 9 in gcs.versions()
 
 
 def test_list_leaves_out_burned_claims(saved_model, gcs_emulator, gcs_bucket):
-    client = gcs_client(gcs_emulator)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
     base = f"gs://{gcs_bucket}/{BASE}"
     env = {"STORAGE_EMULATOR_HOST": gcs_emulator.url}
-    client.bucket(gcs_bucket).blob(f"{BASE}/.claims/4").upload_from_string(b".pushing-dead")
+    gcs.put(f"{BASE}/.claims/4", b".pushing-dead")
     result = run_cli("--model", str(saved_model), "--push-destination", base, "--versioning", "SEQUENTIAL", env=env)
     assert json.loads(result.stdout)["pushed_version"] == "5"  # the burned number is never reused
     listed = json.loads(run_cli("list", "--push-destination", base, "--json", env=env).stdout)
@@ -236,7 +234,7 @@ def soak(model: Path, base: str, env: dict, listing, rounds: int, seed: int) -> 
 
 
 def test_soak_local(saved_model, tmp_path):
-    model = with_extra_files(saved_model, small=30, big=2)
+    model = with_big_files(saved_model, big=2, small=30)
     base = tmp_path / "serving"
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -254,12 +252,12 @@ def test_soak_local(saved_model, tmp_path):
 
 
 def test_soak_gcs(saved_model, gcs_emulator, gcs_bucket):
-    model = with_extra_files(saved_model, small=30, big=2)
-    client = gcs_client(gcs_emulator)
+    model = with_big_files(saved_model, big=2, small=30)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
 
     def listing():
-        found = versions_in(client, gcs_bucket)
-        staging = [n for n in objects(client, gcs_bucket, f"{BASE}/") if ".pushing-" in n]
+        found = gcs.versions()
+        staging = [n for n in gcs.names(f"{BASE}/") if ".pushing-" in n]
         return ([v for v, files in found.items() if "saved_model.pb" in files],
                 [v for v, files in found.items() if "saved_model.pb" not in files] + staging)
 
@@ -269,8 +267,8 @@ def test_soak_gcs(saved_model, gcs_emulator, gcs_bucket):
 
 
 def test_a_push_stalled_past_its_lease_stops_writing_when_it_wakes(saved_model, gcs_emulator, gcs_bucket):
-    model = with_extra_files(saved_model, small=60, big=2)
-    client = gcs_client(gcs_emulator)
+    model = with_big_files(saved_model, big=2, small=60)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
     base = f"gs://{gcs_bucket}/{BASE}"
     decide, filling, go_on = holding(lambda seen: seen.path.startswith("/upload/") and f"{BASE}/1/" in unquote(seen.path))
     with FaultProxy(gcs_emulator.url, decide) as proxy:
@@ -289,5 +287,5 @@ def test_a_push_stalled_past_its_lease_stops_writing_when_it_wakes(saved_model, 
         _, stderr = stalled.communicate(timeout=60)
     assert stalled.returncode == 1, stderr
     assert "took over its lease" in error_lines(stderr)[0]
-    assert set(versions_in(client, gcs_bucket)) == {theirs}
-    assert not [n for n in objects(client, gcs_bucket) if ".pushing-" in n]
+    assert set(gcs.versions()) == {theirs}
+    assert not [n for n in gcs.names() if ".pushing-" in n]

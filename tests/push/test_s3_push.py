@@ -1,73 +1,25 @@
 """What only S3-compatible stores need tested, through the real command against moto's S3 server
-(tests/s3_server.py), with the misbehaving proxy (tests/gcs_faults.py, S3 dialect) in front of it
-where a test needs faults. What every store guarantees is in test_stores.py."""
+(tests/support/s3_server.py), with the misbehaving proxy (tests/support/gcs_faults.py, S3 dialect) in
+front of it where a test needs faults. What every store guarantees is in test_stores.py."""
 
 import itertools
 import json
 import os
-import random
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
-from component.runtime.checksums import crc32c_of_file
 from component.push.versioning import parse_version
-from conftest import REPO, run_cli
-from gcs_emulator import free_port
-from gcs_faults import FaultProxy
-from s3_server import CREDENTIALS
-
-BASE = "serving/my_model"
-
-
-def crcs(model: Path) -> dict[str, str]:
-    return {str(p.relative_to(model)): crc32c_of_file(str(p)) for p in model.rglob("*") if p.is_file()}
-
-
-def keys(s3_server, bucket: str, prefix: str = "") -> set[str]:
-    pages = s3_server.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return {o["Key"] for page in pages for o in page.get("Contents", ())}
-
-
-def versions_in(s3_server, bucket: str) -> dict[int, dict[str, str]]:
-    """Each numeric version under BASE: its files and the CRC32C the store keeps for them."""
-    client = s3_server.client()
-    found: dict[int, dict[str, str]] = {}
-    for key in keys(s3_server, bucket, f"{BASE}/"):
-        top, _, rel = key[len(BASE) + 1:].partition("/")
-        if parse_version(top) is not None:
-            head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-            found.setdefault(int(top), {})[rel] = head.get("ChecksumCRC32C")
-    return found
-
-
-def upload(s3_server, bucket: str, prefix: str, model: Path) -> None:
-    client = s3_server.client()
-    for path in model.rglob("*"):
-        if path.is_file():
-            client.put_object(Bucket=bucket, Key=f"{prefix}/{path.relative_to(model)}", Body=path.read_bytes(),
-                              ChecksumAlgorithm="CRC32C")
-
-
-def push(model, base: str, *args: str, env: dict) -> subprocess.CompletedProcess:
-    return run_cli("--model", str(model), "--push-destination", base, *args, env=env)
-
-
-def with_extra_files(model: Path, big: int = 1, size: int = 3_000_000) -> Path:
-    rng = random.Random(5)
-    (model / "assets").mkdir(exist_ok=True)
-    for i in range(big):
-        (model / "assets" / f"big-{i}.bin").write_bytes(rng.randbytes(size))
-    return model
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if " ERROR " in line]
+from component.runtime.checksums import crc32c_of_file
+from tests.support.command import REPO
+from tests.support.destinations import BASE, crcs, error_lines, push, with_big_files
+from tests.support.gcs_faults import FaultProxy
+from tests.support.local_server import free_port
+from tests.support.s3_server import CREDENTIALS
 
 
 def no_secret(result: subprocess.CompletedProcess) -> None:
@@ -76,7 +28,7 @@ def no_secret(result: subprocess.CompletedProcess) -> None:
 
 
 def test_the_loser_of_a_claim_race_gets_412_and_takes_the_next_number(
-    saved_model, keras_saved_model, s3_server, s3_bucket
+    saved_model, keras_saved_model, s3_server, s3_bucket, s3_destination
 ):
     # Both pushes ask for version 1; the second claim reaches the store only after the first is
     # written (moto's check-then-write has no lock, so two claims sent at the very same moment would
@@ -119,14 +71,16 @@ def test_the_loser_of_a_claim_race_gets_412_and_takes_the_next_number(
     assert sum("was taken by another push meanwhile" in err for (_, err), _ in results) == 1
     records = [json.loads(out) for (out, _), _ in results]
     assert sorted(int(r["pushed_version"]) for r in records) == [1, 2]
-    published = versions_in(s3_server, s3_bucket)
+    published = s3_destination.versions()
     for record, model in zip(records, (saved_model, keras_saved_model)):
         assert published[int(record["pushed_version"])] == crcs(model)
 
 
 @pytest.mark.parametrize("target", ["variables.index", "partNumber=2"])
-def test_a_corrupted_upload_fails_the_push_and_publishes_nothing(saved_model, s3_server, s3_bucket, target):
-    model = with_extra_files(saved_model, big=1, size=20_000_000)  # 3 parts of 8 MiB
+def test_a_corrupted_upload_fails_the_push_and_publishes_nothing(
+    saved_model, s3_server, s3_bucket, s3_destination, target
+):
+    model = with_big_files(saved_model, big=1, size=20_000_000)  # 3 parts of 8 MiB
 
     def decide(seen):
         return "corrupt-request" if seen.method == "PUT" and target in unquote(seen.path) else None
@@ -138,13 +92,13 @@ def test_a_corrupted_upload_fails_the_push_and_publishes_nothing(saved_model, s3
     [line] = error_lines(result.stderr)
     assert "is corrupt: the store holds other bytes than were sent" in line and "nothing was published" in line
     no_secret(result)
-    assert not versions_in(s3_server, s3_bucket)
-    assert not [k for k in keys(s3_server, s3_bucket) if ".pushing-" in k]
+    assert not s3_destination.versions()
+    assert not [k for k in s3_destination.names() if ".pushing-" in k]
     assert not s3_server.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads")  # aborted
 
 
-def test_a_download_that_arrives_corrupted_fails_the_push(saved_model, s3_server, s3_bucket, tmp_path):
-    upload(s3_server, s3_bucket, "trainer/model", saved_model)
+def test_a_download_that_arrives_corrupted_fails_the_push(saved_model, s3_server, s3_bucket, s3_destination, tmp_path):
+    s3_destination.upload("trainer/model", saved_model)
 
     def decide(seen):
         return "corrupt-response" if seen.method == "GET" and "variables.data" in unquote(seen.path) else None
@@ -157,8 +111,8 @@ def test_a_download_that_arrives_corrupted_fails_the_push(saved_model, s3_server
     assert not [n for n in os.listdir(tmp_path / "serving") if parse_version(n)]
 
 
-def test_slowdown_conflicts_and_resets_are_retried(saved_model, s3_server, s3_bucket):
-    model = with_extra_files(saved_model, big=2, size=9_000_000)  # multipart uploads too
+def test_slowdown_conflicts_and_resets_are_retried(saved_model, s3_server, s3_bucket, s3_destination):
+    model = with_big_files(saved_model, big=2, size=9_000_000)  # multipart uploads too
     kinds = ["503", "500", "reset", "reset-after"]
     claims = itertools.count()
 
@@ -173,23 +127,23 @@ def test_slowdown_conflicts_and_resets_are_retried(saved_model, s3_server, s3_bu
     assert result.returncode == 0, result.stderr
     assert {kind for _, kind in proxy.faults} == {*kinds, "409"}
     version = int(json.loads(result.stdout)["pushed_version"])
-    assert versions_in(s3_server, s3_bucket) == {version: crcs(model)}
+    assert s3_destination.versions() == {version: crcs(model)}
 
 
-def test_a_store_that_ignores_conditional_writes_is_refused(saved_model, s3_server, s3_bucket):
-    model = with_extra_files(saved_model)
+def test_a_store_that_ignores_conditional_writes_is_refused(saved_model, s3_server, s3_bucket, s3_destination):
+    model = with_big_files(saved_model, big=1)
     with FaultProxy(s3_server.url, lambda seen: "strip-conditions", dialect="s3") as proxy:
         result = push(model, f"s3://{s3_bucket}/{BASE}", env=s3_server.env(proxy.url))
     assert result.returncode == 1, result.stderr
     [line] = error_lines(result.stderr)
     assert "it ignores If-None-Match and If-Match" in line and "a store that honours conditional writes" in line
     assert line.endswith("nothing was published")
-    assert not keys(s3_server, s3_bucket)  # the probe was removed, nothing was staged
+    assert not s3_destination.names()  # the probe was removed, nothing was staged
     assert sum(s.method == "PUT" for s in proxy.requests) == 4  # the probe's writes only
 
 
 def test_a_store_that_forbids_deletes_still_gets_the_push_and_retention_fails_clearly(
-    saved_model, keras_saved_model, s3_server, s3_bucket
+    saved_model, keras_saved_model, s3_server, s3_bucket, s3_destination
 ):
     with FaultProxy(s3_server.url, lambda seen: "403" if seen.method == "DELETE" else None, dialect="s3") as proxy:
         env = s3_server.env(proxy.url)
@@ -198,7 +152,7 @@ def test_a_store_that_forbids_deletes_still_gets_the_push_and_retention_fails_cl
         warnings = [line for line in first.stderr.splitlines() if " WARNING " in line and "Could not remove" in line]
         # The probe, the claim, and the staging lease: each reported, none fatal.
         assert len(warnings) == 3 and all("access denied" in w or "AccessDenied" in w for w in warnings)
-        assert versions_in(s3_server, s3_bucket) == {1: crcs(saved_model)}
+        assert s3_destination.versions() == {1: crcs(saved_model)}
 
         second = push(keras_saved_model, f"s3://{s3_bucket}/{BASE}", "--versioning", "SEQUENTIAL",
                       "--keep-versions", "1", env=env)
@@ -206,11 +160,11 @@ def test_a_store_that_forbids_deletes_still_gets_the_push_and_retention_fails_cl
     [line] = [w for w in second.stderr.splitlines() if "retention (keep_versions=1) failed" in w]
     assert "Version 2 was published at" in line and "access denied (Access Denied)" in line
     assert "access denied" in json.loads(second.stdout)["retention_error"]
-    assert versions_in(s3_server, s3_bucket) == {1: crcs(saved_model), 2: crcs(keras_saved_model)}
+    assert s3_destination.versions() == {1: crcs(saved_model), 2: crcs(keras_saved_model)}
 
 
-def test_a_big_file_goes_in_parallel_parts_with_a_full_object_crc32c(saved_model, s3_server, s3_bucket):
-    model = with_extra_files(saved_model, big=1, size=50_000_000)  # 6 parts of 8 MiB
+def test_a_big_file_goes_in_parallel_parts_with_a_full_object_crc32c(saved_model, s3_server, s3_bucket, s3_destination):
+    model = with_big_files(saved_model, big=1, size=50_000_000)  # 6 parts of 8 MiB
     in_flight, most, seen_in_version = [0], [0], set()
     lock = threading.Lock()
 
@@ -235,7 +189,7 @@ def test_a_big_file_goes_in_parallel_parts_with_a_full_object_crc32c(saved_model
     parts = [s for s in proxy.requests if "partNumber=" in s.path]
     assert len(parts) == 6 and most[0] >= 4
     version = int(json.loads(result.stdout)["pushed_version"])
-    assert versions_in(s3_server, s3_bucket) == {version: crcs(model)}
+    assert s3_destination.versions() == {version: crcs(model)}
     # Uploaded straight into the claimed version, unseen until completed: no staging copy.
     assert all(f"/{BASE}/{version}/assets/big-0.bin" in unquote(s.path) for s in parts)
     assert not seen_in_version
@@ -245,29 +199,30 @@ def test_a_big_file_goes_in_parallel_parts_with_a_full_object_crc32c(saved_model
     assert head["ChecksumCRC32C"] == crc32c_of_file(str(model / "assets" / "big-0.bin"))
 
 
-def test_an_s3_model_pushed_to_s3_is_copied_server_side(saved_model, s3_server, s3_bucket):
-    model = with_extra_files(saved_model, big=1)
-    upload(s3_server, s3_bucket, "trainer/model/Format-Serving", model)
+def test_an_s3_model_pushed_to_s3_is_copied_server_side(saved_model, s3_server, s3_bucket, s3_destination):
+    model = with_big_files(saved_model, big=1)
+    s3_destination.upload("trainer/model/Format-Serving", model)
     with FaultProxy(s3_server.url, dialect="s3") as proxy:
         result = push(f"s3://{s3_bucket}/trainer/model", f"s3://{s3_bucket}/{BASE}",
                       "--pushed-model", f"s3://{s3_bucket}/pipeline/pushed_model", env=s3_server.env(proxy.url))
     assert result.returncode == 0, result.stderr
     assert proxy.upload_bytes < 20_000  # probe, lease and claim only: the model's 3+ MB never went through us
     version = int(json.loads(result.stdout)["pushed_version"])
-    assert versions_in(s3_server, s3_bucket) == {version: crcs(model)}
-    assert {k[len("pipeline/pushed_model/"):] for k in keys(s3_server, s3_bucket, "pipeline/pushed_model/")} == set(crcs(model))
+    assert s3_destination.versions() == {version: crcs(model)}
+    archived = s3_destination.names("pipeline/pushed_model/")
+    assert {k[len("pipeline/pushed_model/"):] for k in archived} == set(crcs(model))
 
 
-def test_minio_artifacts_and_destination(saved_model, s3_server, s3_bucket):
-    upload(s3_server, s3_bucket, "v2/artifacts/trainer/model", saved_model)
-    s3_server.client().put_object(Bucket=s3_bucket, Key="v2/artifacts/evaluator/blessing/BLESSED", Body=b"")
+def test_minio_artifacts_and_destination(saved_model, s3_server, s3_bucket, s3_destination):
+    s3_destination.upload("v2/artifacts/trainer/model", saved_model)
+    s3_destination.put("v2/artifacts/evaluator/blessing/BLESSED", b"")
     result = push(f"minio://{s3_bucket}/v2/artifacts/trainer/model", f"minio://{s3_bucket}/{BASE}",
                   "--model-blessing", f"minio://{s3_bucket}/v2/artifacts/evaluator/blessing", env=s3_server.env())
     record = json.loads(result.stdout)
     assert record["pushed"] == 1, result.stderr
     assert record["blessings"]["model_blessing"]["evidence"] == "marker file BLESSED"
     assert record["pushed_destination"] == f"minio://{s3_bucket}/{BASE}/{record['pushed_version']}"
-    assert versions_in(s3_server, s3_bucket) == {int(record["pushed_version"]): crcs(saved_model)}
+    assert s3_destination.versions() == {int(record["pushed_version"]): crcs(saved_model)}
 
 
 def test_a_missing_bucket_is_one_line_and_exit_1(saved_model, s3_server, s3_bucket):
@@ -279,17 +234,17 @@ def test_a_missing_bucket_is_one_line_and_exit_1(saved_model, s3_server, s3_buck
     no_secret(result)
 
 
-def test_access_denied_is_one_line_and_exit_1(saved_model, s3_server, s3_bucket):
+def test_access_denied_is_one_line_and_exit_1(saved_model, s3_server, s3_bucket, s3_destination):
     with FaultProxy(s3_server.url, lambda seen: "403" if seen.method == "PUT" else None, dialect="s3") as proxy:
         result = push(saved_model, f"s3://{s3_bucket}/{BASE}", env=s3_server.env(proxy.url))
     assert result.returncode == 1
     [line] = error_lines(result.stderr)
     assert f"push_destination: s3://{s3_bucket}/{BASE}: access denied (Access Denied); nothing was published" in line
     no_secret(result)
-    assert not keys(s3_server, s3_bucket)
+    assert not s3_destination.names()
 
 
-def test_no_credentials_is_one_line_and_exit_1(saved_model, s3_server, s3_bucket, tmp_path):
+def test_no_credentials_is_one_line_and_exit_1(saved_model, s3_server, s3_bucket, s3_destination, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_ENDPOINT_URL=s3_server.url, AWS_EC2_METADATA_DISABLED="true", HOME=str(tmp_path),
                AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
@@ -298,7 +253,7 @@ def test_no_credentials_is_one_line_and_exit_1(saved_model, s3_server, s3_bucket
     assert result.returncode == 1
     [line] = error_lines(result.stderr)
     assert "no usable AWS credentials" in line and "AWS_ACCESS_KEY_ID" in line
-    assert not keys(s3_server, s3_bucket)
+    assert not s3_destination.names()
 
 
 def test_a_wrong_endpoint_is_one_line_and_exit_1(saved_model):
@@ -311,20 +266,23 @@ def test_a_wrong_endpoint_is_one_line_and_exit_1(saved_model):
     no_secret(result)
 
 
-def test_a_not_blessed_model_reads_its_s3_blessing_and_writes_nothing(saved_model, s3_server, s3_bucket):
-    s3_server.client().put_object(Bucket=s3_bucket, Key="evaluator/blessing/NOT_BLESSED", Body=b"")
+def test_a_not_blessed_model_reads_its_s3_blessing_and_writes_nothing(
+    saved_model, s3_server, s3_bucket, s3_destination
+):
+    s3_destination.put("evaluator/blessing/NOT_BLESSED", b"")
     result = push(saved_model, f"s3://{s3_bucket}/{BASE}", "--model-blessing", f"s3://{s3_bucket}/evaluator/blessing",
                   env=s3_server.env())
     assert json.loads(result.stdout)["pushed"] == 0, result.stderr
-    assert keys(s3_server, s3_bucket) == {"evaluator/blessing/NOT_BLESSED"}
+    assert s3_destination.names() == {"evaluator/blessing/NOT_BLESSED"}
 
 
 @pytest.mark.parametrize("fault, uploads", [("reset-after", 1), ("409", 2)])
-def test_a_lost_completion_is_recognised_and_a_conflict_restarts_the_upload(saved_model, s3_server, s3_bucket,
-                                                                           fault, uploads):
+def test_a_lost_completion_is_recognised_and_a_conflict_restarts_the_upload(
+    saved_model, s3_server, s3_bucket, s3_destination, fault, uploads
+):
     # A completion whose answer was lost is retried and finds its upload done (no second upload);
     # 409 ConditionalRequestConflict on completion means, as AWS says, upload again.
-    model = with_extra_files(saved_model, big=1, size=9_000_000)
+    model = with_big_files(saved_model, big=1, size=9_000_000)
     completions = itertools.count()
 
     def decide(seen):
@@ -336,12 +294,12 @@ def test_a_lost_completion_is_recognised_and_a_conflict_restarts_the_upload(save
     assert result.returncode == 0, result.stderr
     assert proxy.faults and len([s for s in proxy.requests if s.path.endswith("?uploads")]) == uploads
     version = int(json.loads(result.stdout)["pushed_version"])
-    assert versions_in(s3_server, s3_bucket) == {version: crcs(model)}
+    assert s3_destination.versions() == {version: crcs(model)}
     assert not s3_server.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
 
 
-def test_unseen_uploads_of_a_killed_push_are_aborted_by_the_next(saved_model, s3_server, s3_bucket):
-    model = with_extra_files(saved_model, big=1, size=50_000_000)
+def test_unseen_uploads_of_a_killed_push_are_aborted_by_the_next(saved_model, s3_server, s3_bucket, s3_destination):
+    model = with_big_files(saved_model, big=1, size=50_000_000)
     started = threading.Event()
 
     def slow_part():
@@ -368,4 +326,4 @@ def test_unseen_uploads_of_a_killed_push_are_aborted_by_the_next(saved_model, s3
     assert result.returncode == 0, result.stderr
     assert "incomplete version 1" in result.stderr
     assert not client.list_multipart_uploads(Bucket=s3_bucket, Prefix=f"{BASE}/").get("Uploads")
-    assert versions_in(s3_server, s3_bucket) == {2: crcs(saved_model)}
+    assert s3_destination.versions() == {2: crcs(saved_model)}

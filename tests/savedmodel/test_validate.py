@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import tensorflow as tf
-from conftest import REPO
+from tests.support.command import REPO
 from google.protobuf import text_format
-from savedmodels import make_keras_model, make_module_model
+from tests.support.savedmodels import make_keras_model, make_module_model
 from tensorflow.core.protobuf import saved_model_pb2
 
 from component.errors import InputError

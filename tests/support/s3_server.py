@@ -14,8 +14,8 @@ import subprocess
 import sys
 import urllib.request
 
-import local_server
-from local_server import free_port
+from tests.support import local_server
+from tests.support.local_server import free_port
 
 # Dummy credentials: moto checks no signature, but botocore signs every request.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing-access-key", "AWS_SECRET_ACCESS_KEY": "testing-secret-key-do-not-print"}

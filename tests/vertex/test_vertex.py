@@ -1,5 +1,5 @@
 """Registering pushed versions in the Vertex AI Model Registry and deploying them, through the real
-command, against fake-gcs-server and the fake Vertex API (tests/vertex_fake.py), which speaks the
+command, against fake-gcs-server and the fake Vertex API (tests/support/vertex_fake.py), which speaks the
 real REST protocol with the real aiplatform_v1 messages."""
 
 import json
@@ -14,12 +14,13 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform_v1 import EndpointServiceClient, types
 
-from blessings import blessing
+from tests.support.blessings import blessing
 from component.vertex.target import DEFAULT_SERVING_IMAGE
 from component.vertex.deploy import split_traffic
-from conftest import REPO, run_cli
-from test_executor_input import artifact, executor_input
-from vertex_fake import FakeVertex
+from tests.support.command import REPO, run_cli
+from tests.support.destinations import push, pushed
+from tests.support.executor_inputs import artifact, executor_input
+from tests.support.vertex_fake import FakeVertex
 
 PROJECT, REGION = "test-project", "us-central1"
 LOCATION = f"projects/{PROJECT}/locations/{REGION}"
@@ -48,14 +49,10 @@ def env_for(vertex, **extra: str) -> dict:
             "GOOGLE_CLOUD_PROJECT": PROJECT, "CLOUD_ML_REGION": REGION, **extra}
 
 
-def push(model, bucket: str, vertex, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return run_cli("--model", str(model), "--push-destination", f"gs://{bucket}/serving/taxi",
-                   "--vertex-model", "taxi", *args, env=env_for(vertex, **(env or {})))
-
-
-def pushed(result: subprocess.CompletedProcess) -> dict:
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+def register(model, bucket: str, vertex, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """A push to gs://BUCKET/serving/taxi that registers the version as the Vertex model `taxi`."""
+    return push(model, f"gs://{bucket}/serving/taxi", "--vertex-model", "taxi", *args,
+                env=env_for(vertex, **(env or {})))
 
 
 def aliases(vertex) -> dict[str, list[str]]:
@@ -72,7 +69,7 @@ def deployed(vertex, endpoint: str) -> dict[str, tuple[str, int]]:
 
 def test_first_push_creates_the_model_with_the_version_directory(saved_model, gcs_bucket, vertex):
     run_labels = json.dumps({"vertex-ai-pipelines-run-billing-id": "1234"})
-    record = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion",
+    record = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion",
                          "--vertex-labels", "team=search", env={"VERTEX_AI_PIPELINES_RUN_LABELS": run_labels}))
     (version,) = vertex.versions(MODEL)
     assert version.artifact_uri == record["pushed_destination"] == f"gs://{gcs_bucket}/serving/taxi/{record['pushed_version']}"
@@ -85,10 +82,10 @@ def test_first_push_creates_the_model_with_the_version_directory(saved_model, gc
 
 
 def test_a_retried_step_reuses_the_registered_version_and_does_not_deploy_twice(saved_model, gcs_bucket, vertex, endpoint):
-    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242", "--vertex-version-aliases", "champion"))
+    first = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242", "--vertex-version-aliases", "champion"))
     # The alias moved away meanwhile (by hand, or another push): the retry applies it again.
     vertex.models[MODEL][0].version_aliases = ["default"]
-    again = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242", "--vertex-version-aliases", "champion"))
+    again = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242", "--vertex-version-aliases", "champion"))
     assert again["reused"] == 1 and again["pushed_version"] == first["pushed_version"]
     assert again["vertex"]["reused"] is True and again["vertex"]["model_version"] == first["vertex"]["model_version"]
     assert again["vertex"]["deployed_now"] is False
@@ -99,8 +96,8 @@ def test_a_retried_step_reuses_the_registered_version_and_does_not_deploy_twice(
 
 
 def test_a_second_version_takes_the_alias_from_the_first(saved_model, keras_saved_model, gcs_bucket, vertex):
-    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion"))
-    record = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion,candidate"))
+    pushed(register(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion"))
+    record = pushed(register(keras_saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion,candidate"))
     assert record["vertex"]["model_version"] == f"{MODEL}@2"
     assert aliases(vertex) == {"1": ["default"], "2": ["candidate", "champion"]}
     first, second = vertex.versions(MODEL)
@@ -119,8 +116,8 @@ def test_resource_name_and_options_name_the_same_model(saved_model, gcs_bucket, 
 # --- deploying ----------------------------------------------------------------------------------
 
 def test_canary_gets_its_share_and_the_old_version_keeps_the_rest(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
-    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
-    second = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242",
+    first = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    second = pushed(register(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242",
                          "--vertex-traffic-percentage", "10", "--vertex-undeploy-previous", "true"))
     old_id, new_id = first["vertex"]["deployed_model_id"], second["vertex"]["deployed_model_id"]
     assert deployed(vertex, endpoint) == {"1": (old_id, 90), "2": (new_id, 10)}
@@ -132,8 +129,8 @@ def test_canary_gets_its_share_and_the_old_version_keeps_the_rest(saved_model, k
 
 
 def test_full_rollout_undeploys_the_previous_version(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
-    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
-    second = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+    first = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    second = pushed(register(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
                          "--vertex-undeploy-previous", "true", "--vertex-machine-type", "n1-standard-4",
                          "--vertex-min-replicas", "2", "--vertex-max-replicas", "3"))
     assert second["vertex"]["undeployed"] == [first["vertex"]["deployed_model_id"]]
@@ -155,7 +152,7 @@ def test_other_models_on_the_endpoint_keep_their_proportions():
 # --- not blessed, and bad inputs ------------------------------------------------------------------
 
 def test_not_blessed_never_calls_vertex(saved_model, gcs_bucket, vertex, endpoint, tmp_path):
-    result = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+    result = register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
                   "--model-blessing", str(blessing(tmp_path / "blessing", "NOT_BLESSED")))
     record = pushed(result)
     assert record["pushed"] == 0 and "vertex" not in record
@@ -177,7 +174,7 @@ def test_not_blessed_never_calls_vertex(saved_model, gcs_bucket, vertex, endpoin
     (["--vertex-region", "moon"], "vertex_region: 'moon' is not a Vertex AI region"),
 ])
 def test_bad_vertex_options_are_refused_before_anything_is_written(saved_model, gcs_bucket, vertex, gcs_emulator, args, message):
-    result = push(saved_model, gcs_bucket, vertex, *args)
+    result = register(saved_model, gcs_bucket, vertex, *args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.calls == []
@@ -197,13 +194,13 @@ def test_registering_needs_a_gs_destination(saved_model, tmp_path, vertex):
 
 
 def test_a_malformed_api_endpoint_is_refused_before_anything_is_written(saved_model, gcs_bucket, vertex):
-    result = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_API_ENDPOINT": "127.0.0.1:8080/v1"})
+    result = register(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_API_ENDPOINT": "127.0.0.1:8080/v1"})
     assert result.returncode == 2 and "$MODEL_PUSHER_VERTEX_API_ENDPOINT: expected http(s)://HOST:PORT" in result.stderr
     assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.calls == []
 
 
 def test_no_project_anywhere(saved_model, gcs_bucket, vertex):
-    result = push(saved_model, gcs_bucket, vertex, env={"GOOGLE_CLOUD_PROJECT": "", "CLOUD_ML_PROJECT_ID": ""})
+    result = register(saved_model, gcs_bucket, vertex, env={"GOOGLE_CLOUD_PROJECT": "", "CLOUD_ML_PROJECT_ID": ""})
     assert result.returncode == 2 and "vertex_project: not given" in result.stderr
 
 
@@ -260,7 +257,7 @@ def test_a_vertex_failure_after_the_push_leaves_the_push_standing(saved_model, g
     if fault is not fault_no_endpoint:
         vertex.endpoints[f"{LOCATION}/endpoints/4242"] = types.Endpoint(name=f"{LOCATION}/endpoints/4242")
     fault(vertex)
-    result = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242",
+    result = register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242",
                   env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
     assert result.returncode == 1, result.stderr
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
@@ -276,9 +273,9 @@ def test_a_vertex_failure_after_the_push_leaves_the_push_standing(saved_model, g
 
 def test_a_retry_after_a_failed_registration_registers_the_published_version(saved_model, gcs_bucket, vertex):
     fault_quota(vertex)
-    failed = push(saved_model, gcs_bucket, vertex)
+    failed = register(saved_model, gcs_bucket, vertex)
     assert failed.returncode == 1 and vertex.versions(MODEL) == []
-    record = pushed(push(saved_model, gcs_bucket, vertex))
+    record = pushed(register(saved_model, gcs_bucket, vertex))
     assert record["reused"] == 1 and record["vertex"]["model_version"] == f"{MODEL}@1"
     assert vertex.versions(MODEL)[0].artifact_uri == json.loads(failed.stdout)["pushed_destination"]
 
@@ -342,8 +339,8 @@ def test_the_registered_version_is_found_beyond_the_first_page_of_versions(saved
     vertex.models[MODEL] = [types.Model(name=MODEL, version_id=str(i), artifact_uri=f"gs://{gcs_bucket}/old/{i}",
                                         version_aliases=["default"] if i == 1 else [])
                             for i in range(1, 12)]
-    first = pushed(push(saved_model, gcs_bucket, vertex))
-    again = pushed(push(saved_model, gcs_bucket, vertex))
+    first = pushed(register(saved_model, gcs_bucket, vertex))
+    again = pushed(register(saved_model, gcs_bucket, vertex))
     assert first["vertex"]["model_version"] == again["vertex"]["model_version"] == f"{MODEL}@12"
     assert again["vertex"]["reused"] is True and vertex.count("UploadModel") == 1
     assert vertex.count("ListModelVersions") == 2 + 2  # two pages each time: the fake answers 10 a page
