@@ -36,7 +36,7 @@ pipelines: $(VENV)/.test
 	$(PY) -m pipelines.compile
 
 bench: $(VENV)/.test
-	$(PY) bench/run.py
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) demo-output build *.egg-info

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from gcs_emulator import Emulator, free_port
-from measure import REPO, Row, measure, print_aligned, row, with_ratios
-from netline import NetLine
+from bench.measure import REPO, Row, measure, print_aligned, row, with_ratios
+from bench.netline import NetLine
+from tests.support.gcs_emulator import Emulator
+from tests.support.local_server import free_port
 
 PY = sys.executable
 BUCKET = "bench"

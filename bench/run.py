@@ -17,13 +17,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))  # the emulator helper the tests use
-
-from gcs_emulator import Emulator  # noqa: E402
-import network  # noqa: E402
-import s3_rows  # noqa: E402
-from measure import Row, measure, measure_costs, print_aligned, row, with_ratios  # noqa: E402
+from bench import network, s3_rows
+from bench.measure import REPO, Row, measure, measure_costs, print_aligned, row, with_ratios
+from tests.support.gcs_emulator import Emulator
 
 REPEATS = 5
 BUCKET = "bench"

@@ -1,4 +1,4 @@
-"""The S3 rows of `make bench` (`python bench/run.py s3`): the push to moto's S3 server next to what
+"""The S3 rows of `make bench` (`python -m bench.run s3`): the push to moto's S3 server next to what
 users would write with boto3 (bench/s3_baselines.py), on loopback and through a network line
 (bench/netline.py).
 
@@ -19,11 +19,11 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import network
-from gcs_emulator import free_port
-from measure import REPO, Row, measure, measure_costs, print_aligned, row, with_ratios
-from netline import NetLine
-from s3_server import S3Server
+from bench import network
+from bench.measure import REPO, Row, measure, measure_costs, print_aligned, row, with_ratios
+from bench.netline import NetLine
+from tests.support.local_server import free_port
+from tests.support.s3_server import S3Server
 
 PY = sys.executable
 BUCKET = "bench"

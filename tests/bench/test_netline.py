@@ -3,19 +3,15 @@ round trip to every exchange without serialising a connection's stream, cap a co
 bandwidth, and log each HTTP exchange, or the bench rows through it measure nothing real."""
 
 import http.client
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-
-from gcs_emulator import free_port  # noqa: E402
-from netline import NetLine  # noqa: E402
-from network import steps  # noqa: E402
+from bench.netline import NetLine
+from bench.network import steps
+from tests.support.local_server import free_port
 
 MB = 1_000_000
 

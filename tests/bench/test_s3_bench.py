@@ -2,15 +2,8 @@
 the network line's log: a real push through a real line to moto must give a window inside the
 push's own time, and name the requests that make up the protocol, or those rows measure nothing."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-
-import models  # noqa: E402
-import network  # noqa: E402
-import s3_rows  # noqa: E402
-from s3_server import S3Server  # noqa: E402
+from bench import models, network, s3_rows
+from tests.support.s3_server import S3Server
 
 
 def test_a_push_through_the_line_shows_its_window_and_its_steps(tmp_path):
