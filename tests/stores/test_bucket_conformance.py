@@ -10,7 +10,6 @@ exceptions: those are each store's own business (and are turned into one-line er
 """
 
 import contextlib
-import importlib
 import io
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from component.runtime.checksums import b64_crc32c, crc32c_of_file
 from component.runtime.progress import Progress
 from component.stores import registry
 from component.stores.bucket import Bucket, HiddenUploads, PreconditionFailed
+from tests.support.buckets import point_at
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Store:
     scheme: str
     bucket_fixture: str  # a fixture that makes an empty bucket on the session's server; its name
     environment: Callable[[pytest.FixtureRequest], dict[str, str]]  # what points a client at that server
-    module: str  # component.stores.<module>, whose cached clients are dropped around each test
+    module: str  # component.stores.<module>, which point_at makes reach the server
     hidden_uploads: bool
     # Whether the server under test refuses a create-only put_file over an object. GCS does;
     # fake-gcs-server honours ifGenerationMatch only on the library's multipart uploads (put_bytes),
@@ -55,21 +55,9 @@ def crc(data: bytes) -> str:
     return b64_crc32c(google_crc32c.value(data).to_bytes(4, "big"))
 
 
-def forget_clients(store: Store) -> None:
-    # Each store module keeps one client per process, made from the environment when first used.
-    module = importlib.import_module(f"component.stores.{store.module}")
-    for value in vars(module).values():
-        if callable(getattr(value, "cache_clear", None)):
-            value.cache_clear()
-    registry.bucket_of.cache_clear()
-
-
 def open_store(store: Store, request, monkeypatch) -> Bucket:
     name = request.getfixturevalue(store.bucket_fixture)
-    for key, value in store.environment(request).items():
-        monkeypatch.setenv(key, value)
-    forget_clients(store)
-    request.addfinalizer(lambda: forget_clients(store))
+    point_at(request, monkeypatch, store.environment(request), store.module)
     return registry.bucket_of(store.scheme, name)
 
 

@@ -8,7 +8,7 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
-from component.stores import gcs, registry as stores
+from component.stores import gcs
 from component.errors import InputError, PublishError
 from component.stores.bucket import reported
 from component.stores.gcs import client, errors_translated
@@ -17,17 +17,13 @@ from component.push.bucket_base import BucketBase
 from component.stores.transfer import download
 from component.savedmodel.locate import model_under
 from component.runtime.progress import Progress
+from tests.support.buckets import point_at
 
 
 @pytest.fixture
-def gcs_env(monkeypatch, gcs_emulator):
+def gcs_env(request, monkeypatch, gcs_emulator):
     """This process's shared client, pointed at the emulator."""
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
-    gcs.client.cache_clear()
-    stores.bucket_of.cache_clear()
-    yield
-    gcs.client.cache_clear()
-    stores.bucket_of.cache_clear()
+    point_at(request, monkeypatch, {"STORAGE_EMULATOR_HOST": gcs_emulator.url}, "gcs")
 
 
 def names(bucket: str) -> set[str]:

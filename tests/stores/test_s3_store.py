@@ -5,11 +5,12 @@ import pytest
 from botocore import exceptions as boto_exceptions
 from google.api_core import exceptions as api_exceptions
 
-from component.stores import s3, registry as stores
+from component.stores import s3
 from component import settings
 from component.errors import InputError, PublishError
 from component.stores.bucket import PreconditionFailed, reported
 from component.runtime.progress import Progress
+from tests.support.buckets import point_at
 
 SECRET = "X-Amz-Signature=5ecret5ignature"
 
@@ -70,15 +71,10 @@ def test_what_is_retried(raised, retried):
 
 
 @pytest.fixture
-def bucket(monkeypatch, s3_server, s3_bucket):
+def bucket(request, monkeypatch, s3_server, s3_bucket):
     """This process's shared client, pointed at the server."""
-    for name, value in s3_server.env().items():
-        monkeypatch.setenv(name, value)
-    s3.shared_client.cache_clear()
-    stores.bucket_of.cache_clear()
-    yield s3.S3Bucket("s3", s3_bucket)
-    s3.shared_client.cache_clear()
-    stores.bucket_of.cache_clear()
+    point_at(request, monkeypatch, s3_server.env(), "s3")
+    return s3.S3Bucket("s3", s3_bucket)
 
 
 def test_create_only_and_if_tag_writes(bucket):
