@@ -18,7 +18,7 @@ from kfp import compiler, dsl
 from kfp.dsl import Artifact, Input, Markdown, Model, Output, OutputPath
 
 from component import __version__
-from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT, Option
+from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, VERTEX_ARTIFACT
 from component.kfp.outputs import output_parameters
 from component.push.outcome import Outcome
 

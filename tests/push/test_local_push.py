@@ -261,7 +261,6 @@ def test_killed_push_leaves_no_visible_version_and_next_push_cleans_up(saved_mod
         assert (base / v / "saved_model.pb").read_bytes() == (saved_model / "saved_model.pb").read_bytes()
         assert (base / v / "variables" / "big.bin").stat().st_size == 300 * 1024 * 1024
     result = push(saved_model, base)
-    record = result.record
     assert result.returncode == 0
     assert not [n for n in os.listdir(base) if n.startswith(".")], "leftovers of the killed push remain"
     if not visible:
