@@ -21,7 +21,7 @@ import pytest
 
 from component.runtime.checksums import b64_crc32c, crc32c_of_file
 from component.runtime.progress import Progress
-from component.stores import registry
+from component.stores import gcs, registry, s3
 from component.stores.bucket import Bucket, HiddenUploads, PreconditionFailed
 from tests.support.buckets import point_at
 
@@ -39,11 +39,15 @@ class Store:
     file_conditions: bool
 
 
+# Each environment also cuts the stores' retry budget (two minutes in a push) to a few seconds: a
+# request that keeps failing here fails the test at once.
 STORES = [
-    Store("gs", "gcs_bucket", lambda request: {"STORAGE_EMULATOR_HOST": request.getfixturevalue("gcs_emulator").url},
+    Store("gs", "gcs_bucket",
+          lambda request: {"STORAGE_EMULATOR_HOST": request.getfixturevalue("gcs_emulator").url,
+                           gcs.RETRY_SECONDS_ENV: "3"},
           "gcs", hidden_uploads=False, file_conditions=False),
-    Store("s3", "s3_bucket", lambda request: request.getfixturevalue("s3_server").env(), "s3",
-          hidden_uploads=True, file_conditions=True),
+    Store("s3", "s3_bucket", lambda request: {**request.getfixturevalue("s3_server").env(), s3.RETRY_SECONDS_ENV: "3"},
+          "s3", hidden_uploads=True, file_conditions=True),
 ]
 
 MiB = 1024 * 1024
