@@ -27,7 +27,7 @@ test: $(VENV)/.test
 check-image: $(VENV)/.test
 	PY=$(PY) docker/check_image.sh
 
-# component.yaml is generated from component/kfp/spec.py (its inputs from component.kfp.request.OPTIONS);
+# component.yaml is generated from component/kfp/spec.py (its inputs from component.kfp.options.OPTIONS);
 # a test fails when the shipped file is out of date.
 component.yaml: $(VENV)/.test
 	$(PY) -m component.kfp.spec $@

@@ -3,8 +3,7 @@ and a bad value is one line naming the variable, exit 2, with nothing written.""
 
 import pytest
 
-from conftest import run_cli
-from test_hostile_inputs import refused, tree
+from tests.support.command import refused, run_cli, tree
 from component import settings
 from component.errors import InputError
 
