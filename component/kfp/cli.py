@@ -11,9 +11,12 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from component import __version__, settings
-from component.errors import Interrupted, PusherError
+from component.errors import InputError, Interrupted, PusherError
+from component.kfp.flag_names import FlagNames, flag, flag_names
 from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT
 from component.kfp.outputs import KfpOutputs, json_record, write_outputs
 from component.kfp.report import text_summary, write_markdown
@@ -31,29 +34,29 @@ log = logging.getLogger("component")
 EPILOG = """\
 examples:
   # on a laptop or with docker run: push a TFX model artifact if its blessings allow it
-  python -m component --model ./Trainer/model/7 --model-blessing ./Evaluator/blessing/9 \\
+  %(prog)s --model ./Trainer/model/7 --model-blessing ./Evaluator/blessing/9 \\
       --infra-blessing ./InfraValidator/blessing/8 \\
       --push-destination '{"filesystem": {"base_directory": "/srv/models/my_model"}}'
 
   # a bare path or gs:// URI is a destination too; SEQUENTIAL versions are 1, 2, 3, ...
-  python -m component --model ./saved_model --push-destination gs://bucket/serving/my_model \\
+  %(prog)s --model ./saved_model --push-destination gs://bucket/serving/my_model \\
       --versioning SEQUENTIAL --keep-versions 5
 
-  # also register the version in the Vertex AI Model Registry and deploy it as a 10% canary
-  python -m component --model ./saved_model --push-destination gs://bucket/serving/taxi \\
+  # also register the version in the Vertex AI Model Registry and deploy it as a 10%% canary
+  %(prog)s --model ./saved_model --push-destination gs://bucket/serving/taxi \\
       --vertex-model taxi --vertex-project my-project --vertex-region europe-west4 \\
       --vertex-version-aliases champion --vertex-endpoint 1234567890 --vertex-traffic-percentage 10
 
   # S3, or an S3-compatible store (Kubeflow's SeaweedFS/MinIO) at AWS_ENDPOINT_URL
-  AWS_ENDPOINT_URL=http://seaweedfs.kubeflow:9000 python -m component --model ./saved_model \\
+  AWS_ENDPOINT_URL=http://seaweedfs.kubeflow:9000 %(prog)s --model ./saved_model \\
       --push-destination minio://mlpipeline/serving/my_model
 
   # in Kubeflow Pipelines / Vertex AI (what component.yaml runs)
-  python -m component --executor-input '{{$}}'
+  %(prog)s --executor-input '{{$}}'
 
   # the versions at a destination, and going back to the previous one
-  python -m component list --push-destination gs://bucket/serving/my_model
-  python -m component rollback --push-destination gs://bucket/serving/my_model [--to 1700000000]
+  %(prog)s list --push-destination gs://bucket/serving/my_model
+  %(prog)s rollback --push-destination gs://bucket/serving/my_model [--to 1700000000]
 
 exit codes: 0 pushed (or reused) and recorded, or not pushed because not blessed (the reason is
             in the output); 2 bad input, nothing written; 1 publishing failed, nothing published,
@@ -67,35 +70,63 @@ _OUTPUT_HELP = {
 }
 
 
-def _flag(name: str) -> str:
-    return f"--{name.replace('_', '-')}"
+class _Parser(argparse.ArgumentParser):
+    """A bad command line is a bad input like any other: one line naming it, exit 2 (argparse
+    would print the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message} (see {self.prog} --help)")
+
+
+def _prog() -> str:
+    """The command as the user typed it: the installed script, or the module."""
+    return "model-pusher" if Path(sys.argv[0]).name == "model-pusher" else "python -m component"
+
+
+USAGE = """\
+%(prog)s --push-destination DEST [--model DIR] [--model-blessing DIR] [--infra-blessing DIR] [options]
+       %(prog)s list --push-destination DEST [--json]
+       %(prog)s rollback --push-destination DEST [--to VERSION]
+       %(prog)s --executor-input JSON    (in Kubeflow Pipelines: what component.yaml runs)"""
 
 
 def _push_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m component",
-        description="Push a blessed TensorFlow SavedModel to a serving directory (local, gs://, s3:// or minio://) "
-        "as a new numbered version, atomically. Subcommands: list, rollback (see their --help).",
+    parser = _Parser(
+        prog=_prog(),
+        usage=USAGE,
+        description="Push a blessed TensorFlow SavedModel to a serving directory (local, gs://, s3:// or minio://)\n"
+        "as a new numbered version, atomically. `list` shows the versions at a destination, `rollback`\n"
+        "republishes an older one (see their --help).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # so a prefix of --executor-input never passes for the KFP front
     )
     parser.add_argument("--executor-input", metavar="JSON", help="KFP v2 executor input ({{$}}); replaces every other flag.")
-    for name in INPUT_ARTIFACTS:
-        parser.add_argument(_flag(name), metavar="DIR", help=INPUT_ARTIFACTS[name])
-    for option in OPTIONS:
-        parser.add_argument(
-            _flag(option.name), metavar=option.name.upper(), default=option.default,
-            help=f"{option.help} Example: {option.example}" + (f" (default: {option.default})" if option.default else ""),
-        )
-    for name, (metavar, text) in _OUTPUT_HELP.items():
-        parser.add_argument(_flag(name), metavar=metavar, help=text)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    push = parser.add_argument_group("what to push, and where")
+    for name in INPUT_ARTIFACTS:
+        push.add_argument(flag(name), metavar="DIR", help=flag_names(INPUT_ARTIFACTS[name]))
+    vertex = parser.add_argument_group("Vertex AI Model Registry and endpoints (with --vertex-model)")
+    for option in OPTIONS:
+        group = vertex if option.name.startswith("vertex_") else push
+        default = f" (default: {option.default})" if option.default else ""
+        if option.kind is bool:
+            # On/off: bare on the command line; KFP (and scripts) pass true or false.
+            group.add_argument(flag(option.name), nargs="?", const="true", default=option.default, metavar="true|false",
+                               help=flag_names(f"{option.help} Give it alone to switch it on{default}."))
+        else:
+            group.add_argument(flag(option.name), metavar=option.name.upper(), default=option.default,
+                               help=flag_names(f"{option.help} Example: {option.example}{default}"))
+    output = parser.add_argument_group("where to record the push")
+    for name, (metavar, text) in _OUTPUT_HELP.items():
+        output.add_argument(flag(name), metavar=metavar, help=text)
     return parser
 
 
 def _destination_parser(command: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m component {command}", description=description)
-    parser.add_argument("--push-destination", required=True, help="PushDestination JSON or a base directory (local, gs://, s3:// or minio://).")
+    parser = _Parser(prog=f"{_prog()} {command}", description=description, allow_abbrev=False)
+    parser.add_argument("--push-destination", required=True, metavar="DEST",
+                        help="PushDestination JSON or a base directory (local, gs://, s3:// or minio://).")
     return parser
 
 
@@ -105,9 +136,10 @@ def _push(argv: Sequence[str]) -> int:
     if args.executor_input is not None:
         invocation = from_executor_input(args.executor_input)
     else:
+        _speak_flags()
         for option in OPTIONS:
             if option.required and not getattr(args, option.name):
-                parser.error(f"{_flag(option.name)} is required (or give --executor-input)")
+                parser.error(f"{flag(option.name)} is required (or give --executor-input)")
         invocation = from_flags(
             {name: getattr(args, name) for name in INPUT_ARTIFACTS},
             {option.name: getattr(args, option.name) for option in OPTIONS},
@@ -146,6 +178,7 @@ def _list(argv: Sequence[str]) -> int:
     parser = _destination_parser("list", "List the versions at a destination, oldest first.")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
     args = parser.parse_args(argv)
+    _speak_flags()
     infos = list_versions(open_base(parse_destination(args.push_destination).base))
     if args.json:
         print(json.dumps([vars(i) for i in infos], indent=2))
@@ -165,6 +198,7 @@ def _rollback(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--to", type=int, metavar="VERSION", help="The version to go back to (default: the one before the newest).")
     args = parser.parse_args(argv)
+    _speak_flags()
     destination = parse_destination(args.push_destination)
     source, published = rollback(destination, args.to)
     outcome = Outcome(True, f"rolled back: republished {source.origin} as version {published.version}",
@@ -180,6 +214,13 @@ def _log_summary(outcome: Outcome) -> None:
 
 
 COMMANDS = {"list": _list, "rollback": _rollback}
+
+
+def _speak_flags() -> None:
+    """From here on, every line this command logs names inputs as the flags that set them."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, FlagNames) for f in handler.filters):
+            handler.addFilter(FlagNames())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,5 +243,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PusherError as exc:
         log.error("%s", exc)
         return exc.exit_code
-    log.info("Done in %.2f s.", time.monotonic() - started)
+    if command is not _list:  # a listing is its own answer
+        log.info("Done in %.2f s.", time.monotonic() - started)
     return code

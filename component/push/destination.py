@@ -73,8 +73,13 @@ def _refuse_other_json(text: str) -> None:
         return  # not JSON: a bare base directory
     raise InputError(
         f"push_destination: {text[:40]!r} is a JSON {_JSON_NAMES.get(type(doc), 'value')}, not a PushDestination "
-        'object {"filesystem": {"base_directory": ...}}; write a directory of that name as ./NAME'
+        f"object {SHAPE}; write a directory of that name as ./NAME"
     )
+
+
+# What a PushDestination looks like, shown whenever one is malformed.
+SHAPE = '{"filesystem": {"base_directory": ..., "versioning": "AUTO"}}'
+FIELDS = f"base_directory (required) and versioning ({', '.join(v.value for v in Versioning)})"
 
 
 _JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
@@ -87,7 +92,7 @@ def _parse_json(text: str) -> tuple[str, Versioning]:
         raise InputError(f"push_destination: is not valid JSON ({exc.msg} at character {exc.pos})") from None
     if not isinstance(doc, dict) or set(doc) != {"filesystem"} or not isinstance(doc["filesystem"], dict):
         raise InputError(
-            'push_destination: expected {"filesystem": {"base_directory": ..., "versioning": "AUTO"}}, '
+            f"push_destination: expected {SHAPE} (the fields of filesystem are {FIELDS}), "
             f"got keys {sorted(doc) if isinstance(doc, dict) else type(doc).__name__}"
         )
     fs = dict(doc["filesystem"])
@@ -96,7 +101,9 @@ def _parse_json(text: str) -> tuple[str, Versioning]:
         base = fs.pop("baseDirectory", None)
     versioning = parse_versioning(fs.pop("versioning", "AUTO"), "push_destination.filesystem.versioning")
     if fs:
-        raise InputError(f"push_destination.filesystem: unknown field(s) {sorted(fs)}")
+        raise InputError(
+            f"push_destination.filesystem: unknown field(s) {sorted(fs)}; its fields are {FIELDS}, as in {SHAPE}"
+        )
     if not isinstance(base, str) or not base.strip():
         raise InputError("push_destination.filesystem.base_directory: is missing or empty")
     return base.strip(), versioning

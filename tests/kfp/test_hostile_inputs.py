@@ -170,7 +170,7 @@ def test_base_that_is_not_a_directory_is_a_bad_input(saved_model, tmp_path, comm
         args += ["--model", str(saved_model), "--pushed-model", str(tmp_path / "pushed_model")]
     else:
         args.insert(0, command)
-    refused(run_cli(*args), f"push_destination: {base} {message}")
+    refused(run_cli(*args), f"--push-destination: {base} {message}")
     assert tree(tmp_path) == before
 
 
@@ -182,10 +182,10 @@ def test_pushed_model_inside_the_base_is_refused(saved_model, tmp_path):
     for flag, where in [("--pushed-model", base / "1"), ("--pushed-model", base / "archive"),
                         ("--push-report", base / "1" / "report.md"), ("--pushed-model", base)]:
         result = run_cli("--model", str(saved_model), "--push-destination", str(base), flag, str(where))
-        refused(result, f"{flag[2:].replace('-', '_')}: {where} is inside the destination base {base}")
+        refused(result, f"{flag}: {where} is inside the destination base {base}")
     # The base inside the archive copy: the copy would be written around the live versions.
     result = run_cli("--model", str(saved_model), "--push-destination", str(base), "--pushed-model", str(tmp_path))
-    refused(result, f"push_destination: {base} is inside the pushed_model location {tmp_path}")
+    refused(result, f"--push-destination: {base} is inside the --pushed-model location {tmp_path}")
     assert tree(base) == live
 
 
@@ -295,5 +295,5 @@ def test_destination_that_is_json_but_not_an_object_is_refused(saved_model, tmp_
     work.mkdir()
     result = subprocess.run([sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination", text],
                             cwd=work, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    refused(result, f"push_destination: {text!r} is a JSON {kind}, not a PushDestination object")
+    refused(result, f"--push-destination: {text!r} is a JSON {kind}, not a PushDestination object")
     assert os.listdir(work) == []

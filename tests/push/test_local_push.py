@@ -42,7 +42,7 @@ def test_blessed_model_is_pushed_and_serves_the_same(saved_model, tmp_path):
     assert os.listdir(tmp_path / "serving") == [version]
     assert_serves_like(tmp_path / "serving" / version, saved_model)
     assert_serves_like(tmp_path / "pushed", saved_model)  # TFX's archive copy
-    assert f"Decision: pushed version {version}: model_blessing blessed the model" in result.stderr
+    assert f"Decision: pushed version {version}: --model-blessing blessed the model" in result.stderr
 
 
 def test_not_blessed_writes_nothing_and_succeeds(saved_model, tmp_path):
@@ -115,7 +115,7 @@ def test_infra_blessing_as_the_model_keeps_warmup(saved_model, tmp_path):
 def test_infra_blessing_without_a_model_is_an_error(tmp_path):
     result = push(None, tmp_path / "s", "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_BLESSED")))
     assert result.returncode == 2
-    assert "infra_blessing: no stamped_model/ directory" in result.stderr
+    assert "--infra-blessing: no stamped_model/ directory" in result.stderr
 
 
 def test_model_wins_over_stamped_model(saved_model, keras_saved_model, tmp_path):
@@ -190,7 +190,7 @@ def test_blessing_with_no_verdict_is_not_pushed(saved_model, tmp_path):
 
 def test_missing_blessing_directory_is_an_error(saved_model, tmp_path):
     result = push(saved_model, tmp_path / "s", "--model-blessing", str(tmp_path / "nope"))
-    assert result.returncode == 2 and f"model_blessing: {tmp_path / 'nope'} does not exist" in result.stderr
+    assert result.returncode == 2 and f"--model-blessing: {tmp_path / 'nope'} does not exist" in result.stderr
 
 
 # --- versions -----------------------------------------------------------------------------
@@ -303,16 +303,16 @@ def test_symlink_inside_the_model_is_copied_as_a_file(saved_model, tmp_path):
 @pytest.mark.parametrize(
     "dest, message",
     [
-        ("{not json", "push_destination: is not valid JSON"),
-        ('{"filesystem": {"versioning": "AUTO"}}', "push_destination.filesystem.base_directory: is missing or empty"),
+        ("{not json", "--push-destination: is not valid JSON"),
+        ('{"filesystem": {"versioning": "AUTO"}}', "--push-destination's filesystem.base_directory: is missing or empty"),
         ('{"filesystem": {"base_directory": "/x", "versioning": "HOURLY"}}',
-         "push_destination.filesystem.versioning: expected one of AUTO, UNIX_TIMESTAMP, SEQUENTIAL, got 'HOURLY'"),
-        ('{"filesystem": {"base_directory": "/x", "keep": 3}}', "push_destination.filesystem: unknown field(s) ['keep']"),
-        ('{"s3": {"bucket": "b"}}', 'push_destination: expected {"filesystem"'),
-        ("abfs://container/models", "push_destination: scheme abfs:// is not supported; use gs://, s3://, minio://"),
-        ("gs://", "push_destination: 'gs://' names no bucket"),
-        ("s3://", "push_destination: 's3://' names no bucket"),
-        ("minio:///serving", "push_destination: 'minio:///serving' names no bucket"),
+         "--push-destination's filesystem.versioning: expected one of AUTO, UNIX_TIMESTAMP, SEQUENTIAL, got 'HOURLY'"),
+        ('{"filesystem": {"base_directory": "/x", "keep": 3}}', "--push-destination's filesystem: unknown field(s) ['keep']"),
+        ('{"s3": {"bucket": "b"}}', '--push-destination: expected {"filesystem"'),
+        ("abfs://container/models", "--push-destination: scheme abfs:// is not supported; use gs://, s3://, minio://"),
+        ("gs://", "--push-destination: 'gs://' names no bucket"),
+        ("s3://", "--push-destination: 's3://' names no bucket"),
+        ("minio:///serving", "--push-destination: 'minio:///serving' names no bucket"),
     ],
 )
 def test_bad_destination(saved_model, dest, message):
@@ -324,7 +324,7 @@ def test_bad_destination(saved_model, dest, message):
 
 def test_destination_inside_the_model_is_refused(saved_model, tmp_path):
     result = push(saved_model, saved_model / "serving")
-    assert result.returncode == 2 and "push_destination:" in result.stderr and "is inside the model directory" in result.stderr
+    assert result.returncode == 2 and "--push-destination:" in result.stderr and "is inside the model directory" in result.stderr
     assert not (saved_model / "serving").exists()
 
 

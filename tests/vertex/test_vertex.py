@@ -160,18 +160,18 @@ def test_not_blessed_never_calls_vertex(saved_model, gcs_bucket, vertex, endpoin
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--vertex-version-aliases", "Champion"], "vertex_version_aliases: 'Champion' is not an alias"),
-    (["--vertex-labels", "team"], "vertex_labels: 'team' is not key=value"),
-    (["--vertex-labels", "Team=x"], "vertex_labels: Team=x is not a label"),
-    (["--vertex-traffic-percentage", "101", "--vertex-endpoint", "4242"], "vertex_traffic_percentage: must be 0 to 100"),
-    (["--vertex-min-replicas", "0", "--vertex-endpoint", "4242"], "vertex_min_replicas: must be 1 or more"),
-    (["--vertex-max-replicas", "1", "--vertex-min-replicas", "2", "--vertex-endpoint", "4242"], "vertex_max_replicas: 1 is below"),
-    (["--vertex-undeploy-previous", "true"], "vertex_undeploy_previous: is set to 'true' but vertex_endpoint is empty"),
+    (["--vertex-version-aliases", "Champion"], "--vertex-version-aliases: 'Champion' is not an alias"),
+    (["--vertex-labels", "team"], "--vertex-labels: 'team' is not key=value"),
+    (["--vertex-labels", "Team=x"], "--vertex-labels: Team=x is not a label"),
+    (["--vertex-traffic-percentage", "101", "--vertex-endpoint", "4242"], "--vertex-traffic-percentage: must be 0 to 100"),
+    (["--vertex-min-replicas", "0", "--vertex-endpoint", "4242"], "--vertex-min-replicas: must be 1 or more"),
+    (["--vertex-max-replicas", "1", "--vertex-min-replicas", "2", "--vertex-endpoint", "4242"], "--vertex-max-replicas: 1 is below"),
+    (["--vertex-undeploy-previous", "true"], "--vertex-undeploy-previous: is set to 'true' but --vertex-endpoint is empty"),
     (["--vertex-endpoint", "projects/test-project/locations/europe-west4/endpoints/1"], "the endpoint is in region europe-west4"),
     (["--vertex-region", "europe-west4", "--vertex-model", "projects/test-project/locations/us-central1/models/taxi"],
-     "vertex_region: europe-west4 differs from the us-central1"),
-    (["--vertex-model", "Taxi!"], "vertex_model: 'Taxi!' is not a model ID"),
-    (["--vertex-region", "moon"], "vertex_region: 'moon' is not a Vertex AI region"),
+     "--vertex-region: europe-west4 differs from the us-central1"),
+    (["--vertex-model", "Taxi!"], "--vertex-model: 'Taxi!' is not a model ID"),
+    (["--vertex-region", "moon"], "--vertex-region: 'moon' is not a Vertex AI region"),
 ])
 def test_bad_vertex_options_are_refused_before_anything_is_written(saved_model, gcs_bucket, vertex, gcs_emulator, args, message):
     result = register(saved_model, gcs_bucket, vertex, *args)
@@ -189,7 +189,7 @@ def test_registering_needs_a_gs_destination(saved_model, tmp_path, vertex):
     result = run_cli("--model", str(saved_model), "--push-destination", str(tmp_path / "serving"),
                      "--vertex-model", "taxi", env=env_for(vertex))
     assert result.returncode == 2
-    assert "vertex_model: Vertex AI registers models from Cloud Storage" in result.stderr
+    assert "--vertex-model: Vertex AI registers models from Cloud Storage" in result.stderr
     assert not (tmp_path / "serving").exists() and vertex.calls == []
 
 
@@ -201,7 +201,7 @@ def test_a_malformed_api_endpoint_is_refused_before_anything_is_written(saved_mo
 
 def test_no_project_anywhere(saved_model, gcs_bucket, vertex):
     result = register(saved_model, gcs_bucket, vertex, env={"GOOGLE_CLOUD_PROJECT": "", "CLOUD_ML_PROJECT_ID": ""})
-    assert result.returncode == 2 and "vertex_project: not given" in result.stderr
+    assert result.returncode == 2 and "--vertex-project: not given" in result.stderr
 
 
 # --- Vertex failing after the push ------------------------------------------------------------------

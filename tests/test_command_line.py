@@ -1,0 +1,75 @@
+"""The command line as a newcomer meets it (issue 18): a bad command line is one line naming what
+is wrong, on/off options work bare, and messages name inputs the way the user's interface does."""
+
+import json
+
+import pytest
+
+from conftest import run_cli
+from test_hostile_inputs import executor_input, refused, tree
+
+
+@pytest.mark.parametrize("args, fragment", [
+    ((), "--push-destination is required"),
+    (("--push-destination", "/tmp/x", "--bogus"), "unrecognized arguments: --bogus"),
+    (("--push-destination", "/tmp/x", "--keep-versions"), "argument --keep-versions"),
+    (("--push-destination", "/tmp/x", "--force-new-version", "maybe"), "--force-new-version: expected 1/0 or true/false"),
+    (("list",), "the following arguments are required: --push-destination"),
+    (("rollback", "--push-destination", "/tmp/x", "--to", "latest"), "argument --to: invalid int value"),
+])
+def test_a_bad_command_line_is_one_line_without_the_usage(args, fragment):
+    result = run_cli(*args)
+    refused(result, fragment)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stdout == ""
+
+
+def test_on_off_options_work_bare_and_with_true_or_false(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    common = ("--model", str(saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL")
+    assert run_cli(*common).returncode == 0
+    reused = run_cli(*common, "--force-new-version", "false")
+    assert json.loads(reused.stdout)["pushed_version"] == "1"
+    assert "(--force-new-version publishes a new one)" in reused.stderr
+    bare = run_cli(*common, "--force-new-version")
+    assert bare.returncode == 0, bare.stderr
+    assert json.loads(bare.stdout)["pushed_version"] == "2"
+    spelled = run_cli(*common, "--force-new-version", "true", "--keep-versions", "2")
+    assert json.loads(spelled.stdout)["pushed_version"] == "3"
+    assert sorted(p.name for p in base.iterdir()) == ["2", "3"]
+
+
+def test_messages_name_options_as_each_interface_does(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    flags = run_cli("--model", str(saved_model), "--push-destination", str(base), "--keep-versions", "-1")
+    refused(flags, "--keep-versions: must be 0 (keep all) or more, got -1")
+    doc = executor_input(saved_model, base, tmp_path)
+    doc["inputs"]["parameterValues"]["keep_versions"] = -1
+    kfp = run_cli("--executor-input", json.dumps(doc))
+    line = refused(kfp, "keep_versions: must be 0 (keep all) or more, got -1")
+    assert "--keep-versions" not in line
+    assert not base.exists() or tree(base) == {}
+
+
+@pytest.mark.parametrize("destination, fragments", [
+    ('{"filesystem": {"base_dir": "/srv/models"}}',
+     ("unknown field(s) ['base_dir']", "base_directory (required) and versioning (AUTO, UNIX_TIMESTAMP, SEQUENTIAL)",
+      '{"filesystem": {"base_directory": ..., "versioning": "AUTO"}}')),
+    ('{"filesytem": {"base_directory": "/srv/models"}}',
+     ("got keys ['filesytem']", "base_directory (required) and versioning (AUTO, UNIX_TIMESTAMP, SEQUENTIAL)",
+      '{"filesystem": {"base_directory": ..., "versioning": "AUTO"}}')),
+])
+def test_a_malformed_destination_shows_the_expected_fields(saved_model, destination, fragments):
+    refused(run_cli("--model", str(saved_model), "--push-destination", destination), *fragments)
+
+
+def test_help_shows_the_subcommands_first_and_groups_the_options():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    head = result.stdout.splitlines()[:4]
+    assert any(" list --push-destination" in line for line in head), head
+    assert any(" rollback --push-destination" in line for line in head), head
+    sections = [line for line in result.stdout.splitlines() if line and not line[0].isspace() and line.endswith(":")]
+    assert sections[:4] == ["options:", "what to push, and where:",
+                            "Vertex AI Model Registry and endpoints (with --vertex-model):", "where to record the push:"]
+    assert "vertex_" not in result.stdout.split("examples:")[0]
