@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
 
@@ -179,14 +180,15 @@ def _list(argv: Sequence[str]) -> int:
     parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
     args = parser.parse_args(argv)
     _speak_flags()
-    infos = list_versions(open_base(parse_destination(args.push_destination).base))
+    infos = list_versions(open_base(parse_destination(args.push_destination).base), read_notes=True)
     if args.json:
-        print(json.dumps([vars(i) for i in infos], indent=2))
+        print(json.dumps([asdict(i) for i in infos], indent=2))
         return 0
-    print(f"{'version':>12}  {'modified (UTC)':19}  {'files':>5}  {'MB':>9}  complete")
+    print(f"{'version':>12}  {'modified (UTC)':19}  {'files':>5}  {'MB':>9}  {'complete':8}  what")
     for i in infos:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(i.modified))
-        print(f"{i.version:>12}  {when:19}  {i.files:>5}  {i.bytes / 1e6:>9.2f}  {'yes' if i.complete else 'NO'}")
+        what = i.rollback.text() if i.rollback is not None else "pushed"
+        print(f"{i.version:>12}  {when:19}  {i.files:>5}  {i.bytes / 1e6:>9.2f}  {'yes' if i.complete else 'NO':8}  {what}")
     if not infos:
         log.info("No versions at %s.", args.push_destination)
     return 0
@@ -196,13 +198,14 @@ def _rollback(argv: Sequence[str]) -> int:
     parser = _destination_parser(
         "rollback", "Republish an older version as the newest one, so model servers switch back to it."
     )
-    parser.add_argument("--to", type=int, metavar="VERSION", help="The version to go back to (default: the one before the newest).")
+    parser.add_argument("--to", type=int, metavar="VERSION", help=(
+        "The version to go back to. Default: undo the newest push, republishing the version before it; "
+        "nothing changes when the newest version is already a rollback copy."))
     args = parser.parse_args(argv)
     _speak_flags()
     destination = parse_destination(args.push_destination)
-    source, published = rollback(destination, args.to)
-    outcome = Outcome(True, f"rolled back: republished {source.origin} as version {published.version}",
-                      source.root, published=published)
+    rolled = rollback(destination, args.to)
+    outcome = Outcome(True, rolled.reason, rolled.source.root, published=rolled.published)
     print(json_record(outcome))
     _log_summary(outcome)
     return 0

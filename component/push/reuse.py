@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from component.model import Model, ModelFile
 from component.push.base import ServingBase
 from component.push.outcome import Published
+from component.push.rollback_note import without_note
 from component.stores.registry import is_remote
 from component.stores.transfer import file_crc32c
 
@@ -19,7 +20,8 @@ def find_reusable(base: ServingBase, model: Model, taken: set[int]) -> Published
     """The newest version, when it already holds exactly this model (a retried or re-run push)."""
     started = time.monotonic()
     newest = max(taken, default=None)
-    if newest is None or not same_content(model, base.version_model(newest)):
+    # A rollback copy holds its version's model plus the rollback's note.
+    if newest is None or not same_content(model, without_note(base.version_model(newest))):
         return None
     log.info(
         "Version %d at %s already holds exactly this model (same %d files, sizes and CRC32C): reusing it "

@@ -1,32 +1,75 @@
-"""Go back to an older version by republishing it as the newest one."""
+"""Go back to an older version by republishing it as the newest one.
+
+Without a version to go to, a rollback undoes the newest push: it republishes the version that
+came before it. When the newest version is itself a rollback copy, the newest push was already
+undone: nothing changes, so a rollback run twice (or retried) rolls back once. Going further back
+takes an explicit version, and rolling back to the version the newest copy already holds is
+likewise nothing to do."""
 
 import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from component.errors import InputError
 from component.model import Model
-from component.push.base import open_base
+from component.push.base import ServingBase, open_base
 from component.push.destination import Destination
 from component.push.outcome import Published
 from component.push.publish import push
-from component.push.versions import list_versions
+from component.push.rollback_note import RollbackNote, with_note
+from component.push.versions import VersionInfo, list_versions
 
 log = logging.getLogger(__name__)
 
 
-def rollback(destination: Destination, to_version: int | None) -> tuple[Model, Published]:
-    """Republish an older version (default: the one before the newest) as the newest, through the
-    same staged, atomic path as a push, so model servers that serve the newest switch back to it."""
+@dataclass(frozen=True)
+class RolledBack:
+    source: Model  # the version republished (or, when nothing changed, the newest)
+    published: Published  # reused: nothing was published, the newest already is the rollback
+    reason: str
+
+
+def rollback(destination: Destination, to_version: int | None) -> RolledBack:
+    """Republish an older version as the newest, through the same staged, atomic path as a push,
+    so model servers that serve the newest switch back to it."""
     base = open_base(destination.base)
-    complete = [v.version for v in list_versions(base) if v.complete]
-    if len(complete) < 2 and to_version is None:
+    complete = [v for v in list_versions(base, read_notes=True) if v.complete]
+    numbers = [v.version for v in complete]
+    if not complete or (to_version is None and len(complete) < 2):
         raise InputError(f"rollback: {base.uri} has {len(complete)} complete version(s); nothing to roll back to")
-    target = complete[-2] if to_version is None else to_version
-    if target not in complete:
-        raise InputError(
-            f"rollback: version {target} is not a complete version at {base.uri} (complete: {', '.join(map(str, complete)) or 'none'})"
-        )
-    if target == complete[-1]:
-        raise InputError(f"rollback: version {target} is already the newest version at {base.uri}")
-    log.info("Rolling back %s to version %d: republishing it as a new version.", base.uri, target)
-    source = base.version_model(target)
-    return source, push(source, destination, reuse=False)
+    newest = complete[-1]
+    if to_version is None:
+        if newest.rollback is not None:
+            return _unchanged(base, newest, f"the newest push was already rolled back: version {newest.version} "
+                              f"is a {newest.rollback.text()}; give --to VERSION to go further back")
+        target = complete[-2]
+    else:
+        if to_version not in numbers:
+            raise InputError(f"rollback: version {to_version} is not a complete version at {base.uri} "
+                             f"(complete: {', '.join(map(str, numbers))})")
+        target = complete[numbers.index(to_version)]
+        if target is newest:
+            raise InputError(f"rollback: version {to_version} is already the newest version at {base.uri}")
+        if newest.rollback is not None and newest.rollback.copy_of == _pushed_as(target):
+            return _unchanged(base, newest, f"already rolled back to version {to_version}: version "
+                              f"{newest.version} is a {newest.rollback.text()}")
+    log.info("Rolling back %s from version %d to version %d: republishing it as a new version.",
+             base.uri, newest.version, target.version)
+    source = base.version_model(target.version)
+    note = RollbackNote(_pushed_as(target), newest.version, time.time())
+    with tempfile.TemporaryDirectory(prefix="model-pusher-rollback-") as folder:
+        published = push(with_note(source, note, Path(folder)), destination, reuse=False)
+    return RolledBack(source, published, f"rolled back: republished {source.origin} as version {published.version}")
+
+
+def _pushed_as(info: VersionInfo) -> int:
+    """The version a push made that holds this model."""
+    return info.rollback.copy_of if info.rollback is not None else info.version
+
+
+def _unchanged(base: ServingBase, newest: VersionInfo, reason: str) -> RolledBack:
+    log.info("Nothing to roll back at %s: %s.", base.uri, reason)
+    published = Published(newest.version, newest.uri, newest.files, newest.bytes, 0.0, reused=True)
+    return RolledBack(base.version_model(newest.version), published, reason)

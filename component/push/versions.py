@@ -1,9 +1,11 @@
-"""What a serving base holds: its versions, oldest first, and whether each is complete."""
+"""What a serving base holds: its versions, oldest first, whether each is complete, and which are
+copies made by a rollback."""
 
 from dataclasses import dataclass
 
 from component.model import SAVED_MODEL_FILES
 from component.push.base import ServingBase
+from component.push.rollback_note import RollbackNote, read_note
 from component.stores.registry import is_remote
 
 
@@ -15,11 +17,13 @@ class VersionInfo:
     bytes: int
     modified: float  # Unix time of the newest file
     complete: bool  # has the file a model server loads
+    rollback: RollbackNote | None = None  # set for a copy made by a rollback (read only when asked)
 
 
-def list_versions(base: ServingBase) -> list[VersionInfo]:
+def list_versions(base: ServingBase, read_notes: bool = False) -> list[VersionInfo]:
     """Every version at the base, oldest first, with what it holds. In a bucket a number that
-    holds no object is only claimed (a push failed there, or is starting): left out."""
+    holds no object is only claimed (a push failed there, or is starting): left out.
+    `read_notes`: also read each rollback copy's note (one more read per copy)."""
     infos = []
     for version in sorted(base.versions()):
         model = base.version_model(version)
@@ -30,5 +34,6 @@ def list_versions(base: ServingBase) -> list[VersionInfo]:
             version, base.version_uri(version), len(model.files), model.total_bytes,
             max((f.modified for f in model.files), default=0.0),
             bool(names & set(SAVED_MODEL_FILES)),
+            read_note(model) if read_notes else None,
         ))
     return infos

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from component.push.rollback_note import NOTE
 from tests.support.blessings import blessing
 from tests.support.command import REPO, run_cli
 from tests.support.destinations import BASE, crcs, error_lines, push, pushed, with_big_files
@@ -71,11 +72,64 @@ def test_list_rollback_and_retention(destination, saved_model, keras_saved_model
     sequential_base = json.dumps({"filesystem": {"base_directory": destination.uri(), "versioning": "SEQUENTIAL"}})
     rolled = pushed(run_cli("rollback", "--push-destination", sequential_base, env=destination.env))
     assert rolled["pushed_version"] == "3"
-    assert destination.versions() == {1: crcs(saved_model), 2: crcs(keras_saved_model), 3: crcs(saved_model)}
+    published = destination.versions()
+    assert {v: without_note(files) for v, files in published.items()} == {
+        1: crcs(saved_model), 2: crcs(keras_saved_model), 3: crcs(saved_model)}
+    assert NOTE in published[3]
 
     kept = pushed(push(keras_saved_model, destination, *sequential, "--keep-versions", "1"))
     assert kept["pushed_version"] == "4" and kept["removed_versions"] == [3, 2, 1]
     assert destination.versions() == {4: crcs(keras_saved_model)}
+
+
+def without_note(files: dict[str, str]) -> dict[str, str]:
+    return {rel: crc32c for rel, crc32c in files.items() if rel != NOTE}
+
+
+def test_a_rollback_says_what_it_copied_and_twice_rolls_back_once(destination, saved_model, keras_saved_model):
+    sequential = ("--versioning", "SEQUENTIAL")
+    sequential_base = json.dumps({"filesystem": {"base_directory": destination.uri(), "versioning": "SEQUENTIAL"}})
+
+    def rollback(*args: str) -> dict:
+        return pushed(run_cli("rollback", "--push-destination", sequential_base, *args, env=destination.env))
+
+    def listed() -> list[dict]:
+        return json.loads(listed_text(run_cli("list", "--push-destination", destination.uri(), "--json", env=destination.env)))
+
+    pushed(push(saved_model, destination, *sequential))
+    pushed(push(keras_saved_model, destination, *sequential))
+    before = time.time()
+    assert (rollback()["pushed_version"], rollback()["reused"]) == ("3", 1)  # the second changes nothing
+    notes = [v["rollback"] for v in listed()]
+    assert notes[:2] == [None, None]
+    assert (notes[2]["copy_of"], notes[2]["rolled_back_from"]) == (1, 2) and before - 1 <= notes[2]["at"] <= time.time()
+    table = run_cli("list", "--push-destination", destination.uri(), env=destination.env)
+    assert "copy of version 1 made by a rollback from version 2 at " in table.stdout.splitlines()[3]
+    assert [line.split()[-1] for line in table.stdout.splitlines()[1:3]] == ["pushed", "pushed"]
+    assert "Done in" not in table.stderr
+
+    # Pushing the model the rollback went back to finds it in the copy; the note does not count.
+    again = pushed(push(saved_model, destination, *sequential))
+    assert (again["pushed_version"], again["reused"]) == ("3", 1)
+    # Going back further takes --to, and that too is done once however often it is asked.
+    assert (rollback("--to", "2")["pushed_version"], rollback("--to", "2")["reused"]) == ("4", 1)
+    # A push after rollbacks, then a rollback: back to what was served before that push (version
+    # 4's model, version 2's), and the note names the pushed version, not the copy.
+    pushed(push(saved_model, destination, *sequential, "--force-new-version"))
+    assert rollback()["pushed_version"] == "6"
+    note = listed()[5]["rollback"]
+    assert (note["copy_of"], note["rolled_back_from"]) == (2, 5)
+    published = destination.versions()
+    assert without_note(published[6]) == crcs(keras_saved_model) and NOTE not in published[5]
+    # Retention counts the copies as versions like any other.
+    kept = pushed(push(keras_saved_model, destination, *sequential, "--force-new-version", "--keep-versions", "2"))
+    assert kept["removed_versions"] == [5, 4, 3, 2, 1]
+    assert sorted(destination.versions()) == [6, 7]
+
+
+def listed_text(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def test_a_model_that_is_not_blessed_writes_nothing(destination, saved_model, tmp_path):
