@@ -12,6 +12,9 @@ setup(
     long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
     long_description_content_type="text/markdown",
     packages=find_packages(include=["component", "component.*"]),
+    # Said outright, the flat layout lets an editable install put the checkout on sys.path instead of
+    # installing an import hook, which setuptools warns about at every `pip install -e .`.
+    package_dir={"": "."},
     python_requires=">=3.10",  # X | None annotations
     # The push path needs only these: no TensorFlow, no kfp, so the image stays slim.
     # google-cloud-storage 3 has the exceptions module and Client.api_endpoint the GCS store uses.

@@ -26,7 +26,7 @@ $PY -m component --model examples/model --model-blessing "$out/blessed" \
 
 step "4. Forced new version in the same second: the next number up, never a collision"
 $PY -m component --model examples/model --model-blessing "$out/blessed" \
-    --push-destination "$destination" --force-new-version true \
+    --push-destination "$destination" --force-new-version \
     --push-report "$out/push_report.md" >/dev/null
 echo "--- the push report ($out/push_report.md):"
 cat "$out/push_report.md"

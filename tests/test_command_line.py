@@ -73,3 +73,15 @@ def test_help_shows_the_subcommands_first_and_groups_the_options():
     assert sections[:4] == ["options:", "what to push, and where:",
                             "Vertex AI Model Registry and endpoints (with --vertex-model):", "where to record the push:"]
     assert "vertex_" not in result.stdout.split("examples:")[0]
+
+
+def test_sizes_and_removed_versions_read_the_same_in_the_log_and_in_list(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    common = ("--model", str(saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL")
+    assert run_cli(*common).returncode == 0
+    second = run_cli(*common, "--force-new-version", "--keep-versions", "1")
+    assert "removed version 1 from" in second.stderr and "removed versions" not in second.stderr
+    listed = run_cli("list", "--push-destination", str(base))
+    megabytes = listed.stdout.splitlines()[1].split()[4]
+    assert f"files, {megabytes} MB in" in second.stderr
+    assert listed.stderr == ""  # a listing is its own answer: no "Done in" line after it

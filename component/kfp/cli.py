@@ -187,7 +187,7 @@ def _list(argv: Sequence[str]) -> int:
     print(f"{'version':>12}  {'modified (UTC)':19}  {'files':>5}  {'MB':>9}  {'complete':8}  what")
     for i in infos:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(i.modified))
-        what = i.rollback.text() if i.rollback is not None else "pushed"
+        what = i.rollback.text() if i.rollback is not None else "pushed" if i.complete else "-"
         print(f"{i.version:>12}  {when:19}  {i.files:>5}  {i.bytes / 1e6:>9.2f}  {'yes' if i.complete else 'NO':8}  {what}")
     if not infos:
         log.info("No versions at %s.", args.push_destination)

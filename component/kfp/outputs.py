@@ -92,7 +92,7 @@ def json_record(outcome: Outcome, pushed_model: OutputArtifact | None = None) ->
     record = dict(metadata(outcome))
     record["model"] = outcome.model_uri
     record["blessings"] = {r.input_name: {"verdict": r.verdict.value, "evidence": r.evidence} for r in outcome.readings}
-    if pushed_model is not None:
+    if pushed_model is not None and outcome.published is not None:  # not pushed: no archive copy either
         record["pushed_model"] = pushed_model.uri
     if outcome.published is not None:
         p = outcome.published

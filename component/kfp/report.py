@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from component.push.outcome import Outcome
+from component.push.retention import versions_text
 from component.runtime.progress import rate
 from component.savedmodel.inspect import TensorSpec, signature_line, tensor_text
 from component.vertex.target import Registration
@@ -39,7 +40,7 @@ def markdown(outcome: Outcome) -> str:
         if p.reused:
             lines += ["", f"Version {p.version} already held exactly this model, so no new version was made."]
         if p.removed:
-            lines += ["", "Retention removed versions " + ", ".join(map(str, p.removed)) + "."]
+            lines += ["", f"Retention removed {versions_text(p.removed)}."]
     if outcome.registration is not None:
         lines += ["", "## Vertex AI Model Registry", ""] + _vertex_lines(outcome.registration)
     return "\n".join(lines) + "\n"
@@ -77,10 +78,10 @@ def text_summary(outcome: Outcome) -> list[str]:
     p = outcome.published
     if p is not None:
         lines.append(
-            f"  {p.uri}: {p.files} files, {p.bytes / 1e6:.1f} MB in {p.seconds:.2f} s ({rate(p.bytes, p.seconds)})"
+            f"  {p.uri}: {p.files} files, {p.bytes / 1e6:.2f} MB in {p.seconds:.2f} s ({rate(p.bytes, p.seconds)})"
         )
         if p.removed:
-            lines.append("  retention removed versions " + ", ".join(map(str, p.removed)))
+            lines.append(f"  retention removed {versions_text(p.removed)}")
     r = outcome.registration
     if r is not None:
         lines.append(f"  Vertex AI: {r.model_version} ({'reused' if r.reused else 'registered'}"

@@ -60,7 +60,7 @@ def _publish(base: ServingBase, model: Model, destination: Destination, clock: C
         progress.done()
     published = Published(version, base.version_uri(version), len(model.files), model.total_bytes, progress.seconds)
     log.info(
-        "Published version %d at %s: %d files, %.1f MB in %.2f s (%s).",
+        "Published version %d at %s: %d files, %.2f MB in %.2f s (%s).",
         version, published.uri, published.files, published.bytes / 1e6, published.seconds,
         rate(published.bytes, published.seconds),
     )

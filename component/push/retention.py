@@ -1,6 +1,7 @@
 """Keep only the newest versions at a base, once the new one stands."""
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 
 from component.errors import Interrupted, PusherError
@@ -27,6 +28,11 @@ def retain_after(base: ServingBase, keep: int, published: Published) -> Publishe
         return replace(published, retention_error=str(exc))
 
 
+def versions_text(versions: Sequence[int]) -> str:
+    """"version 3" or "versions 3, 2", as a sentence needs it."""
+    return ("version " if len(versions) == 1 else "versions ") + ", ".join(map(str, versions))
+
+
 def _retain(base: ServingBase, keep: int, pushed: int) -> tuple[int, ...]:
     """Delete complete versions beyond the `keep` newest, and the remains of dead pushes; never the
     one just pushed, and never an incomplete one a live push may be filling right now."""
@@ -38,8 +44,8 @@ def _retain(base: ServingBase, keep: int, pushed: int) -> tuple[int, ...]:
     for version in doomed + remains:
         base.delete_version(version)
     if doomed:
-        log.info("Retention (keep_versions=%d): removed versions %s from %s.", keep, ", ".join(map(str, doomed)), base.uri)
+        log.info("Retention (keep_versions=%d): removed %s from %s.", keep, versions_text(doomed), base.uri)
     if remains:
-        log.info("Removed incomplete versions %s from %s: remains of pushes that died, untouched for a lease "
-                 "period.", ", ".join(map(str, remains)), base.uri)
+        log.info("Removed incomplete %s from %s: remains of pushes that died, untouched for a lease "
+                 "period.", versions_text(remains), base.uri)
     return tuple(sorted(doomed + remains, reverse=True))

@@ -105,7 +105,7 @@ def test_retention_keeps_the_newest_n(saved_model, tmp_path):
     record = result.record
     assert record["pushed_version"] == "6" and record["removed_versions"] == [4, 3, 2]
     assert sorted(p.name for p in base.iterdir()) == sorted([".hidden", "assets-not-a-version", "1", "5", "6"])
-    assert "Retention (keep_versions=2): removed versions 4, 3, 2" in result.stderr
+    assert "Retention (--keep-versions 2): removed versions 4, 3, 2" in result.stderr
 
 
 # --- list and rollback --------------------------------------------------------------------
@@ -120,8 +120,9 @@ def test_list_versions(saved_model, other_model, tmp_path):
     assert [(v["version"], v["complete"]) for v in listed] == [(1, True), (2, True), (7, False)]
     assert listed[0]["files"] == len([f for f in saved_model.rglob("*") if f.is_file()])
     table = run_cli("list", "--push-destination", str(base)).stdout.splitlines()
-    assert table[0].split() == ["version", "modified", "(UTC)", "files", "MB", "complete"]
-    assert table[-1].split()[0] == "7" and table[-1].split()[-1] == "NO"
+    assert table[0].split() == ["version", "modified", "(UTC)", "files", "MB", "complete", "what"]
+    assert table[-1].split()[0] == "7" and table[-1].split()[-2:] == ["NO", "-"]
+    assert [line.split()[-1] for line in table[1:3]] == ["pushed", "pushed"]
 
 
 def test_rollback_republishes_the_previous_version(saved_model, other_model, tmp_path):

@@ -52,6 +52,7 @@ def test_not_blessed_writes_nothing_and_succeeds(saved_model, tmp_path):
     assert result.returncode == 0
     assert record["pushed"] == 0 and record["pushed_version"] == "" and "NOT blessed" in record["reason"]
     assert not (tmp_path / "serving").exists() and not (tmp_path / "pushed").exists()
+    assert "pushed_model" not in record  # no archive copy was made, so none is named
     assert "Decision: NOT pushed" in result.stderr
 
 
