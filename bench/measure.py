@@ -3,11 +3,13 @@ exit, its peak RSS read from wait4."""
 
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,3 +80,44 @@ def print_aligned(table: list[list[str]]) -> None:
         print("  ".join(cell.rjust(w) if j >= 3 else cell.ljust(w) for j, (cell, w) in enumerate(zip(line, widths))))
         if i == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def spread(values: Sequence[float], digits: int = 2) -> str:
+    """The median, and the range when the values differ: "1.03 [0.98-1.10]"."""
+    low, mid, high = min(values), statistics.median(values), max(values)
+    text = f"{mid:.{digits}f}"
+    return text if f"{low:.{digits}f}" == f"{high:.{digits}f}" else f"{text} [{low:.{digits}f}-{high:.{digits}f}]"
+
+
+def print_machine() -> None:
+    """When and where: a benchmark result means nothing without them."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}: {os.cpu_count()} x {cpu}, "
+          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at the start")
+
+
+def print_floor(repeats: int) -> None:
+    """What no push can go below on this machine: starting the interpreter, and starting the command
+    (the interpreter plus importing it, with nothing pushed)."""
+    floors = {
+        "the interpreter's start (python -c pass)": [sys.executable, "-c", "pass"],
+        "the command's start (python -m component --version)": [sys.executable, "-m", "component", "--version"],
+    }
+    for what, command in floors.items():
+        print(f"floor: {what}: {spread([measure(command, {})[0] for _ in range(repeats)], 3)} s")
+
+
+def print_passes(passes: list[list[Row]]) -> None:
+    """Every row over the passes: the median of each pass's median, and their range."""
+    if len(passes) < 2:
+        return
+    print(f"\nOver {len(passes)} passes: median [lowest-highest] of the passes' medians.\n")
+    table = [["case", "to", "method", "s", "x baseline", "window s"]]
+    for first in passes[0]:
+        same = [r for rows in passes for r in rows if (r.case, r.to, r.method) == (first.case, first.to, first.method)]
+        ratios = "  ".join(f"{spread([r.ratios[b] for r in same])} {b}" for b in first.ratios if b != first.method)
+        windows = [r.window_s for r in same if r.window_s is not None]
+        table.append([first.case, first.to, first.method, spread([r.seconds for r in same]), ratios,
+                      spread(windows) if windows else "-"])
+    print_aligned(table)

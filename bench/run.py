@@ -6,7 +6,9 @@ Every measurement is its own process, timed from start to exit, its peak RSS rea
 push and the baselines pay the same interpreter start. Each GCS or S3 measurement gets a fresh
 emulator (they keep objects in memory, and slow down as they fill); each local one an empty
 directory, after a sync, so nobody pays for the previous run's writes. The median of REPEATS runs
-is shown.
+is shown. The whole set runs PASSES times (`--passes N`), and a last table gives each row's median
+and range over the passes, under the date, the machine and its floor (starting the interpreter),
+so that a number can be compared with another run of another day.
 """
 
 import resource
@@ -18,10 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import network, s3_rows
-from bench.measure import REPO, Row, measure, measure_costs, print_aligned, row, with_ratios
+from bench.measure import (
+    REPO, Row, measure, measure_costs, print_aligned, print_floor, print_machine, print_passes, row, with_ratios,
+)
 from tests.support.gcs_emulator import Emulator
 
 REPEATS = 5
+PASSES = 3
 BUCKET = "bench"
 MiB = 1024 * 1024
 PY = sys.executable
@@ -34,41 +39,60 @@ TARGETS = (  # (case, what, baseline, at least) from the GCS issue; local ones f
 RSS_LIMIT_MB = 250
 
 
-def main(parts: list[str]) -> None:
-    """`parts`: any of "gcs", "local", "network" (the GCS rows through bench/netline.py), "s3"; default all."""
-    parts = parts or ["gcs", "local", "network", "s3"]
+def main(argv: list[str]) -> None:
+    """`argv`: any of "gcs", "local", "network" (the GCS rows through bench/netline.py), "s3" (default
+    all), and `--passes N`."""
+    passes = PASSES
+    if "--passes" in argv:
+        at = argv.index("--passes")
+        passes, argv = int(argv[at + 1]), argv[:at] + argv[at + 2:]
+    parts = argv or ["gcs", "local", "network", "s3"]
+    print_machine()
     work = Path(tempfile.mkdtemp(prefix="model-pusher-bench-"))
     try:
         # An installed package has its bytecode compiled (pip does it); this checkout may not, and
         # with PYTHONDONTWRITEBYTECODE set every push would compile the package first (17 ms).
         subprocess.run([PY, "-m", "compileall", "-q", str(REPO / "component")], check=True)
+        print_floor(REPEATS)
         print(f"Building the benchmark models in {work} ...", file=sys.stderr)
         subprocess.run([PY, str(REPO / "bench" / "models.py"), str(work)], check=True)
-        cases = {"a": (work / "a", "300 x 1 MiB shards + 23 small files"), "b": (work / "b", "one 500 MiB shard")}
-        rows: list[Row] = []
-        for case, (model, _) in cases.items():
-            rows += gcs_rows(case, model) if "gcs" in parts else []
-            rows += local_rows(case, model, work / "serving") if "local" in parts else []
-        if "gcs" in parts:
-            # Peak RSS must not grow with the model: the same push with half the bytes, once.
-            rows.append(gcs_row("b/2", "push", work / "b-half", repeats=1))
-        if rows:
-            print_table(rows, cases)
-            print_targets(rows)
-        if "network" in parts:
-            slow, logged = network.rows({case: work / case for case in "acde"})
-            network.print_table(slow)
-            network.print_round_trips("c", logged, network.RTT_MS)
-            print()
-            network.print_targets(slow)
-        if "s3" in parts:
-            s3, logs = s3_rows.rows({case: work / case for case in ("a", "b", "b-half", "c")})
-            s3_rows.print_table(s3)
-            s3_rows.print_round_trips(logs)
-            print()
-            s3_rows.print_targets(s3)
+        results = []
+        for number in range(1, passes + 1):
+            print(f"\n=== pass {number} of {passes}")
+            results.append(one_pass(parts, work))
+        print_passes(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def one_pass(parts: list[str], work: Path) -> list[Row]:
+    """Every row of `parts` once, each the median of its runs; prints their tables and targets."""
+    cases = {"a": (work / "a", "300 x 1 MiB shards + 23 small files"), "b": (work / "b", "one 500 MiB shard")}
+    rows: list[Row] = []
+    for case, (model, _) in cases.items():
+        rows += gcs_rows(case, model) if "gcs" in parts else []
+        rows += local_rows(case, model, work / "serving") if "local" in parts else []
+    if "gcs" in parts:
+        # Peak RSS must not grow with the model: the same push with half the bytes, once.
+        rows.append(gcs_row("b/2", "push", work / "b-half", repeats=1))
+    if rows:
+        print_table(rows, cases)
+        print_targets(rows)
+    if "network" in parts:
+        slow, logged = network.rows({case: work / case for case in "acde"})
+        network.print_table(slow)
+        network.print_round_trips("c", logged, network.RTT_MS)
+        print()
+        network.print_targets(slow)
+        rows += slow
+    if "s3" in parts:
+        s3, logs = s3_rows.rows({case: work / case for case in ("a", "b", "b-half", "c")})
+        s3_rows.print_table(s3)
+        s3_rows.print_round_trips(logs)
+        print()
+        s3_rows.print_targets(s3)
+        rows += s3
+    return rows
 
 
 def gcs_rows(case: str, model: Path) -> list[Row]:
