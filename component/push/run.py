@@ -29,7 +29,7 @@ def run(request: PushRequest) -> Outcome:
     # even when the model would not have been pushed.
     # A model in the destination's own service is read through its API, so it is copied server-side.
     model = find_model(request.model, request.infra_blessing, request.destination.base)
-    log.info("Model to push: %s (from %s), %d files, %.1f MB.", model.root, model.origin, len(model.files), model.total_bytes / 1e6)
+    log.info("Model to push: %s (from %s), %d files, %.2f MB.", model.root, model.origin, len(model.files), model.total_bytes / 1e6)
     _check_locations(model, request)
     decision = decide(request.model_blessing, request.infra_blessing)
     if not decision.push:
