@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
@@ -232,6 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = COMMANDS.get(argv[0], _push) if argv else _push
     if command is not _push:
         argv = argv[1:]
+    try:
+        return _run(command, argv)
+    finally:  # a caller in the same process logs in its own words again
+        for handler in logging.getLogger().handlers:
+            for f in [f for f in handler.filters if isinstance(f, FlagNames)]:
+                handler.removeFilter(f)
+
+
+def _run(command: Callable[[Sequence[str]], int], argv: Sequence[str]) -> int:
     started = time.monotonic()
     try:
         settings.current()  # a bad environment variable stops the command before anything is written
