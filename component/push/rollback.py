@@ -7,7 +7,6 @@ takes an explicit version, and rolling back to the version the newest copy alrea
 likewise nothing to do."""
 
 import logging
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ class RolledBack:
 def rollback(destination: Destination, to_version: int | None) -> RolledBack:
     """Republish an older version as the newest, through the same staged, atomic path as a push,
     so model servers that serve the newest switch back to it."""
+    started = time.monotonic()
     base = open_base(destination.base)
     complete = [v for v in list_versions(base, read_notes=True) if v.complete]
     numbers = [v.version for v in complete]
@@ -42,7 +42,7 @@ def rollback(destination: Destination, to_version: int | None) -> RolledBack:
     newest = complete[-1]
     if to_version is None:
         if newest.rollback is not None:
-            return _unchanged(base, newest, f"the newest push was already rolled back: version {newest.version} "
+            return _unchanged(base, newest, started, f"the newest push was already rolled back: version {newest.version} "
                               f"is a {newest.rollback.text()}; give --to VERSION to go further back")
         target = complete[-2]
     else:
@@ -53,12 +53,14 @@ def rollback(destination: Destination, to_version: int | None) -> RolledBack:
         if target is newest:
             raise InputError(f"rollback: version {to_version} is already the newest version at {base.uri}")
         if newest.rollback is not None and newest.rollback.copy_of == _pushed_as(target):
-            return _unchanged(base, newest, f"already rolled back to version {to_version}: version "
+            return _unchanged(base, newest, started, f"already rolled back to version {to_version}: version "
                               f"{newest.version} is a {newest.rollback.text()}")
     log.info("Rolling back %s from version %d to version %d: republishing it as a new version.",
              base.uri, newest.version, target.version)
     source = base.version_model(target.version)
     note = RollbackNote(_pushed_as(target), newest.version, time.time())
+    import tempfile  # every push imports this module; only a rollback needs a temporary folder
+
     with tempfile.TemporaryDirectory(prefix="model-pusher-rollback-") as folder:
         published = push(with_note(source, note, Path(folder)), destination, reuse=False)
     return RolledBack(source, published, f"rolled back: republished {source.origin} as version {published.version}")
@@ -69,7 +71,8 @@ def _pushed_as(info: VersionInfo) -> int:
     return info.rollback.copy_of if info.rollback is not None else info.version
 
 
-def _unchanged(base: ServingBase, newest: VersionInfo, reason: str) -> RolledBack:
+def _unchanged(base: ServingBase, newest: VersionInfo, started: float, reason: str) -> RolledBack:
     log.info("Nothing to roll back at %s: %s.", base.uri, reason)
-    published = Published(newest.version, newest.uri, newest.files, newest.bytes, 0.0, reused=True)
+    published = Published(newest.version, newest.uri, newest.files, newest.bytes, time.monotonic() - started,
+                          reused=True)
     return RolledBack(base.version_model(newest.version), published, reason)
