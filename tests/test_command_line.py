@@ -2,10 +2,14 @@
 is wrong, on/off options work bare, and messages name inputs the way the user's interface does."""
 
 import json
+import re
+import subprocess
+import sys
 
 import pytest
 
-from conftest import run_cli
+from conftest import REPO, run_cli
+from component import __version__
 from test_hostile_inputs import executor_input, refused, tree
 
 
@@ -85,3 +89,12 @@ def test_sizes_and_removed_versions_read_the_same_in_the_log_and_in_list(saved_m
     megabytes = listed.stdout.splitlines()[1].split()[4]
     assert f"files, {megabytes} MB in" in second.stderr
     assert listed.stderr == ""  # a listing is its own answer: no "Done in" line after it
+
+
+def test_the_installed_command_runs_the_command():
+    """setup.py's console script, called as pip's wrapper calls it."""
+    module, function = re.search(r'"model-pusher=([\w.]+):(\w+)"', (REPO / "setup.py").read_text()).groups()
+    code = (f"import sys; sys.argv = ['/venv/bin/model-pusher', '--version']; "
+            f"from {module} import {function}; raise SystemExit({function}())")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout.strip()) == (0, f"model-pusher {__version__}"), result.stderr
