@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from conftest import REPO, run_cli
 from component import __version__
-from test_hostile_inputs import executor_input, refused, tree
+from tests.support.command import REPO, refused, run_cli, tree
+from tests.support.executor_inputs import artifact, executor_input
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -47,7 +47,7 @@ def test_messages_name_options_as_each_interface_does(saved_model, tmp_path):
     base = tmp_path / "serving"
     flags = run_cli("--model", str(saved_model), "--push-destination", str(base), "--keep-versions", "-1")
     refused(flags, "--keep-versions: must be 0 (keep all) or more, got -1")
-    doc = executor_input(saved_model, base, tmp_path)
+    doc = executor_input(tmp_path, {"model": artifact(saved_model)}, {"push_destination": str(base)})
     doc["inputs"]["parameterValues"]["keep_versions"] = -1
     kfp = run_cli("--executor-input", json.dumps(doc))
     line = refused(kfp, "keep_versions: must be 0 (keep all) or more, got -1")
