@@ -21,7 +21,8 @@ import pytest
 
 from component.runtime.checksums import b64_crc32c, crc32c_of_file
 from component.runtime.progress import Progress
-from component.stores import gcs, registry, s3
+from component import settings
+from component.stores import registry
 from component.stores.bucket import Bucket, HiddenUploads, PreconditionFailed
 from tests.support.buckets import point_at
 
@@ -44,9 +45,9 @@ class Store:
 STORES = [
     Store("gs", "gcs_bucket",
           lambda request: {"STORAGE_EMULATOR_HOST": request.getfixturevalue("gcs_emulator").url,
-                           gcs.RETRY_SECONDS_ENV: "3"},
+                           settings.GCS_RETRY_SECONDS_ENV: "3"},
           "gcs", hidden_uploads=False, file_conditions=False),
-    Store("s3", "s3_bucket", lambda request: {**request.getfixturevalue("s3_server").env(), s3.RETRY_SECONDS_ENV: "3"},
+    Store("s3", "s3_bucket", lambda request: {**request.getfixturevalue("s3_server").env(), settings.S3_RETRY_SECONDS_ENV: "3"},
           "s3", hidden_uploads=True, file_conditions=True),
 ]
 

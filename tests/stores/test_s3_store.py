@@ -41,7 +41,7 @@ def client_error(status: int, code: str, message: str, operation: str = "PutObje
 def test_errors_become_one_line_without_secrets(monkeypatch, raised, reason):
     for name in settings.S3_ENDPOINT_ENVS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv(s3.RETRY_SECONDS_ENV, raising=False)
+    monkeypatch.delenv(settings.S3_RETRY_SECONDS_ENV, raising=False)
     with pytest.raises(PublishError) as info, reported("push_destination: s3://b/m", PublishError,
                                                        "nothing was published"), s3.errors_translated("s3://b"):
         raise raised
