@@ -11,16 +11,29 @@ google.longrunning Operation, so the generated clients talk to it exactly as to 
     POST /v1/{name=projects/*/locations/*/models/*}:mergeVersionAliases    MergeVersionAliases
     POST /v1/{parent=projects/*/locations/*}/endpoints                     CreateEndpoint (operation)
     GET  /v1/{name=projects/*/locations/*/endpoints/*}                     GetEndpoint
+    PATCH /v1/{endpoint.name=projects/*/locations/*/endpoints/*}           UpdateEndpoint (updateMask)
     POST /v1/{endpoint=projects/*/locations/*/endpoints/*}:deployModel     DeployModel (operation)
     POST /v1/{endpoint=projects/*/locations/*/endpoints/*}:undeployModel   UndeployModel (operation)
     GET  /v1/ or /ui/{name=projects/*/locations/*/**/operations/*}         GetOperation (the REST
          operations client of aiplatform_v1 polls with the /ui/ prefix)
+    GET  /v1/ or /ui/{name=projects/*/locations/*/models/*}/operations     ListOperations (paged), and
+         the same under endpoints/*
 
 Service behaviours it assumes (from Vertex's API reference; where the real service differs, the
 pusher must not depend on the difference):
 - UploadModel with model_id creates the model (409 ALREADY_EXISTS if it exists); with parent_model
-  it adds the next version (404 if the model does not exist). The version exists when the
-  operation is done, not before. The operation is done at the first poll (`polls_to_finish`).
+  it adds the next version (404 if the model does not exist). The operation is done at the first
+  poll (`polls_to_finish`). Whether a version shows before its upload is done is not documented,
+  so both are served: with `list_unfinished=False` the version (and a new model) exists only once
+  the operation is done; with `list_unfinished=True` it is listed (GetModel, ListModelVersions)
+  from the upload on, and MergeVersionAliases and DeployModel refuse it (400 FAILED_PRECONDITION)
+  until it is done. Either way a model ID being created is taken: a second create answers 409.
+- An operation is named under the resource it works on (`models/ID/operations/N`, also while
+  the model is being created; `endpoints/ID/operations/N`), and ListOperations on that resource
+  lists it, done or not, with its metadata's type (UploadModelOperationMetadata, ...). Nothing
+  finishes an operation but polling it: one whose caller gave up or died stays unfinished until
+  someone polls it (GetOperation), which is how a retried step finds it. ListOperations on a
+  model that does not exist and has no operations answers 404.
   `artifact_uri` must be a gs:// directory holding saved_model.pb directly: with a GCS emulator
   given, the fake checks that object exists, and fails the operation (FAILED_PRECONDITION) if not.
   A container image is required (400).
@@ -33,7 +46,11 @@ pusher must not depend on the difference):
   key "0" means the model being deployed, the other keys must be deployed model IDs and the values
   must sum to 100 (400). An empty split gives the model 100% on an endpoint with no models and
   leaves the split unchanged otherwise. The deployed model's `model` is the model name without
-  `@VERSION`, and `model_version_id` says the version.
+  `@VERSION`, and `model_version_id` says the version. The version's `deployed_models` lists
+  where it is deployed (ListModelVersions and GetModel show it).
+- UpdateEndpoint with updateMask `traffic_split` replaces the split (the Vertex SDK's
+  Endpoint.update): keys must be deployed model IDs and the values sum to 100 (400); other fields
+  of the mask are ignored.
 - UndeployModel fails (400 FAILED_PRECONDITION) while the deployed model has traffic, unless the
   request's traffic_split takes it away; undeploying the last model empties the split.
 - Resource names are answered with the project as the client gave it (Vertex may answer with the
@@ -41,7 +58,8 @@ pusher must not depend on the difference):
 
 Injected faults: `fail(rpc, status, message)` answers the next call(s) of an RPC with an HTTP
 error in Google's JSON error format; `fail_operation(rpc, status, message)` makes the next
-operation of that RPC end with that error; `stall(rpc)` makes its operations never finish.
+operation of that RPC end with that error; `stall(rpc)` makes its operations never finish until
+`unstall(rpc)`.
 `calls` lists every request (RPC name, path) for tests to count.
 """
 
@@ -71,6 +89,8 @@ ROUTES = [  # (HTTP method, path regex, RPC)
     ("POST", rf"/v1/(?P<endpoint>{_LOC}/endpoints/{_SEG}):deployModel", "DeployModel"),
     ("POST", rf"/v1/(?P<endpoint>{_LOC}/endpoints/{_SEG}):undeployModel", "UndeployModel"),
     ("GET", rf"/v1/(?P<name>{_LOC}/endpoints/{_SEG})", "GetEndpoint"),
+    ("PATCH", rf"/v1/(?P<name>{_LOC}/endpoints/{_SEG})", "UpdateEndpoint"),
+    ("GET", rf"/(?:v1|ui)/(?P<name>{_LOC}/(?:models|endpoints)/{_SEG})/operations", "ListOperations"),
     ("GET", rf"/(?:v1|ui)/(?P<name>{_LOC}(?:/{_SEG}/{_SEG})?/operations/{_SEG})", "GetOperation"),
 ]
 HTTP_OF = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "PERMISSION_DENIED": 403, "NOT_FOUND": 404,
@@ -86,9 +106,10 @@ class ApiError(Exception):
 class FakeVertex:
     """`with FakeVertex(gcs_url) as vertex:` set MODEL_PUSHER_VERTEX_API_ENDPOINT to `vertex.url`."""
 
-    def __init__(self, gcs_url: str | None = None, polls_to_finish: int = 1) -> None:
+    def __init__(self, gcs_url: str | None = None, polls_to_finish: int = 1, list_unfinished: bool = False) -> None:
         self.gcs_url = gcs_url
         self.polls_to_finish = polls_to_finish
+        self.list_unfinished = list_unfinished
         self.models: dict[str, list[types.Model]] = {}  # model name -> its versions, oldest first
         self.endpoints: dict[str, types.Endpoint] = {}
         self.calls: list[tuple[str, str]] = []
@@ -96,6 +117,8 @@ class FakeVertex:
         self._faults: dict[str, list[tuple[str, str]]] = {}
         self._operation_faults: dict[str, list[tuple[str, str]]] = {}
         self._stalled: set[str] = set()
+        self._creating: set[str] = set()  # model names whose first upload is running
+        self._unfinished: set[tuple[str, str]] = set()  # (model name, version ID) still uploading
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -119,6 +142,9 @@ class FakeVertex:
 
     def stall(self, rpc: str) -> None:
         self._stalled.add(rpc)
+
+    def unstall(self, rpc: str) -> None:
+        self._stalled.discard(rpc)
 
     def count(self, rpc: str) -> int:
         return sum(1 for name, _ in self.calls if name == rpc)
@@ -195,8 +221,9 @@ class FakeVertex:
             raise ApiError("INVALID_ARGUMENT", f"artifact_uri {model.artifact_uri} is not a Cloud Storage URI.")
         if request.model_id:
             name = f"{parent}/models/{request.model_id}"
-            if name in self.models:
+            if name in self.models or name in self._creating:
                 raise ApiError("ALREADY_EXISTS", f"Model {name} already exists.")
+            self._creating.add(name)
         elif request.parent_model:
             name = request.parent_model
             if name not in self.models or not name.startswith(parent + "/"):
@@ -204,10 +231,7 @@ class FakeVertex:
         else:
             name = f"{parent}/models/{next(self._ids)}"
 
-        def finish() -> types.UploadModelResponse:
-            self._check_saved_model(model.artifact_uri)
-            if request.model_id and name in self.models:  # another upload made it meanwhile
-                raise ApiError("ALREADY_EXISTS", f"Model {name} already exists.")
+        def add_version() -> types.Model:
             versions = self.models.setdefault(name, [])
             version = types.Model.deserialize(types.Model.serialize(model))
             version.name = name
@@ -215,6 +239,26 @@ class FakeVertex:
             version.version_aliases = ["default"] if not versions else []
             versions.append(version)
             self._add_aliases(name, version, list(model.version_aliases))
+            return version
+
+        listed = None
+        if self.list_unfinished:
+            listed = add_version()
+            self._unfinished.add((name, listed.version_id))
+
+        def finish() -> types.UploadModelResponse:
+            self._creating.discard(name)
+            try:
+                self._check_saved_model(model.artifact_uri)
+            except ApiError:
+                if listed is not None:
+                    self.models[name].remove(listed)
+                    self._unfinished.discard((name, listed.version_id))
+                    if not self.models[name]:
+                        del self.models[name]
+                raise
+            version = listed or add_version()
+            self._unfinished.discard((name, version.version_id))
             return types.UploadModelResponse(model=name, model_version_id=version.version_id)
 
         return self._operation(name, "UploadModel", finish, types.UploadModelOperationMetadata())
@@ -240,6 +284,10 @@ class FakeVertex:
                 return name, v
         raise ApiError("NOT_FOUND", f"Model {ref} not found.")
 
+    def _ready(self, name: str, version: types.Model) -> None:
+        if (name, version.version_id) in self._unfinished:
+            raise ApiError("FAILED_PRECONDITION", f"Model {name}@{version.version_id} is still being uploaded.")
+
     def _GetModel(self, p, query, body) -> str:
         return types.Model.to_json(self._version(p["name"])[1])
 
@@ -257,6 +305,7 @@ class FakeVertex:
     def _MergeVersionAliases(self, p, query, body) -> str:
         request = types.MergeVersionAliasesRequest.from_json(body)
         name, version = self._version(p["name"])
+        self._ready(name, version)
         self._add_aliases(name, version, list(request.version_aliases))
         return types.Model.to_json(version)
 
@@ -294,10 +343,34 @@ class FakeVertex:
     def _GetEndpoint(self, p, query, body) -> str:
         return types.Endpoint.to_json(self._endpoint(p["name"]))
 
+    def _UpdateEndpoint(self, p, query, body) -> str:
+        endpoint = self._endpoint(p["name"])
+        update = types.Endpoint.from_json(body)
+        if "traffic_split" in query.get("updateMask", "").replace("trafficSplit", "traffic_split").split(","):
+            split = dict(update.traffic_split)
+            unknown = set(split) - {d.id for d in endpoint.deployed_models}
+            if unknown or (split and sum(split.values()) != 100):
+                raise ApiError("INVALID_ARGUMENT", f"Invalid traffic split {split} (unknown: {sorted(unknown)}).")
+            endpoint.traffic_split = {k: v for k, v in split.items() if v}
+        return types.Endpoint.to_json(endpoint)
+
+    def _ListOperations(self, p, query, body) -> str:
+        prefix = p["name"] + "/operations/"
+        names = [n for n in self._operations if n.startswith(prefix)]
+        if not names and p["name"] not in self.models and p["name"] not in self.endpoints:
+            raise ApiError("NOT_FOUND", f"{p['name']} not found.")
+        size = int(query.get("pageSize") or 10)
+        start = int(query.get("pageToken") or 0)
+        page = operations_pb2.ListOperationsResponse(operations=[self._operation_pb(n) for n in names[start:start + size]])
+        if start + size < len(names):
+            page.next_page_token = str(start + size)
+        return json_format.MessageToJson(page)
+
     def _DeployModel(self, p, query, body) -> str:
         request = types.DeployModelRequest.from_json(body)
         endpoint = self._endpoint(p["endpoint"])
         model_name, version = self._version(request.deployed_model.model)
+        self._ready(model_name, version)
         if request.deployed_model.dedicated_resources.min_replica_count < 1:
             raise ApiError("INVALID_ARGUMENT", "dedicated_resources.min_replica_count must be at least 1.")
         split = dict(request.traffic_split)
@@ -312,6 +385,8 @@ class FakeVertex:
             deployed = types.DeployedModel.deserialize(types.DeployedModel.serialize(request.deployed_model))
             deployed.id, deployed.model, deployed.model_version_id = deployed_id, model_name, version.version_id
             endpoint.deployed_models = [*endpoint.deployed_models, deployed]
+            version.deployed_models = [*version.deployed_models,
+                                       types.DeployedModelRef(endpoint=p["endpoint"], deployed_model_id=deployed_id)]
             if split:
                 new_split = {(deployed_id if k == "0" else k): v for k, v in split.items()}
             elif len(endpoint.deployed_models) == 1:
@@ -334,6 +409,10 @@ class FakeVertex:
                            f"{split[request.deployed_model_id]}% of the traffic.")
 
         def finish() -> types.UndeployModelResponse:
+            for versions in self.models.values():
+                for version in versions:
+                    version.deployed_models = [r for r in version.deployed_models
+                                               if r.deployed_model_id != request.deployed_model_id]
             endpoint.deployed_models = [d for d in endpoint.deployed_models if d.id != request.deployed_model_id]
             endpoint.traffic_split = {k: v for k, v in split.items() if v} if endpoint.deployed_models else {}
             return types.UndeployModelResponse()
@@ -359,7 +438,7 @@ def _handler(fake: FakeVertex) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = _serve
+        do_GET = do_POST = do_PATCH = _serve
 
         def log_message(self, *args) -> None:  # the tests read `calls`, not a log
             pass
