@@ -15,7 +15,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform_v1 import EndpointServiceClient, types
 
 from blessings import blessing
-from component.vertex.target import DEFAULT_SERVING_IMAGE
+from component.vertex.target import default_serving_image
 from component.vertex.deploy import split_traffic
 from conftest import REPO, run_cli
 from test_executor_input import artifact, executor_input
@@ -76,7 +76,7 @@ def test_first_push_creates_the_model_with_the_version_directory(saved_model, gc
                          "--vertex-labels", "team=search", env={"VERTEX_AI_PIPELINES_RUN_LABELS": run_labels}))
     (version,) = vertex.versions(MODEL)
     assert version.artifact_uri == record["pushed_destination"] == f"gs://{gcs_bucket}/serving/taxi/{record['pushed_version']}"
-    assert version.container_spec.image_uri == DEFAULT_SERVING_IMAGE
+    assert version.container_spec.image_uri == default_serving_image(REGION) == "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
     assert dict(version.labels) == {"team": "search", "vertex-ai-pipelines-run-billing-id": "1234"}
     assert sorted(version.version_aliases) == ["champion", "default"]
     assert record["vertex"]["model_version"] == f"{MODEL}@1" and record["vertex"]["reused"] is False
@@ -102,7 +102,8 @@ def test_a_second_version_takes_the_alias_from_the_first(saved_model, keras_save
     pushed(push(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion"))
     record = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion,candidate"))
     assert record["vertex"]["model_version"] == f"{MODEL}@2"
-    assert aliases(vertex) == {"1": ["default"], "2": ["candidate", "champion"]}
+    # `default` follows the newest version, as the Vertex SDK's upload moves it.
+    assert aliases(vertex) == {"1": [], "2": ["candidate", "champion", "default"]}
     first, second = vertex.versions(MODEL)
     assert first.artifact_uri != second.artifact_uri == record["pushed_destination"]
     assert vertex.count("UploadModel") == 2
@@ -170,7 +171,6 @@ def test_not_blessed_never_calls_vertex(saved_model, gcs_bucket, vertex, endpoin
     (["--vertex-min-replicas", "0", "--vertex-endpoint", "4242"], "vertex_min_replicas: must be 1 or more"),
     (["--vertex-max-replicas", "1", "--vertex-min-replicas", "2", "--vertex-endpoint", "4242"], "vertex_max_replicas: 1 is below"),
     (["--vertex-undeploy-previous", "true"], "vertex_undeploy_previous: is set to 'true' but vertex_endpoint is empty"),
-    (["--vertex-endpoint", "projects/test-project/locations/europe-west4/endpoints/1"], "the endpoint is in region europe-west4"),
     (["--vertex-region", "europe-west4", "--vertex-model", "projects/test-project/locations/us-central1/models/taxi"],
      "vertex_region: europe-west4 differs from the us-central1"),
     (["--vertex-model", "Taxi!"], "vertex_model: 'Taxi!' is not a model ID"),
@@ -221,10 +221,6 @@ def fault_service_agent(v):
     v.fail_operation("UploadModel", "FAILED_PRECONDITION", SERVICE_AGENT)
 
 
-def fault_no_endpoint(v):
-    v.fail("GetEndpoint", "NOT_FOUND", "Endpoint `projects/test-project/locations/us-central1/endpoints/4242` not found.")
-
-
 def fault_quota(v):
     v.fail("UploadModel", "RESOURCE_EXHAUSTED", "Quota exceeded for aiplatform.googleapis.com/upload_model_requests.")
 
@@ -242,14 +238,13 @@ def fault_stalled_upload(v):
 
 
 def fault_secret_in_message(v):
-    v.fail("GetModel", "PERMISSION_DENIED", "Denied for https://x.googleapis.com/v1/m?access_token=ya29.SECRET1 "
+    v.fail("MergeVersionAliases", "PERMISSION_DENIED", "Denied for https://x.googleapis.com/v1/m?access_token=ya29.SECRET1 "
            "(Authorization: Bearer ya29.SECRET2).")
 
 
 @pytest.mark.parametrize("fault, says", [
     (fault_upload_403, "permission denied: the pipeline's service account (or your credentials) needs roles/aiplatform.user"),
     (fault_service_agent, "the Vertex AI Service Agent (service-PROJECT_NUMBER@gcp-sa-aiplatform.iam.gserviceaccount.com) cannot read"),
-    (fault_no_endpoint, "not found (Vertex AI said: Endpoint `projects/test-project/locations/us-central1/endpoints/4242` not found.)"),
     (fault_quota, "quota exceeded in project test-project, region us-central1"),
     (fault_region, "region mismatch: the model's region is us-central1"),
     (fault_deploy_operation, "Vertex AI answered INTERNAL (Vertex AI said: Model server never became ready.)"),
@@ -257,8 +252,7 @@ def fault_secret_in_message(v):
     (fault_secret_in_message, "permission denied"),
 ])
 def test_a_vertex_failure_after_the_push_leaves_the_push_standing(saved_model, gcs_bucket, vertex, fault, says):
-    if fault is not fault_no_endpoint:
-        vertex.endpoints[f"{LOCATION}/endpoints/4242"] = types.Endpoint(name=f"{LOCATION}/endpoints/4242")
+    vertex.endpoints[f"{LOCATION}/endpoints/4242"] = types.Endpoint(name=f"{LOCATION}/endpoints/4242")
     fault(vertex)
     result = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242",
                   env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
@@ -303,7 +297,8 @@ def test_executor_input_writes_the_vertex_outputs(saved_model, gcs_bucket, verte
     assert result.returncode == 0, result.stderr
     out = json.loads((tmp_path / "executor_output.json").read_text())
     art = out["artifacts"]["registered_model"]["artifacts"][0]
-    assert art == {"name": "projects/p/artifacts/43", "uri": str(tmp_path / "registered_model"),
+    # GCPC's convention: the uri is the version's REST URL (KFP's launcher uploads nothing for it).
+    assert art == {"name": "projects/p/artifacts/43", "uri": f"https://{REGION}-aiplatform.googleapis.com/v1/{MODEL}@1",
                    "metadata": {"resourceName": f"{MODEL}@1"}}
     assert out["parameterValues"]["vertex_model_version"] == f"{MODEL}@1"
     assert out["parameterValues"]["vertex_deployed_endpoint"] == endpoint
@@ -370,3 +365,178 @@ def test_a_stop_while_waiting_for_vertex_says_the_version_was_published(saved_mo
         process.kill()
     assert "was published; then the step was stopped by SIGTERM" in rest and "Traceback" not in rest
     assert len(json.loads(_list(gcs_bucket, vertex))) == 1  # the version stands
+
+
+# --- a retry while the first attempt's operation still runs (issue 17, item 1) ----------------------
+
+@pytest.mark.parametrize("listed", [False, True], ids=["unfinished-version-not-listed", "unfinished-version-listed"])
+@pytest.mark.parametrize("existing_versions", [0, 1], ids=["first-push", "second-version"])
+def test_a_retry_waits_for_the_upload_the_first_attempt_gave_up_on(saved_model, keras_saved_model, gcs_bucket,
+                                                                    gcs_emulator, listed, existing_versions):
+    with FakeVertex(gcs_emulator.url, list_unfinished=listed) as vertex:
+        if existing_versions:
+            pushed(push(keras_saved_model, gcs_bucket, vertex))
+        vertex.stall("UploadModel")
+        first = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+        assert first.returncode == 1 and "did not finish within 2 s" in first.stderr
+        vertex.unstall("UploadModel")  # the upload keeps running after the attempt gave up, then finishes
+        again = pushed(push(saved_model, gcs_bucket, vertex))
+        uri = json.loads(first.stdout)["pushed_destination"]
+        assert again["pushed_destination"] == uri and again["vertex"]["reused"] is True
+        assert [v.artifact_uri for v in vertex.versions(MODEL)].count(uri) == 1  # one directory, one version
+        assert vertex.count("UploadModel") == existing_versions + 1
+        assert again["vertex"]["model_version"] == f"{MODEL}@{existing_versions + 1}"
+        assert "default" in aliases(vertex)[str(existing_versions + 1)]
+
+
+def test_a_retry_waits_for_the_deployment_the_first_attempt_gave_up_on(saved_model, gcs_bucket, vertex, endpoint):
+    vertex.stall("DeployModel")
+    first = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+                 env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    assert first.returncode == 1 and "did not finish within 2 s" in first.stderr
+    vertex.unstall("DeployModel")
+    again = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    assert vertex.count("DeployModel") == 1 and again["vertex"]["deployed_now"] is False
+    assert deployed(vertex, endpoint) == {"1": (again["vertex"]["deployed_model_id"], 100)}
+
+
+# --- re-running changes what the user changed (item 2) -----------------------------------------------
+
+def test_a_rerun_promotes_a_canary_and_undeploys_the_previous_version(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
+    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    canary = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+                         "--vertex-traffic-percentage", "10"))
+    promoted = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+                           "--vertex-traffic-percentage", "100", "--vertex-undeploy-previous", "true"))
+    new_id = canary["vertex"]["deployed_model_id"]
+    assert promoted["reused"] == 1 and promoted["vertex"]["deployed_model_id"] == new_id
+    assert promoted["vertex"]["traffic_split"] == {new_id: 100}
+    assert promoted["vertex"]["undeployed"] == [first["vertex"]["deployed_model_id"]]
+    assert deployed(vertex, endpoint) == {"2": (new_id, 100)}
+    assert vertex.count("DeployModel") == 2 and vertex.count("UpdateEndpoint") == 1
+
+
+def test_a_retry_with_the_same_share_leaves_the_split_alone(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
+    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    for _ in range(2):
+        pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-traffic-percentage", "10"))
+    assert sorted(share for _, share in deployed(vertex, endpoint).values()) == [10, 90]
+    assert vertex.count("UpdateEndpoint") == 0
+
+
+# --- `default` follows the newest version (item 3) ---------------------------------------------------
+
+def test_default_stays_where_it_is_when_asked(saved_model, keras_saved_model, gcs_bucket, vertex):
+    pushed(push(saved_model, gcs_bucket, vertex))
+    record = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-default-version", "false"))
+    assert aliases(vertex) == {"1": ["default"], "2": []} and record["vertex"]["aliases"] == []
+
+
+# --- retention and the registry (item 4) --------------------------------------------------------------
+
+def test_retention_keeps_the_directories_of_versions_vertex_uses(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
+    def listed() -> list[int]:
+        return sorted(v["version"] for v in json.loads(_list(gcs_bucket, vertex)))
+
+    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    canary = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+                         "--vertex-traffic-percentage", "10", "--keep-versions", "1"))
+    assert canary["removed_versions"] == [] and len(listed()) == 2  # version 1 still serves 90%: it stays
+    promoted = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+                           "--vertex-undeploy-previous", "true", "--keep-versions", "1"))
+    # Undeployed, and `default` moved to version 2: nothing in Vertex reads version 1 any more.
+    assert promoted["removed_versions"] == [int(first["pushed_version"])] and listed() == [int(canary["pushed_version"])]
+
+
+def test_retention_keeps_a_version_holding_an_alias(saved_model, keras_saved_model, gcs_bucket, vertex):
+    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion"))
+    second = pushed(push(keras_saved_model, gcs_bucket, vertex, "--keep-versions", "1"))
+    assert second["removed_versions"] == []
+    versions = [v["version"] for v in json.loads(_list(gcs_bucket, vertex))]
+    assert int(first["pushed_version"]) in versions and len(versions) == 2
+
+
+# --- checked before pushing (item 5) ---------------------------------------------------------------
+
+def test_labels_as_vertex_states_them(saved_model, gcs_bucket, vertex):
+    record = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-labels", f"équipe=recherche,note={'x' * 63},チーム=検索"))
+    assert dict(vertex.versions(MODEL)[0].labels) == {"équipe": "recherche", "note": "x" * 63, "チーム": "検索"}
+    assert record["vertex"]["model_version"] == f"{MODEL}@1"
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--vertex-labels", f"note={'x' * 64}"], {}, "vertex_labels: note=" + "x" * 64 + " is not a label: a value has at most 63"),
+    (["--vertex-labels", "a=1,b=2,c=3,d=4,e=5"], {"VERTEX_AI_PIPELINES_RUN_LABELS": json.dumps({f"run-{i}": "x" for i in range(60)})},
+     "the version would have 65 labels; Vertex AI allows 64"),
+])
+def test_labels_vertex_would_refuse_are_refused_before_the_push(saved_model, gcs_bucket, vertex, args, env, message):
+    result = push(saved_model, gcs_bucket, vertex, *args, env=env)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.calls == []
+
+
+def test_a_malformed_run_label_is_dropped_with_a_warning(saved_model, gcs_bucket, vertex):
+    run_labels = json.dumps({"vertex-ai-pipelines-run-billing-id": "1234", "Bad Key": "x", "ok": 5})
+    pushed(push(saved_model, gcs_bucket, vertex, env={"VERTEX_AI_PIPELINES_RUN_LABELS": run_labels}))
+    assert dict(vertex.versions(MODEL)[0].labels) == {"vertex-ai-pipelines-run-billing-id": "1234"}
+
+
+def test_a_numeric_model_that_does_not_exist_is_refused_before_the_push(saved_model, gcs_bucket, vertex):
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-model", "1234567")
+    assert result.returncode == 2, result.stderr
+    assert "vertex_model: there is no model 1234567 in projects/test-project/locations/us-central1" in result.stderr
+    assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.count("UploadModel") == 0
+
+
+def fault_model_403(v):
+    v.fail("GetModel", "PERMISSION_DENIED", "Permission 'aiplatform.models.get' denied.")
+
+
+def fault_endpoint_403(v):
+    v.fail("GetEndpoint", "PERMISSION_DENIED", "Permission 'aiplatform.endpoints.get' denied.")
+
+
+def fault_no_endpoint(v):
+    del v.endpoints[f"{LOCATION}/endpoints/4242"]
+
+
+@pytest.mark.parametrize("fault, code, says", [
+    (fault_model_403, 1, "vertex_model: reading projects/test-project/locations/us-central1/models/taxi before pushing "
+                         "failed: permission denied"),
+    (fault_endpoint_403, 1, "vertex_endpoint: reading projects/test-project/locations/us-central1/endpoints/4242 before "
+                            "pushing failed: permission denied"),
+    (fault_no_endpoint, 2, "vertex_endpoint: there is no endpoint projects/test-project/locations/us-central1/endpoints/4242"),
+])
+def test_what_vertex_refuses_to_read_fails_the_step_before_the_push(saved_model, gcs_bucket, vertex, endpoint, fault, code, says):
+    fault(vertex)
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint)
+    assert result.returncode == code, result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and says in errors[0] and "Traceback" not in result.stderr, result.stderr
+    if code == 1:
+        assert "nothing was published" in errors[0]
+    assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.count("UploadModel") == 0
+
+
+def test_an_endpoint_in_another_region_is_asked_not_refused(saved_model, gcs_bucket, vertex):
+    other = "projects/test-project/locations/europe-west4/endpoints/77"
+    vertex.endpoints[other] = types.Endpoint(name=other)
+    record = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", other))
+    assert record["vertex"]["endpoint"] == other and deployed(vertex, other) == {"1": (record["vertex"]["deployed_model_id"], 100)}
+
+
+# --- defaults (item 6) -------------------------------------------------------------------------------
+
+def test_the_default_serving_image_comes_from_the_registry_of_the_region(saved_model, gcs_bucket, vertex):
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-region", "europe-west4")
+    pushed(result)
+    (version,) = vertex.versions("projects/test-project/locations/europe-west4/models/taxi")
+    assert version.container_spec.image_uri == "europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+    # The test models are written by a newer TensorFlow than the prebuilt image runs.
+    assert "but the serving image europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest runs TensorFlow 2.15" in result.stderr
+
+
+def test_no_tensorflow_warning_for_another_image(saved_model, gcs_bucket, vertex):
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-serving-image", "example.com/my/server:1")
+    pushed(result)
+    assert "runs TensorFlow" not in result.stderr

@@ -7,6 +7,7 @@ anonymous credentials to MODEL_PUSHER_VERTEX_API_ENDPOINT when it is set (tests,
 """
 
 import concurrent.futures
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -15,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.api_core import exceptions as api_exceptions
+from google.api_core import operation as api_operation
 from google.api_core import retry as api_retry
 from google.api_core.client_options import ClientOptions
 from google.api_core.future import polling
 from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials
-from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient
+from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient, types
+from google.longrunning import operations_pb2
 
 from component.errors import PublishError
 from component.vertex.target import VertexTarget
@@ -39,6 +42,8 @@ READ_RETRY = api_retry.Retry(
 )
 USER_ROLE = "roles/aiplatform.user"
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Clients:
@@ -49,15 +54,19 @@ class Clients:
 
 def clients(target: VertexTarget) -> Clients:
     # REST everywhere: the transport the tests exercise against the fake is the one used on Vertex.
-    if target.api_endpoint:
-        where = target.api_endpoint
-        options = {"credentials": AnonymousCredentials()}
-    else:
-        where = f"https://{target.region}-aiplatform.googleapis.com"
-        options = {}  # Application Default Credentials
-    options.update(transport="rest", client_options=ClientOptions(api_endpoint=where))
+    # Each service is asked in the region of what it serves: an endpoint may be in another region
+    # than the model.
+    def options(region: str) -> dict[str, Any]:
+        if target.api_endpoint:
+            return {"credentials": AnonymousCredentials(), "transport": "rest",
+                    "client_options": ClientOptions(api_endpoint=target.api_endpoint)}
+        return {"transport": "rest",  # Application Default Credentials
+                "client_options": ClientOptions(api_endpoint=f"https://{region}-aiplatform.googleapis.com")}
+
+    where = target.api_endpoint or f"https://{target.region}-aiplatform.googleapis.com"
+    endpoint_region = target.endpoint_name.split("/")[3] if target.endpoint_name else target.region
     with vertex_errors(f"connecting to Vertex AI at {where}", target):
-        return Clients(ModelServiceClient(**options), EndpointServiceClient(**options), where)
+        return Clients(ModelServiceClient(**options(target.region)), EndpointServiceClient(**options(endpoint_region)), where)
 
 
 def operation_seconds() -> float:
@@ -74,6 +83,43 @@ def wait(operation: Any, what: str) -> Any:
             f"{what} did not finish within {bound:.0f} s (operation {operation.operation.name}); it may "
             f"still finish, and a retried step will find what it made (${OPERATION_SECONDS_ENV} sets the bound)"
         ) from None
+
+
+def wait_for_earlier(client: ModelServiceClient | EndpointServiceClient, name: str, rpc: str) -> int:
+    """Wait for the unfinished `rpc` operations (UploadModel, DeployModel) on the resource `name`:
+    an earlier attempt of this step may have given up on one, or died, while it kept running, and
+    what it makes must be found, not made twice. Their metadata does not say what they upload or
+    deploy, so every such operation on the resource is waited for. Returns how many there were."""
+    running = [op for op in _operations(client, name) if not op.done and _rpc_of(op) == rpc]
+    for op in running:
+        log.info("Vertex AI: waiting for %s operation %s on %s, started earlier (by an earlier attempt of this "
+                 "step, or another push), before looking for what it made.", rpc, op.name, name)
+        future = api_operation.from_gapic(op, client.transport.operations_client, getattr(types, f"{rpc}Response"))
+        try:
+            wait(future, f"the earlier {rpc} operation {op.name}")
+        except api_exceptions.GoogleAPICallError as exc:  # that attempt failed: this one tries again
+            log.info("Vertex AI: the earlier %s operation %s failed (%s).", rpc, op.name, _clean(exc.message))
+    return len(running)
+
+
+def _operations(client: ModelServiceClient | EndpointServiceClient, name: str) -> Iterator[operations_pb2.Operation]:
+    token = ""
+    while True:
+        try:
+            page = client.list_operations(
+                operations_pb2.ListOperationsRequest(name=name, page_token=token), retry=READ_RETRY, timeout=CALL_TIMEOUT,
+            )
+        except api_exceptions.NotFound:  # a model that does not exist yet has no operations
+            return
+        yield from page.operations
+        token = page.next_page_token
+        if not token:
+            return
+
+
+def _rpc_of(op: operations_pb2.Operation) -> str:
+    # type.googleapis.com/google.cloud.aiplatform.v1.UploadModelOperationMetadata -> UploadModel
+    return op.metadata.type_url.rsplit(".", 1)[-1].removesuffix("OperationMetadata")
 
 
 @contextmanager

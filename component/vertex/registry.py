@@ -1,9 +1,11 @@
 """Register a published version in the Vertex AI Model Registry.
 
 The version directory itself (gs://.../<version>, with saved_model.pb at its top) becomes a new
-version of the registry model; the first push creates the model with that ID. A retried or re-run
-step finds the registry version whose artifact_uri is this directory and reuses it, so KFP's
-retries never register a model twice.
+version of the registry model; the first push creates the model with that ID. One directory is
+registered once: before uploading, the step waits for the model's unfinished uploads (an earlier
+attempt of this step may have given up on one, or died, while it kept running), then looks for a
+version whose artifact_uri is this directory and reuses it. The new version takes `default`
+(unless vertex_default_version is false), as the Vertex SDK's upload does.
 """
 
 import logging
@@ -11,7 +13,7 @@ import logging
 from google.api_core import exceptions as api_exceptions
 from google.cloud.aiplatform_v1 import types
 
-from component.vertex.client import CALL_TIMEOUT, READ_RETRY, Clients, vertex_errors, wait
+from component.vertex.client import CALL_TIMEOUT, READ_RETRY, Clients, vertex_errors, wait, wait_for_earlier
 from component.vertex.target import Registration, VertexTarget
 
 log = logging.getLogger(__name__)
@@ -20,21 +22,46 @@ log = logging.getLogger(__name__)
 def register(api: Clients, target: VertexTarget, version_uri: str, version: int) -> Registration:
     """Register `version_uri` as a version of target's model (or find it registered) with its aliases."""
     with vertex_errors(f"vertex_model: registering {version_uri} as a version of {target.model_name}", target):
-        parent = _existing_model(api, target)
-        found = _version_of(api, target, version_uri) if parent is not None else None
+        parent, found = _find(api, target, version_uri)
+        if found is None:
+            try:
+                version_id = _upload(api, target, parent, version_uri, version)
+            except api_exceptions.AlreadyExists:
+                # The model was created meanwhile: by another push, or by an earlier attempt of this
+                # step whose upload of this very directory may still be running.
+                parent, found = _find(api, target, version_uri)
+                version_id = found.version_id if found is not None else _upload(api, target, parent, version_uri, version)
         if found is not None:
             version_id = found.version_id
             log.info(
-                "Vertex AI: version %s of %s already registers %s (a retried step): reusing it.",
+                "Vertex AI: version %s of %s already registers %s (made by an earlier attempt): reusing it.",
                 version_id, target.model_name, version_uri,
             )
-        else:
-            try:
-                version_id = _upload(api, target, parent, version_uri, version)
-            except api_exceptions.AlreadyExists:  # another push created the model meanwhile
-                version_id = _upload(api, target, _existing_model(api, target), version_uri, version)
-        aliases = _apply_aliases(api, target, version_id, found)
+        aliases = _apply_aliases(api, target, version_id)
     return Registration(f"{target.model_name}@{version_id}", version_id, found is not None, aliases)
+
+
+def versions_in_use(api: Clients, target: VertexTarget) -> set[str]:
+    """The artifact_uris (without a trailing /) of the model's versions that are deployed anywhere,
+    deployed on vertex_endpoint, or hold an alias: Vertex may read them again (a redeploy, a
+    rollback, a replica restarting), so retention must leave their directories alone."""
+    with vertex_errors(f"keep_versions: reading which versions of {target.model_name} Vertex AI uses", target):
+        versions = list(api.models.list_model_versions(name=target.model_name, retry=READ_RETRY, timeout=CALL_TIMEOUT))
+        on_endpoint: set[str] = set()
+        if target.endpoint_name:
+            endpoint = api.endpoints.get_endpoint(name=target.endpoint_name, retry=READ_RETRY, timeout=CALL_TIMEOUT)
+            on_endpoint = {d.model_version_id for d in endpoint.deployed_models
+                           if d.model.partition("@")[0].split("/")[-1] == target.model_id}
+    return {v.artifact_uri.rstrip("/") for v in versions
+            if v.deployed_models or v.version_aliases or v.version_id in on_endpoint}
+
+
+def _find(api: Clients, target: VertexTarget, version_uri: str) -> tuple[types.Model | None, types.Model | None]:
+    """(the model or None, its version registering `version_uri` or None), once no upload to the
+    model is running: a version may not be listed, or not be usable, before its upload finished."""
+    wait_for_earlier(api.models, target.model_name, "UploadModel")
+    parent = _existing_model(api, target)
+    return parent, (_version_of(api, target, version_uri) if parent is not None else None)
 
 
 def _existing_model(api: Clients, target: VertexTarget) -> types.Model | None:
@@ -71,13 +98,13 @@ def _upload(api: Clients, target: VertexTarget, parent: types.Model | None, vers
     return response.model_version_id
 
 
-def _apply_aliases(api: Clients, target: VertexTarget, version_id: str, found: types.Model | None) -> tuple[str, ...]:
-    """Give the version its aliases (Vertex moves each from the version that held it); returns all
-    the aliases the version has afterwards."""
-    if not target.aliases:
-        return tuple(found.version_aliases) if found is not None else _aliases_now(api, target, version_id)
+def _apply_aliases(api: Clients, target: VertexTarget, version_id: str) -> tuple[str, ...]:
+    """Give the version its aliases, `default` included unless told not to (Vertex moves each from
+    the version that held it); returns all the aliases the version has afterwards."""
+    if not target.wanted_aliases:
+        return _aliases_now(api, target, version_id)
     merged = api.models.merge_version_aliases(
-        name=f"{target.model_name}@{version_id}", version_aliases=list(target.aliases),
+        name=f"{target.model_name}@{version_id}", version_aliases=list(target.wanted_aliases),
         retry=READ_RETRY, timeout=CALL_TIMEOUT,
     )
     log.info("Vertex AI: version %s now has aliases %s.", version_id, ", ".join(merged.version_aliases))
