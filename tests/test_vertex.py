@@ -174,6 +174,8 @@ def test_not_blessed_never_calls_vertex(saved_model, gcs_bucket, vertex, endpoin
     (["--vertex-region", "europe-west4", "--vertex-model", "projects/test-project/locations/us-central1/models/taxi"],
      "vertex_region: europe-west4 differs from the us-central1"),
     (["--vertex-model", "Taxi!"], "vertex_model: 'Taxi!' is not a model ID"),
+    (["--vertex-endpoint", "projects/test-project/locations/evil.example#/endpoints/1"],
+     "vertex_endpoint: 'projects/test-project/locations/evil.example#/endpoints/1' does not name"),
     (["--vertex-region", "moon"], "vertex_region: 'moon' is not a Vertex AI region"),
 ])
 def test_bad_vertex_options_are_refused_before_anything_is_written(saved_model, gcs_bucket, vertex, gcs_emulator, args, message):
@@ -518,8 +520,11 @@ def test_what_vertex_refuses_to_read_fails_the_step_before_the_push(saved_model,
     assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.count("UploadModel") == 0
 
 
-def test_an_endpoint_in_another_region_is_asked_not_refused(saved_model, gcs_bucket, vertex):
-    other = "projects/test-project/locations/europe-west4/endpoints/77"
+@pytest.mark.parametrize("other", [
+    "projects/test-project/locations/europe-west4/endpoints/77",  # the docs allow a model in another location
+    "projects/123456789/locations/us-central1/endpoints/77",  # the project's number may be the same project
+])
+def test_an_endpoint_named_with_another_region_or_project_is_asked_not_refused(saved_model, gcs_bucket, vertex, other):
     vertex.endpoints[other] = types.Endpoint(name=other)
     record = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", other))
     assert record["vertex"]["endpoint"] == other and deployed(vertex, other) == {"1": (record["vertex"]["deployed_model_id"], 100)}

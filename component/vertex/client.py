@@ -164,8 +164,8 @@ def _reason(exc: Exception, target: VertexTarget) -> str:
         return f"not found (Vertex AI said: {said})"
     if re.search(r"\b(region|location)s?\b", said, re.IGNORECASE) and exc.code in (400, 412):
         return (
-            f"region mismatch: the model's region is {target.region} (vertex_region); its bucket and "
-            f"endpoint must be there too (Vertex AI said: {said})"
+            f"region mismatch: the model's region is {target.region} (vertex_region); Vertex AI refused the "
+            f"location of its bucket or endpoint (Vertex AI said: {said})"
         )
     status = exc.grpc_status_code.name if exc.grpc_status_code is not None else exc.code
     return f"Vertex AI answered {status} (Vertex AI said: {said})"

@@ -132,8 +132,11 @@ def parse_vertex_options(
     if endpoint:
         # An endpoint named with another project or region is not refused on its text: a project
         # number may be the model's project, and a deployed model may live in another location.
-        # Vertex is asked before the push (vertex.registry.check) and its answer is mapped.
+        # Vertex is asked before the push (vertex.check) and its answer is mapped.
         e_project, e_region, endpoint_id = _resource("vertex_endpoint", endpoint, "endpoints", _ENDPOINT_ID)
+        # The region names the host the endpoint is asked at: nothing but a region may be there.
+        if e_project and not re.fullmatch(_PROJECT, e_project) or e_region and not _REGION.fullmatch(e_region):
+            raise InputError(f"vertex_endpoint: {endpoint!r} does not name a Google Cloud project and a Vertex AI region")
         endpoint_name = f"projects/{e_project or project}/locations/{e_region or region}/endpoints/{endpoint_id}"
     else:
         _refuse_without("vertex_endpoint", values, defaults, _ENDPOINT_OPTIONS)
