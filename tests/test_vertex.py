@@ -391,6 +391,15 @@ def test_a_retry_waits_for_the_upload_the_first_attempt_gave_up_on(saved_model, 
         assert "default" in aliases(vertex)[str(existing_versions + 1)]
 
 
+def test_a_create_answered_already_exists_looks_for_the_directory_before_adding_a_version(saved_model, gcs_bucket, vertex):
+    first = pushed(push(saved_model, gcs_bucket, vertex))
+    # A service that does not show the model yet: the retry creates it, and is told it exists.
+    vertex.fail("GetModel", "NOT_FOUND", f"Model {MODEL} not found.", times=2)
+    again = pushed(push(saved_model, gcs_bucket, vertex))
+    assert again["vertex"]["reused"] is True and again["vertex"]["model_version"] == first["vertex"]["model_version"]
+    assert [v.version_id for v in vertex.versions(MODEL)] == ["1"] and vertex.count("UploadModel") == 2
+
+
 def test_a_retry_waits_for_the_deployment_the_first_attempt_gave_up_on(saved_model, gcs_bucket, vertex, endpoint):
     vertex.stall("DeployModel")
     first = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,

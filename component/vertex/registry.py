@@ -26,7 +26,7 @@ def register(api: Clients, target: VertexTarget, version_uri: str, version: int)
         if found is None:
             try:
                 version_id = _upload(api, target, parent, version_uri, version)
-            except api_exceptions.AlreadyExists:
+            except api_exceptions.Conflict:  # ALREADY_EXISTS: REST answers 409, the base class
                 # The model was created meanwhile: by another push, or by an earlier attempt of this
                 # step whose upload of this very directory may still be running.
                 parent, found = _find(api, target, version_uri)
