@@ -33,7 +33,7 @@ pusher must not depend on the difference):
   lists it, done or not, with its metadata's type (UploadModelOperationMetadata, ...). Nothing
   finishes an operation but polling it: one whose caller gave up or died stays unfinished until
   someone polls it (GetOperation), which is how a retried step finds it. ListOperations on a
-  model that does not exist and has no operations answers 404.
+  model or endpoint that does not exist and has no operations answers 404.
   `artifact_uri` must be a gs:// directory holding saved_model.pb directly: with a GCS emulator
   given, the fake checks that object exists, and fails the operation (FAILED_PRECONDITION) if not.
   A container image is required (400).
