@@ -28,15 +28,15 @@ pusher must not depend on the difference):
   the operation is done; with `list_unfinished=True` it is listed (GetModel, ListModelVersions)
   from the upload on, and MergeVersionAliases and DeployModel refuse it (400 FAILED_PRECONDITION)
   until it is done. Either way a model ID being created is taken: a second create answers 409.
+  `artifact_uri` must be a gs:// directory holding saved_model.pb directly: with a GCS emulator
+  given, the fake checks that object exists, and fails the operation (FAILED_PRECONDITION) if not.
+  A container image is required (400).
 - An operation is named under the resource it works on (`models/ID/operations/N`, also while
   the model is being created; `endpoints/ID/operations/N`), and ListOperations on that resource
   lists it, done or not, with its metadata's type (UploadModelOperationMetadata, ...). Nothing
   finishes an operation but polling it: one whose caller gave up or died stays unfinished until
   someone polls it (GetOperation), which is how a retried step finds it. ListOperations on a
   model or endpoint that does not exist and has no operations answers 404.
-  `artifact_uri` must be a gs:// directory holding saved_model.pb directly: with a GCS emulator
-  given, the fake checks that object exists, and fails the operation (FAILED_PRECONDITION) if not.
-  A container image is required (400).
 - The first version of a model gets the alias `default`; later versions get none by themselves.
 - An alias lives on one version: MergeVersionAliases (or upload's version_aliases) moves it from
   the version that held it; `-alias` removes it; `default` cannot be removed (400).
