@@ -9,11 +9,13 @@ google.longrunning Operation, so the generated clients talk to it exactly as to 
     GET  /v1/{name=projects/*/locations/*/models/*}                        GetModel (ID, ID@VERSION, ID@ALIAS)
     GET  /v1/{name=projects/*/locations/*/models/*}:listVersions           ListModelVersions (paged)
     POST /v1/{name=projects/*/locations/*/models/*}:mergeVersionAliases    MergeVersionAliases
+    PATCH /v1/{model.name=projects/*/locations/*/models/*}                 UpdateModel (updateMask)
     POST /v1/{parent=projects/*/locations/*}/endpoints                     CreateEndpoint (operation)
     GET  /v1/{name=projects/*/locations/*/endpoints/*}                     GetEndpoint
     PATCH /v1/{endpoint.name=projects/*/locations/*/endpoints/*}           UpdateEndpoint (updateMask)
     POST /v1/{endpoint=projects/*/locations/*/endpoints/*}:deployModel     DeployModel (operation)
     POST /v1/{endpoint=projects/*/locations/*/endpoints/*}:undeployModel   UndeployModel (operation)
+    POST /v1/{endpoint=projects/*/locations/*/endpoints/*}:mutateDeployedModel  MutateDeployedModel (operation)
     GET  /v1/ or /ui/{name=projects/*/locations/*/**/operations/*}         GetOperation (the REST
          operations client of aiplatform_v1 polls with the /ui/ prefix)
     GET  /v1/ or /ui/{name=projects/*/locations/*/models/*}/operations     ListOperations (paged), and
@@ -40,6 +42,12 @@ pusher must not depend on the difference):
 - The first version of a model gets the alias `default`; later versions get none by themselves.
 - An alias lives on one version: MergeVersionAliases (or upload's version_aliases) moves it from
   the version that held it; `-alias` removes it; `default` cannot be removed (400).
+- A version's `version_create_time` (and a new model's `create_time`) is when its upload was accepted.
+- UpdateModel on `ID@VERSION` with updateMask `labels` replaces that version's labels (other mask
+  fields are ignored; the fake keeps no model-level labels apart from the versions').
+- MutateDeployedModel changes only `dedicated_resources.min_replica_count` and `.max_replica_count`
+  (the fields its docs list that the pusher sets), as named in updateMask; min must stay >= 1 (400);
+  404 for a deployed model not on the endpoint. It is an operation.
 - GetModel on a model name answers its `default` version; on `ID@VERSION` or `ID@ALIAS`, that one.
   Every version's `name` is the model's name (without @), its `version_id` a decimal string.
 - DeployModel: `dedicated_resources.min_replica_count` must be >= 1 (400). In `traffic_split` the
@@ -60,10 +68,11 @@ Injected faults: `fail(rpc, status, message)` answers the next call(s) of an RPC
 error in Google's JSON error format; `fail_operation(rpc, status, message)` makes the next
 operation of that RPC end with that error; `stall(rpc)` makes its operations never finish until
 `unstall(rpc)`.
-`calls` lists every request (RPC name, path) for tests to count.
+`calls` lists every request (RPC name, path) for tests to count, `bodies` their bodies.
 """
 
 import itertools
+from datetime import datetime, timezone
 import json
 import re
 import threading
@@ -85,9 +94,11 @@ ROUTES = [  # (HTTP method, path regex, RPC)
     ("GET", rf"/v1/(?P<name>{_LOC}/models/{_SEG}):listVersions", "ListModelVersions"),
     ("POST", rf"/v1/(?P<name>{_LOC}/models/{_SEG}):mergeVersionAliases", "MergeVersionAliases"),
     ("GET", rf"/v1/(?P<name>{_LOC}/models/{_SEG})", "GetModel"),
+    ("PATCH", rf"/v1/(?P<name>{_LOC}/models/{_SEG})", "UpdateModel"),
     ("POST", rf"/v1/(?P<parent>{_LOC})/endpoints", "CreateEndpoint"),
     ("POST", rf"/v1/(?P<endpoint>{_LOC}/endpoints/{_SEG}):deployModel", "DeployModel"),
     ("POST", rf"/v1/(?P<endpoint>{_LOC}/endpoints/{_SEG}):undeployModel", "UndeployModel"),
+    ("POST", rf"/v1/(?P<endpoint>{_LOC}/endpoints/{_SEG}):mutateDeployedModel", "MutateDeployedModel"),
     ("GET", rf"/v1/(?P<name>{_LOC}/endpoints/{_SEG})", "GetEndpoint"),
     ("PATCH", rf"/v1/(?P<name>{_LOC}/endpoints/{_SEG})", "UpdateEndpoint"),
     ("GET", rf"/(?:v1|ui)/(?P<name>{_LOC}/(?:models|endpoints)/{_SEG})/operations", "ListOperations"),
@@ -113,6 +124,7 @@ class FakeVertex:
         self.models: dict[str, list[types.Model]] = {}  # model name -> its versions, oldest first
         self.endpoints: dict[str, types.Endpoint] = {}
         self.calls: list[tuple[str, str]] = []
+        self.bodies: list[tuple[str, str]] = []  # (RPC name, request body) in the order of `calls`
         self._operations: dict[str, dict[str, Any]] = {}
         self._faults: dict[str, list[tuple[str, str]]] = {}
         self._operation_faults: dict[str, list[tuple[str, str]]] = {}
@@ -163,6 +175,7 @@ class FakeVertex:
             return 404, _error_json("NOT_FOUND", f"no route for {method} {path}")
         with self._lock:
             self.calls.append((rpc, path))
+            self.bodies.append((rpc, body))
             try:
                 if self._faults.get(rpc):
                     raise ApiError(*self._faults[rpc].pop(0))
@@ -231,11 +244,14 @@ class FakeVertex:
         else:
             name = f"{parent}/models/{next(self._ids)}"
 
+        accepted = datetime.now(timezone.utc)
+
         def add_version() -> types.Model:
             versions = self.models.setdefault(name, [])
             version = types.Model.deserialize(types.Model.serialize(model))
             version.name = name
             version.version_id = str(len(versions) + 1)
+            version.version_create_time = version.create_time = accepted
             version.version_aliases = ["default"] if not versions else []
             versions.append(version)
             self._add_aliases(name, version, list(model.version_aliases))
@@ -307,6 +323,13 @@ class FakeVertex:
         name, version = self._version(p["name"])
         self._ready(name, version)
         self._add_aliases(name, version, list(request.version_aliases))
+        return types.Model.to_json(version)
+
+    def _UpdateModel(self, p, query, body) -> str:
+        update = types.Model.from_json(body)
+        name, version = self._version(p["name"])
+        if "labels" in query.get("updateMask", "").split(","):
+            version.labels = dict(update.labels)
         return types.Model.to_json(version)
 
     def _add_aliases(self, name: str, version: types.Model, aliases: list[str]) -> None:
@@ -397,6 +420,25 @@ class FakeVertex:
             return types.DeployModelResponse(deployed_model=deployed)
 
         return self._operation(p["endpoint"], "DeployModel", finish, types.DeployModelOperationMetadata())
+
+    def _MutateDeployedModel(self, p, query, body) -> str:
+        request = types.MutateDeployedModelRequest.from_json(body)
+        endpoint = self._endpoint(p["endpoint"])
+        deployed = next((d for d in endpoint.deployed_models if d.id == request.deployed_model.id), None)
+        if deployed is None:
+            raise ApiError("NOT_FOUND", f"Deployed model {request.deployed_model.id} not found on {p['endpoint']}.")
+        paths = set(request.update_mask.paths)
+        wanted = request.deployed_model.dedicated_resources
+        if "dedicated_resources.min_replica_count" in paths and wanted.min_replica_count < 1:
+            raise ApiError("INVALID_ARGUMENT", "dedicated_resources.min_replica_count must be at least 1.")
+
+        def finish() -> types.MutateDeployedModelResponse:
+            for field in ("min_replica_count", "max_replica_count"):
+                if f"dedicated_resources.{field}" in paths:
+                    setattr(deployed.dedicated_resources, field, getattr(wanted, field))
+            return types.MutateDeployedModelResponse(deployed_model=deployed)
+
+        return self._operation(p["endpoint"], "MutateDeployedModel", finish, types.MutateDeployedModelOperationMetadata())
 
     def _UndeployModel(self, p, query, body) -> str:
         request = types.UndeployModelRequest.from_json(body)
