@@ -48,8 +48,8 @@ def _retain(base: ServingBase, keep: int, pushed: int, in_use: InUse) -> tuple[i
     kept = [v for v in beyond if base.version_uri(v).rstrip("/") in used]
     doomed = [v for v in beyond if v not in kept]
     if kept:
-        log.info("Retention (keep_versions=%d): keeping versions %s, which Vertex AI still uses (deployed, or "
-                 "holding an alias).", keep, ", ".join(map(str, kept)))
+        log.info("Retention (keep_versions=%d): keeping versions %s, which the Vertex AI registry model may still "
+                 "read.", keep, ", ".join(map(str, kept)))
     remains = [i.version for i in infos
                if not i.complete and i.version != pushed and base.abandoned(i.version, i.modified)]
     for version in doomed + remains:

@@ -9,11 +9,14 @@ version whose artifact_uri is this directory and reuses it. The new version take
 """
 
 import logging
+from datetime import datetime, timedelta, timezone
 
 from google.api_core import exceptions as api_exceptions
 from google.cloud.aiplatform_v1 import types
 
-from component.vertex.client import CALL_TIMEOUT, READ_RETRY, Clients, vertex_errors, wait, wait_for_earlier
+from component.vertex.client import (
+    CALL_TIMEOUT, READ_RETRY, Clients, operation_seconds, vertex_errors, wait, wait_for_earlier,
+)
 from component.vertex.target import Registration, VertexTarget
 
 log = logging.getLogger(__name__)
@@ -42,9 +45,11 @@ def register(api: Clients, target: VertexTarget, version_uri: str, version: int)
 
 
 def versions_in_use(api: Clients, target: VertexTarget) -> set[str]:
-    """The artifact_uris (without a trailing /) of the model's versions that are deployed anywhere,
-    deployed on vertex_endpoint, or hold an alias: Vertex may read them again (a redeploy, a
-    rollback, a replica restarting), so retention must leave their directories alone."""
+    """The artifact_uris (without a trailing /) of vertex_model's versions in its region that are
+    deployed anywhere, deployed on vertex_endpoint, hold an alias, or were created less than one
+    operation bound ago: Vertex may read them again (a redeploy, a rollback, a replica restarting),
+    and a version that new may be in the middle of its own push's DeployModel, which the registry
+    does not show yet. Other models, and this model ID in other regions, are not asked."""
     with vertex_errors(f"keep_versions: reading which versions of {target.model_name} Vertex AI uses", target):
         versions = list(api.models.list_model_versions(name=target.model_name, retry=READ_RETRY, timeout=CALL_TIMEOUT))
         on_endpoint: set[str] = set()
@@ -52,8 +57,19 @@ def versions_in_use(api: Clients, target: VertexTarget) -> set[str]:
             endpoint = api.endpoints.get_endpoint(name=target.endpoint_name, retry=READ_RETRY, timeout=CALL_TIMEOUT)
             on_endpoint = {d.model_version_id for d in endpoint.deployed_models
                            if d.model.partition("@")[0].split("/")[-1] == target.model_id}
-    return {v.artifact_uri.rstrip("/") for v in versions
-            if v.deployed_models or v.version_aliases or v.version_id in on_endpoint}
+    recent = datetime.now(timezone.utc) - timedelta(seconds=operation_seconds())
+    used = {v.artifact_uri.rstrip("/") for v in versions
+            if v.deployed_models or v.version_aliases or v.version_id in on_endpoint or _created(v) > recent}
+    log.info("Retention keeps the directories of the registry versions of %s that are deployed, hold an alias "
+             "or were created in the last %.0f s; other registry models, and this model in other regions, are not "
+             "asked (feed one registry model from one base).", target.model_name, operation_seconds())
+    return used
+
+
+def _created(version: types.Model) -> datetime:
+    # A version the service shows without its creation time counts as new: kept rather than lost.
+    when = version.version_create_time or version.create_time
+    return when if when else datetime.now(timezone.utc)
 
 
 def _find(api: Clients, target: VertexTarget, version_uri: str) -> tuple[types.Model | None, types.Model | None]:
