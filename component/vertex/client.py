@@ -10,6 +10,7 @@ import concurrent.futures
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,30 +74,34 @@ def operation_seconds() -> float:
     return float(os.environ.get(OPERATION_SECONDS_ENV, DEFAULT_OPERATION_SECONDS))
 
 
-def wait(operation: Any, what: str) -> Any:
-    """The operation's result, or a PublishError when it fails or outlasts the bound."""
-    bound = operation_seconds()
+def wait(operation: Any, what: str, bound: float | None = None) -> Any:
+    """The operation's result, or a PublishError when it fails or outlasts `bound` seconds (default:
+    the operation bound)."""
+    bound = operation_seconds() if bound is None else max(bound, 0.0)
     try:
         return operation.result(timeout=bound, polling=polling.DEFAULT_POLLING.with_timeout(bound))
     except concurrent.futures.TimeoutError:
         raise PublishError(
-            f"{what} did not finish within {bound:.0f} s (operation {operation.operation.name}); it may "
-            f"still finish, and a retried step will find what it made (${OPERATION_SECONDS_ENV} sets the bound)"
+            f"{what} did not finish within {operation_seconds():.0f} s (operation {operation.operation.name}); it "
+            f"may still finish, and a retried step will find what it made (${OPERATION_SECONDS_ENV} sets the bound)"
         ) from None
 
 
-def wait_for_earlier(client: ModelServiceClient | EndpointServiceClient, name: str, rpc: str) -> int:
-    """Wait for the unfinished `rpc` operations (UploadModel, DeployModel) on the resource `name`:
-    an earlier attempt of this step may have given up on one, or died, while it kept running, and
-    what it makes must be found, not made twice. Their metadata does not say what they upload or
-    deploy, so every such operation on the resource is waited for. Returns how many there were."""
-    running = [op for op in _operations(client, name) if not op.done and _rpc_of(op) == rpc]
+def wait_for_earlier(client: ModelServiceClient | EndpointServiceClient, name: str, *rpcs: str) -> int:
+    """Wait for the unfinished `rpcs` operations (UploadModel, DeployModel, UndeployModel) on the
+    resource `name`: an earlier attempt of this step may have given up on one, or died, while it
+    kept running, and what it makes must be found, not made (or undone) twice. Their metadata does
+    not say what they upload or deploy, so every such operation on the resource is waited for, all
+    within one operation bound. Returns how many there were."""
+    running = [op for op in _operations(client, name) if not op.done and _rpc_of(op) in rpcs]
+    deadline = time.monotonic() + operation_seconds()
     for op in running:
+        rpc = _rpc_of(op)
         log.info("Vertex AI: waiting for %s operation %s on %s, started earlier (by an earlier attempt of this "
-                 "step, or another push), before looking for what it made.", rpc, op.name, name)
+                 "step, or another push), before looking for what it did.", rpc, op.name, name)
         future = api_operation.from_gapic(op, client.transport.operations_client, getattr(types, f"{rpc}Response"))
         try:
-            wait(future, f"the earlier {rpc} operation {op.name}")
+            wait(future, f"the earlier {rpc}", deadline - time.monotonic())
         except api_exceptions.GoogleAPICallError as exc:  # that attempt failed: this one tries again
             log.info("Vertex AI: the earlier %s operation %s failed (%s).", rpc, op.name, _clean(exc.message))
     return len(running)

@@ -25,7 +25,8 @@ NEW_MODEL_KEY = "0"  # in a DeployModel traffic split: the model being deployed
 def deploy(api: Clients, target: VertexTarget, registration: Registration) -> Registration:
     doing = f"vertex_endpoint: deploying {registration.model_version} to {target.endpoint_name}"
     with vertex_errors(doing, target):
-        wait_for_earlier(api.endpoints, target.endpoint_name, "DeployModel")
+        # An earlier attempt's undeploy or replica change still running would otherwise be issued again.
+        wait_for_earlier(api.endpoints, target.endpoint_name, "DeployModel", "UndeployModel", "MutateDeployedModel")
         endpoint = _endpoint(api, target)
         already = next((d for d in endpoint.deployed_models if _is_version(d, target, registration.version_id)), None)
         if already is not None:
