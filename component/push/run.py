@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from component.errors import InputError, PublishError
+from component.errors import InputError, Interrupted, PublishError
 from component.model import Model
 from component.push.archive import archive
 from component.push.gate import decide
@@ -90,10 +90,15 @@ def _on_vertex(target: VertexTarget, api: "Clients", outcome: Outcome) -> Outcom
         outcome = replace(outcome, registration=register(api, target, published.uri, published.version))
         if target.endpoint_name:
             outcome = replace(outcome, registration=deploy(api, target, outcome.registration))
-    except PublishError as exc:  # a stop (Interrupted) passes: it has its own exit code and line
+    except PublishError as exc:
         raise AfterPublishError(
             f"{exc}; version {published.version} WAS published at {published.uri} and stays published",
             outcome=outcome,
+        ) from None
+    except Interrupted as exc:  # a reused version was not published by this process: say it stands
+        raise AfterPublishError(
+            f"stopped by {exc.signal_name} while registering in Vertex AI; version {published.version} WAS "
+            f"published at {published.uri} and stays published", exc.exit_code, outcome=outcome,
         ) from None
     return outcome
 

@@ -7,12 +7,12 @@ only Vertex can answer (an endpoint in another project or region than the model,
 """
 
 import logging
+import time
 
 from google.api_core import exceptions as api_exceptions
 
 from component.errors import InputError, PublishError
-from component.runtime.parallel import in_parallel
-from component.vertex.client import CALL_TIMEOUT, READ_RETRY, Clients, vertex_errors
+from component.vertex.client import CALL_TIMEOUT, READ_RETRY, Clients, in_threads, vertex_errors
 from component.vertex.target import VertexTarget
 
 log = logging.getLogger(__name__)
@@ -21,11 +21,13 @@ log = logging.getLogger(__name__)
 def check_before_push(api: Clients, target: VertexTarget) -> None:
     """InputError when vertex_model or vertex_endpoint names nothing that can be used; PublishError
     (nothing published) when Vertex cannot be asked or refuses to answer."""
-    tasks = [lambda: _check_model(api, target)]
+    # Both reads share one budget: each request may take only what is left of it.
+    deadline = time.monotonic() + CALL_TIMEOUT
+    tasks = [lambda: _check_model(api, target, deadline)]
     if target.endpoint_name:
-        tasks.append(lambda: _check_endpoint(api, target))
+        tasks.append(lambda: _check_endpoint(api, target, deadline))
     try:
-        in_parallel(tasks)
+        in_threads(tasks)
     except PublishError as exc:
         raise PublishError(f"{exc}; nothing was published") from None
 
@@ -44,10 +46,15 @@ def warn_if_newer_tensorflow(target: VertexTarget, written_by: str) -> None:
         )
 
 
-def _check_model(api: Clients, target: VertexTarget) -> None:
+def _within(deadline: float) -> dict:
+    left = max(deadline - time.monotonic(), 1.0)
+    return {"retry": READ_RETRY.with_timeout(left), "timeout": left}
+
+
+def _check_model(api: Clients, target: VertexTarget, deadline: float) -> None:
     with vertex_errors(f"vertex_model: reading {target.model_name} before pushing", target):
         try:
-            api.models.get_model(name=target.model_name, retry=READ_RETRY, timeout=CALL_TIMEOUT)
+            api.models.get_model(name=target.model_name, **_within(deadline))
         except api_exceptions.NotFound:
             if target.is_vertex_id:
                 raise InputError(
@@ -57,10 +64,10 @@ def _check_model(api: Clients, target: VertexTarget) -> None:
             log.info("Vertex AI: %s does not exist yet; the first push creates it.", target.model_name)
 
 
-def _check_endpoint(api: Clients, target: VertexTarget) -> None:
+def _check_endpoint(api: Clients, target: VertexTarget, deadline: float) -> None:
     with vertex_errors(f"vertex_endpoint: reading {target.endpoint_name} before pushing", target):
         try:
-            api.endpoints.get_endpoint(name=target.endpoint_name, retry=READ_RETRY, timeout=CALL_TIMEOUT)
+            api.endpoints.get_endpoint(name=target.endpoint_name, **_within(deadline))
         except api_exceptions.NotFound:
             raise InputError(
                 f"vertex_endpoint: there is no endpoint {target.endpoint_name}; create it first, or check its "

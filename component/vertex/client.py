@@ -10,8 +10,9 @@ import concurrent.futures
 import logging
 import os
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient
 from google.longrunning import operations_pb2
 
 from component.errors import PublishError
+from component.runtime import stopping
 from component.vertex.target import VertexTarget
 
 # Every operation wait is bounded; a deployment may take a quarter of an hour on Vertex.
@@ -105,6 +107,29 @@ def wait_for_earlier(client: ModelServiceClient | EndpointServiceClient, name: s
         except api_exceptions.GoogleAPICallError as exc:  # that attempt failed: this one tries again
             log.info("Vertex AI: the earlier %s operation %s failed (%s).", rpc, op.name, _clean(exc.message))
     return len(running)
+
+
+def in_threads(tasks: Sequence[Callable[[], None]]) -> None:
+    """Run `tasks` at once and raise the first failure. The threads are daemons and the caller
+    polls: a stop (Interrupted, raised in the main thread) leaves at once, without waiting for a
+    request that hangs, which runtime.parallel's pool would join before the process could exit."""
+    failures: list[BaseException] = []
+
+    def run(task: Callable[[], None]) -> None:
+        try:
+            task()
+        except BaseException as exc:  # handed to the caller's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(task,), daemon=True) for task in tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive() and not failures:
+            thread.join(0.1)
+            stopping.check()
+    if failures:
+        raise failures[0]
 
 
 def _operations(client: ModelServiceClient | EndpointServiceClient, name: str) -> Iterator[operations_pb2.Operation]:
