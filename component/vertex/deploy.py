@@ -35,6 +35,7 @@ def deploy(api: Clients, target: VertexTarget, registration: Registration) -> Re
                 registration.version_id, target.endpoint_name, already.id,
             )
             deployed_id = already.id
+            _apply_resources(api, target, already)
             _give_share(api, target, endpoint, deployed_id)
         else:
             deployed_id = _deploy(api, target, registration, dict(endpoint.traffic_split))
@@ -66,6 +67,31 @@ def split_traffic(current: Mapping[str, int], percent: int) -> dict[str, int]:
 
 def _endpoint(api: Clients, target: VertexTarget) -> types.Endpoint:
     return api.endpoints.get_endpoint(name=target.endpoint_name, retry=READ_RETRY, timeout=CALL_TIMEOUT)
+
+
+def _apply_resources(api: Clients, target: VertexTarget, deployed: types.DeployedModel) -> None:
+    """A re-run asks for what it asks now: replica counts can change on a deployed model
+    (MutateDeployedModel); its machine type cannot, so a different one is a warning, not silence."""
+    have = deployed.dedicated_resources
+    if have.machine_spec.machine_type != target.machine_type:
+        log.warning(
+            "vertex_machine_type: deployed model %s runs on %s, and a deployed model's machine type cannot change, "
+            "so %s is not used; publish a new version with force_new_version=true.",
+            deployed.id, have.machine_spec.machine_type, target.machine_type,
+        )
+    had = (have.min_replica_count, have.max_replica_count or have.min_replica_count)
+    wanted = (target.min_replicas, target.max_replicas or target.min_replicas)
+    if had == wanted:
+        return
+    log.info("Vertex AI: deployed model %s has %d-%d replicas; changing them to the %d-%d asked.", deployed.id, *had, *wanted)
+    resources = types.DedicatedResources(min_replica_count=wanted[0], max_replica_count=wanted[1])
+    operation = api.endpoints.mutate_deployed_model(
+        endpoint=target.endpoint_name, deployed_model=types.DeployedModel(id=deployed.id, dedicated_resources=resources),
+        update_mask=field_mask_pb2.FieldMask(paths=["dedicated_resources.min_replica_count",
+                                                    "dedicated_resources.max_replica_count"]),
+        timeout=CALL_TIMEOUT,
+    )
+    wait(operation, f"changing the replicas of deployed model {deployed.id}")
 
 
 def _give_share(api: Clients, target: VertexTarget, endpoint: types.Endpoint, deployed_id: str) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from google.api_core import exceptions as api_exceptions
 from google.cloud.aiplatform_v1 import types
+from google.protobuf import field_mask_pb2
 
 from component.vertex.client import (
     CALL_TIMEOUT, READ_RETRY, Clients, operation_seconds, vertex_errors, wait, wait_for_earlier,
@@ -40,6 +41,7 @@ def register(api: Clients, target: VertexTarget, version_uri: str, version: int)
                 "Vertex AI: version %s of %s already registers %s (made by an earlier attempt): reusing it.",
                 version_id, target.model_name, version_uri,
             )
+            _apply_changes(api, target, found)
         aliases = _apply_aliases(api, target, version_id)
     return Registration(f"{target.model_name}@{version_id}", version_id, found is not None, aliases)
 
@@ -112,6 +114,24 @@ def _upload(api: Clients, target: VertexTarget, parent: types.Model | None, vers
     response = wait(operation, f"uploading {version_uri} to the Model Registry")
     log.info("Vertex AI: registered %s as version %s of %s.", version_uri, response.model_version_id, target.model_name)
     return response.model_version_id
+
+
+def _apply_changes(api: Clients, target: VertexTarget, version: types.Model) -> None:
+    """A re-run asks for what it asks now: labels can change on a registered version; its serving
+    image cannot, so a different one is a warning, not silence."""
+    if any(version.labels.get(k) != v for k, v in target.labels.items()):
+        log.info("Vertex AI: setting the labels of version %s of %s to %s.", version.version_id, target.model_name,
+                 ", ".join(f"{k}={v}" for k, v in target.labels.items()))
+        api.models.update_model(
+            model=types.Model(name=f"{target.model_name}@{version.version_id}", labels=dict(target.labels)),
+            update_mask=field_mask_pb2.FieldMask(paths=["labels"]), timeout=CALL_TIMEOUT,
+        )
+    if version.container_spec.image_uri != target.serving_image:
+        log.warning(
+            "vertex_serving_image: version %s of %s runs %s, and a registered version's serving image cannot "
+            "change, so %s is not used; publish a new version with force_new_version=true.",
+            version.version_id, target.model_name, version.container_spec.image_uri, target.serving_image,
+        )
 
 
 def _apply_aliases(api: Clients, target: VertexTarget, version_id: str) -> tuple[str, ...]:
