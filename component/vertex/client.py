@@ -194,11 +194,15 @@ def _reason(exc: Exception, target: VertexTarget) -> str:
         return f"not found (Vertex AI said: {said})"
     if re.search(r"\b(region|location)s?\b", said, re.IGNORECASE) and exc.code in (400, 412):
         return (
-            f"region mismatch: the model's region is {target.region} (vertex_region); Vertex AI refused the "
-            f"location of its bucket or endpoint (Vertex AI said: {said})"
+            f"Vertex AI refused a location in this request (the model's region, vertex_region, is {target.region}"
+            f"{_endpoint_region(target)}; the bucket's location may matter too) (Vertex AI said: {said})"
         )
     status = exc.grpc_status_code.name if exc.grpc_status_code is not None else exc.code
     return f"Vertex AI answered {status} (Vertex AI said: {said})"
+
+
+def _endpoint_region(target: VertexTarget) -> str:
+    return f"; vertex_endpoint's is {target.endpoint_name.split('/')[3]}" if target.endpoint_name else ""
 
 
 # REST errors start with the request ("GET https://...: "); Vertex's own words follow.

@@ -16,6 +16,7 @@ from component.errors import InputError
 # and once in the README), from the Artifact Registry of the model's region as the SDK's helper and
 # the console choose it: us-, europe- or asia-docker.pkg.dev.
 SERVING_IMAGE = "{registry}-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+PREBUILT_REGISTRIES = ("us", "europe", "asia")  # the SDK's helper refuses other regions
 # The TensorFlow version a Vertex prebuilt TensorFlow image runs, from its name (tf2-cpu.2-15).
 _PREBUILT_TF = re.compile(r"[a-z]+-docker\.pkg\.dev/vertex-ai/prediction/tf2-(?:cpu|gpu)\.(\d+)-(\d+)(?::.*)?")
 DEFAULT_MACHINE_TYPE = "n1-standard-2"
@@ -76,7 +77,7 @@ class VertexTarget:
     @property
     def wanted_aliases(self) -> tuple[str, ...]:
         """The aliases the registered version must hold: the asked ones, and `default` unless told not to."""
-        return (*self.aliases, DEFAULT_ALIAS) if self.default_version else self.aliases
+        return tuple(dict.fromkeys((*self.aliases, DEFAULT_ALIAS))) if self.default_version else self.aliases
 
     def serving_tensorflow(self) -> tuple[int, int] | None:
         """The TensorFlow (major, minor) the serving image runs, when it is one of Vertex's prebuilt images."""
@@ -179,7 +180,13 @@ def parse_vertex_options(
 
 def default_serving_image(region: str) -> str:
     """Vertex's prebuilt TensorFlow image from the registry of the region's continent (us, europe, asia)."""
-    return SERVING_IMAGE.format(registry=region.split("-", 1)[0])
+    registry = region.split("-", 1)[0]
+    if registry not in PREBUILT_REGISTRIES:
+        raise InputError(
+            f"vertex_serving_image: Vertex AI's prebuilt serving images exist only in the us, europe and asia "
+            f"registries, not for region {region}; set vertex_serving_image to an image Vertex AI can pull there"
+        )
+    return SERVING_IMAGE.format(registry=registry)
 
 
 # Options that mean nothing without vertex_model / vertex_endpoint: a value other than the
