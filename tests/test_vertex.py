@@ -4,10 +4,14 @@ real REST protocol with the real aiplatform_v1 messages."""
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from google.api_core.client_options import ClientOptions
@@ -248,7 +252,8 @@ def fault_secret_in_message(v):
     (fault_upload_403, "permission denied: the pipeline's service account (or your credentials) needs roles/aiplatform.user"),
     (fault_service_agent, "the Vertex AI Service Agent (service-PROJECT_NUMBER@gcp-sa-aiplatform.iam.gserviceaccount.com) cannot read"),
     (fault_quota, "quota exceeded in project test-project, region us-central1"),
-    (fault_region, "region mismatch: the model's region is us-central1"),
+    (fault_region, "Vertex AI refused a location in this request (the model's region, vertex_region, is us-central1; "
+                   "vertex_endpoint's is us-central1"),
     (fault_deploy_operation, "Vertex AI answered INTERNAL (Vertex AI said: Model server never became ready.)"),
     (fault_stalled_upload, "did not finish within 2 s"),
     (fault_secret_in_message, "permission denied"),
@@ -365,7 +370,7 @@ def test_a_stop_while_waiting_for_vertex_says_the_version_was_published(saved_mo
         assert process.wait(timeout=30) == 128 + signal.SIGTERM
     finally:
         process.kill()
-    assert "was published; then the step was stopped by SIGTERM" in rest and "Traceback" not in rest
+    assert "stopped by SIGTERM while registering in Vertex AI; version 1 WAS published" in rest and "Traceback" not in rest
     assert len(json.loads(_list(gcs_bucket, vertex))) == 1  # the version stands
 
 
@@ -453,6 +458,7 @@ def test_retention_keeps_the_directories_of_versions_vertex_uses(saved_model, ke
     canary = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
                          "--vertex-traffic-percentage", "10", "--keep-versions", "1"))
     assert canary["removed_versions"] == [] and len(listed()) == 2  # version 1 still serves 90%: it stays
+    _age(vertex)  # pushed long ago: no push of theirs may still be deploying them
     promoted = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
                            "--vertex-undeploy-previous", "true", "--keep-versions", "1"))
     # Undeployed, and `default` moved to version 2: nothing in Vertex reads version 1 any more.
@@ -461,6 +467,7 @@ def test_retention_keeps_the_directories_of_versions_vertex_uses(saved_model, ke
 
 def test_retention_keeps_a_version_holding_an_alias(saved_model, keras_saved_model, gcs_bucket, vertex):
     first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion"))
+    _age(vertex)
     second = pushed(push(keras_saved_model, gcs_bucket, vertex, "--keep-versions", "1"))
     assert second["removed_versions"] == []
     versions = [v["version"] for v in json.loads(_list(gcs_bucket, vertex))]
@@ -554,3 +561,197 @@ def test_no_tensorflow_warning_for_another_image(saved_model, gcs_bucket, vertex
     result = push(saved_model, gcs_bucket, vertex, "--vertex-serving-image", "example.com/my/server:1")
     pushed(result)
     assert "runs TensorFlow" not in result.stderr
+
+
+# --- what a hostile review found (issue 17) ------------------------------------------------------------
+
+def _popen(model, bucket: str, vertex, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "component", "--model", str(model), "--push-destination", f"gs://{bucket}/serving/taxi",
+         "--vertex-model", "taxi", *args],
+        cwd=REPO, env={**os.environ, **env_for(vertex, **(env or {}))}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _until(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _versions_at_base(bucket: str, vertex) -> list[int]:
+    return sorted(v["version"] for v in json.loads(_list(bucket, vertex)))
+
+
+def _age(vertex, model: str = MODEL, seconds: float = 7200) -> None:
+    """Make every version of `model` look created `seconds` ago (pushed long before this push)."""
+    for version in vertex.versions(model):
+        version.version_create_time = version.create_time = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+
+
+def test_retention_says_it_asks_only_about_vertex_model_in_its_region(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
+    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    result = push(keras_saved_model, gcs_bucket, vertex, "--vertex-model", "taxi2", "--keep-versions", "1")
+    second = pushed(result)
+    # Another registry model fed from the same base is not asked: its deployed version's directory goes,
+    # and the log says so instead of claiming every use is checked.
+    assert second["removed_versions"] == [int(first["pushed_version"])]
+    assert (f"Retention keeps the directories of the registry versions of {LOCATION}/models/taxi2 that are deployed, "
+            "hold an alias or were created in the last 1800 s; other registry models, and this model in other regions, "
+            "are not asked") in result.stderr
+    assert "which Vertex AI still uses" not in result.stderr
+
+
+def test_retention_keeps_a_version_whose_own_push_may_still_be_deploying_it(saved_model, keras_saved_model, gcs_bucket,
+                                                                            vertex, endpoint):
+    vertex.stall("DeployModel")
+    deploying = _popen(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint)
+    try:
+        _until(lambda: vertex.count("DeployModel") == 1)
+        # Another push moves `default` away from version 1, which the registry does not yet show deployed.
+        other = pushed(push(keras_saved_model, gcs_bucket, vertex, "--keep-versions", "1"))
+        assert other["removed_versions"] == [] and len(_versions_at_base(gcs_bucket, vertex)) == 2
+        vertex.unstall("DeployModel")
+        out, err = deploying.communicate(timeout=60)
+    finally:
+        deploying.kill()
+    assert deploying.returncode == 0, err
+    assert [v.artifact_uri for v in vertex.versions(MODEL)][0] == json.loads(out)["pushed_destination"]
+    assert int(json.loads(out)["pushed_version"]) in _versions_at_base(gcs_bucket, vertex)
+
+
+def test_a_retry_waits_for_the_undeploy_the_first_attempt_gave_up_on(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
+    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    vertex.stall("UndeployModel")
+    first = push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-undeploy-previous", "true",
+                 env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    assert first.returncode == 1 and "did not finish within 2 s" in first.stderr
+    vertex.unstall("UndeployModel")  # it keeps running after the attempt gave up, then finishes
+    result = push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-undeploy-previous", "true")
+    again = pushed(result)
+    assert "waiting for UndeployModel operation" in result.stderr
+    assert vertex.count("UndeployModel") == 1
+    assert deployed(vertex, endpoint) == {"2": (again["vertex"]["deployed_model_id"], 100)}
+
+
+def _hanging_server() -> tuple[socket.socket, list[socket.socket]]:
+    """A Vertex AI that accepts connections and never answers; and the connections it accepted."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(50)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server, accepted
+
+
+def test_a_stop_during_the_check_before_pushing_takes_effect_within_seconds(saved_model, gcs_bucket, vertex):
+    server, accepted = _hanging_server()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    process = _popen(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242", env={"MODEL_PUSHER_VERTEX_API_ENDPOINT": url})
+    try:
+        _until(lambda: len(accepted) >= 2)  # the model and the endpoint are being read
+        time.sleep(0.5)
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        seconds = time.monotonic() - stopped
+    finally:
+        process.kill()
+        server.close()
+    assert process.returncode == 128 + signal.SIGTERM and seconds < 5, (seconds, err)
+    errors = [line for line in err.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "stopped by SIGTERM" in errors[0] and "nothing was published" in errors[0], err
+    assert _versions_at_base(gcs_bucket, vertex) == []
+
+
+def test_a_rerun_applies_labels_and_replicas_and_warns_about_what_cannot_change(saved_model, gcs_bucket, vertex, endpoint):
+    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=a"))
+    image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-gpu.2-15:latest"
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=b",
+                  "--vertex-machine-type", "n1-standard-8", "--vertex-min-replicas", "3", "--vertex-max-replicas", "4",
+                  "--vertex-serving-image", image)
+    again = pushed(result)
+    assert again["vertex"]["reused"] is True and again["vertex"]["deployed_model_id"] == first["vertex"]["deployed_model_id"]
+    (version,) = vertex.versions(MODEL)
+    assert dict(version.labels) == {"team": "b"}
+    (d,) = vertex.endpoints[endpoint].deployed_models
+    assert (d.dedicated_resources.min_replica_count, d.dedicated_resources.max_replica_count) == (3, 4)
+    assert d.dedicated_resources.machine_spec.machine_type == "n1-standard-2"  # cannot change: warned
+    warnings = [line for line in result.stderr.splitlines() if " WARNING " in line]
+    assert any(line.split(" WARNING ")[1].startswith("vertex_machine_type: ") and "n1-standard-8 is not used; publish a new "
+               "version with force_new_version=true" in line for line in warnings), result.stderr
+    assert any(line.split(" WARNING ")[1].startswith("vertex_serving_image: ") and f"{image} is not used; publish a new "
+               "version with force_new_version=true" in line for line in warnings), result.stderr
+    assert vertex.count("UpdateModel") == 1 and vertex.count("MutateDeployedModel") == 1 and vertex.count("DeployModel") == 1
+    # Asked the same again: nothing more changes.
+    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=b",
+                "--vertex-min-replicas", "3", "--vertex-max-replicas", "4", "--vertex-serving-image", image,
+                "--vertex-machine-type", "n1-standard-2"))
+    assert vertex.count("UpdateModel") == 1 and vertex.count("MutateDeployedModel") == 1
+
+
+@pytest.mark.parametrize("region", ["northamerica-northeast1", "me-west1", "australia-southeast1", "southamerica-east1",
+                                    "africa-south1"])
+def test_a_region_without_prebuilt_images_needs_a_serving_image(saved_model, gcs_bucket, vertex, region):
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-region", region)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "vertex_serving_image: Vertex AI's prebuilt serving images exist only in the us, europe and " \
+        f"asia registries, not for region {region}" in errors[0], result.stderr
+    assert _versions_at_base(gcs_bucket, vertex) == [] and vertex.calls == []
+
+
+def test_a_stop_while_a_retry_waits_for_the_earlier_upload_says_the_version_was_published(saved_model, gcs_bucket, vertex):
+    vertex.stall("UploadModel")
+    first = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    assert first.returncode == 1
+    polls = vertex.count("GetOperation")
+    process = _popen(saved_model, gcs_bucket, vertex)
+    try:
+        _until(lambda: vertex.count("GetOperation") > polls)  # the retry waits for the earlier upload
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, err
+    errors = [line for line in err.splitlines() if " ERROR " in line]
+    uri = json.loads(first.stdout)["pushed_destination"]
+    assert len(errors) == 1 and f"WAS published at {uri} and stays published" in errors[0], err
+    assert "nothing was published" not in err
+    assert json.loads(out)["pushed_destination"] == uri  # recorded like any push
+
+
+def test_a_location_refused_on_the_check_says_what_was_asked(saved_model, gcs_bucket, vertex):
+    vertex.fail("GetModel", "INVALID_ARGUMENT", "Location us-central1 is not allowed for project test-project.")
+    result = push(saved_model, gcs_bucket, vertex)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and f"vertex_model: reading {MODEL} before pushing failed: Vertex AI refused a location in this " \
+        "request (the model's region, vertex_region, is us-central1" in errors[0], result.stderr
+    assert "bucket or endpoint" not in errors[0] and "nothing was published" in errors[0]
+
+
+def test_a_timeout_names_the_operation_once(saved_model, gcs_bucket, vertex):
+    vertex.stall("UploadModel")
+    first = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    again = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    for result in (first, again):
+        (error,) = [line for line in result.stderr.splitlines() if " ERROR " in line]
+        (operation,) = set(re.findall(r"\S+/operations/\d+", error))
+        assert error.count(operation) == 1, error
+    assert "the earlier UploadModel did not finish within 2 s" in again.stderr
+
+
+def test_default_asked_as_an_alias_is_sent_once(saved_model, gcs_bucket, vertex):
+    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "default,champion"))
+    (body,) = [json.loads(b) for rpc, b in vertex.bodies if rpc == "MergeVersionAliases"]
+    assert sorted(body["versionAliases"]) == ["champion", "default"]
