@@ -8,6 +8,7 @@ only Vertex can answer (an endpoint in another project or region than the model,
 
 import logging
 import time
+from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 
@@ -46,7 +47,7 @@ def warn_if_newer_tensorflow(target: VertexTarget, written_by: str) -> None:
         )
 
 
-def _within(deadline: float) -> dict:
+def _within(deadline: float) -> dict[str, Any]:
     left = max(deadline - time.monotonic(), 1.0)
     return {"retry": READ_RETRY.with_timeout(left), "timeout": left}
 
