@@ -370,7 +370,7 @@ def test_a_stop_while_waiting_for_vertex_says_the_version_was_published(saved_mo
         assert process.wait(timeout=30) == 128 + signal.SIGTERM
     finally:
         process.kill()
-    assert re.search(r"stopped by SIGTERM while registering in Vertex AI; version \d+ WAS published", rest), rest
+    assert re.search(r"stopped by SIGTERM while registering or deploying it in Vertex AI; version \d+ WAS published", rest), rest
     assert "Traceback" not in rest
     assert len(json.loads(_list(gcs_bucket, vertex))) == 1  # the version stands
 

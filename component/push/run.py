@@ -97,7 +97,7 @@ def _on_vertex(target: VertexTarget, api: "Clients", outcome: Outcome) -> Outcom
         ) from None
     except Interrupted as exc:  # a reused version was not published by this process: say it stands
         raise AfterPublishError(
-            f"stopped by {exc.signal_name} while registering in Vertex AI; version {published.version} WAS "
+            f"stopped by {exc.signal_name} while registering or deploying it in Vertex AI; version {published.version} WAS "
             f"published at {published.uri} and stays published", exc.exit_code, outcome=outcome,
         ) from None
     return outcome

@@ -195,7 +195,7 @@ def _reason(exc: Exception, target: VertexTarget) -> str:
     if re.search(r"\b(region|location)s?\b", said, re.IGNORECASE) and exc.code in (400, 412):
         return (
             f"Vertex AI refused a location in this request (the model's region, vertex_region, is {target.region}"
-            f"{_endpoint_region(target)}; the bucket's location may matter too) (Vertex AI said: {said})"
+            f"{_endpoint_region(target)}) (Vertex AI said: {said})"
         )
     status = exc.grpc_status_code.name if exc.grpc_status_code is not None else exc.code
     return f"Vertex AI answered {status} (Vertex AI said: {said})"
