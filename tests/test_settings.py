@@ -1,6 +1,8 @@
 """The environment variables the package reads (component/settings.py): read once per process,
 and a bad value is one line naming the variable, exit 2, with nothing written."""
 
+import json
+
 import pytest
 
 from tests.support.command import refused, run_cli, tree
@@ -16,7 +18,6 @@ from component.errors import InputError
     ("MODEL_PUSHER_S3_RETRY_SECONDS", "0"),
     ("MODEL_PUSHER_VERTEX_OPERATION_SECONDS", "soon"),
     ("MODEL_PUSHER_VERTEX_API_ENDPOINT", "ftp://vertex.example"),
-    ("VERTEX_AI_PIPELINES_RUN_LABELS", '["not", "an", "object"]'),
     ("AWS_ENDPOINT_URL", "minio-service.kubeflow:9000"),
 ])
 def test_a_bad_setting_is_one_line_naming_it_and_nothing_is_written(saved_model, tmp_path, name, value):
@@ -43,7 +44,7 @@ def test_defaults_when_unset():
     assert (read.lease_seconds, read.gcs_retry_seconds, read.s3_retry_seconds) == (300, 120, 120)
     assert read.vertex_operation_seconds == 1800
     assert (read.s3_endpoint, read.s3_region, read.vertex_api_endpoint, read.project, read.region) == (None, None, "", "", "")
-    assert not read.gcs_emulator and dict(read.vertex_run_labels) == {}
+    assert not read.gcs_emulator and read.vertex_run_labels == ""
 
 
 def test_the_first_of_each_group_of_names_wins_and_empty_counts_as_unset():
@@ -58,7 +59,7 @@ def test_the_first_of_each_group_of_names_wins_and_empty_counts_as_unset():
     assert read.lease_seconds == 7.5
     assert (read.s3_endpoint, read.s3_region) == ("http://s3.local:9000", "eu-west-1")
     assert (read.project, read.region) == ("my-project", "europe-west4")
-    assert dict(read.vertex_run_labels) == {"vertex-ai-pipelines-run-billing-id": "123"}
+    assert json.loads(read.vertex_run_labels) == {"vertex-ai-pipelines-run-billing-id": "123"}
     assert read.vertex_api_endpoint == "http://127.0.0.1:8080"
 
 

@@ -48,10 +48,13 @@ def vertex_metadata(outcome: Outcome) -> dict[str, Any]:
 
 def executor_output(outputs: KfpOutputs, outcome: Outcome) -> dict[str, Any]:
     doc: dict[str, Any] = {}
+    # The registered version's uri is its REST URL, as GCPC's ops give theirs; KFP's launcher does
+    # not upload an artifact whose uri is no storage URI.
+    vertex_uri = outcome.registration.api_uri if outcome.registration else None
     artifacts = {
-        art.name: {"artifacts": [{"name": art.artifact_name, "uri": art.uri, "metadata": meta}]}
-        for art, meta in ((outputs.pushed_model, metadata(outcome)), (outputs.push_report, {}),
-                          (outputs.registered_model, vertex_metadata(outcome)))
+        art.name: {"artifacts": [{"name": art.artifact_name, "uri": uri or art.uri, "metadata": meta}]}
+        for art, meta, uri in ((outputs.pushed_model, metadata(outcome), None), (outputs.push_report, {}, None),
+                               (outputs.registered_model, vertex_metadata(outcome), vertex_uri))
         if art is not None
     }
     if artifacts:

@@ -41,7 +41,8 @@ ARTIFACT_TYPES = {"model": Model, "model_blessing": Artifact, "infra_blessing": 
 
 class VertexModel(dsl.Artifact):
     """Google Cloud Pipeline Components' google.VertexModel (same schema), without depending on
-    GCPC: its ModelDeployOp and ModelGetOp take it and read metadata resourceName."""
+    GCPC: its ModelDeployOp and ModelBatchPredictOp take it and read metadata resourceName (its
+    ModelGetOp takes no model artifact, only a model_name string)."""
 
     schema_title = "google.VertexModel"
     schema_version = "0.0.1"
@@ -59,7 +60,8 @@ OUTPUT_DESCRIPTIONS = {
     "pushed_destination": "Where the model was published, <base>/<version>; empty when not pushed.",
     "pushed_version": "The version published, e.g. 1700000000; empty when not pushed.",
     VERTEX_ARTIFACT: "The Vertex AI Model Registry version (google.VertexModel, metadata resourceName = "
-    "projects/P/locations/R/models/ID@VERSION) for GCPC's ModelDeployOp; no resourceName when vertex_model is empty.",
+    "projects/P/locations/R/models/ID@VERSION, uri its https://REGION-aiplatform.googleapis.com/v1/... URL) "
+    "for GCPC's ModelDeployOp and ModelBatchPredictOp; no resourceName when vertex_model is empty.",
     "vertex_model_version": "The registered version, projects/P/locations/R/models/ID@VERSION; empty when "
     "not registered.",
     "vertex_deployed_endpoint": "The endpoint the version is deployed on, projects/P/locations/R/endpoints/ID; empty "

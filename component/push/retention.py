@@ -1,22 +1,26 @@
 """Keep only the newest versions at a base, once the new one stands."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
 from component.errors import Interrupted, PusherError
-from component.push.base import ServingBase
+from component.push.base import ServingBase, open_base
 from component.push.outcome import AfterPublishError, Published
 from component.push.versions import list_versions
 
 log = logging.getLogger(__name__)
 
 
-def retain_after(base: ServingBase, keep: int, published: Published) -> Published:
+# The URIs (no trailing /) of versions something outside the base still reads: never deleted.
+InUse = Callable[[], Collection[str]]
+
+
+def retain_after(base: ServingBase, keep: int, published: Published, in_use: InUse = frozenset) -> Published:
     """Retention runs after the version stands: its failure is reported, never mistaken for a
     failed push; a stop request (SIGTERM) during it says the version was published."""
     try:
-        return replace(published, removed=_retain(base, keep, published.version))
+        return replace(published, removed=_retain(base, keep, published.version, in_use))
     except Interrupted as exc:
         raise AfterPublishError(
             f"version {published.version} was published at {published.uri}; then the step was stopped by "
@@ -33,12 +37,24 @@ def versions_text(versions: Sequence[int]) -> str:
     return ("version " if len(versions) == 1 else "versions ") + ", ".join(map(str, versions))
 
 
-def _retain(base: ServingBase, keep: int, pushed: int) -> tuple[int, ...]:
+def retain_at(base_uri: str, keep: int, published: Published, in_use: InUse) -> Published:
+    """retain_after, for a push that decides what to keep only once the version is registered."""
+    return retain_after(open_base(base_uri), keep, published, in_use)
+
+
+def _retain(base: ServingBase, keep: int, pushed: int, in_use: InUse) -> tuple[int, ...]:
     """Delete complete versions beyond the `keep` newest, and the remains of dead pushes; never the
-    one just pushed, and never an incomplete one a live push may be filling right now."""
+    one just pushed, never one `in_use`, and never an incomplete one a live push may be filling
+    right now."""
     infos = list_versions(base)
     complete = [i.version for i in reversed(infos) if i.complete or i.version == pushed]
-    doomed = [v for v in complete[keep:] if v != pushed]
+    beyond = [v for v in complete[keep:] if v != pushed]
+    used = {uri.rstrip("/") for uri in in_use()} if beyond else set()
+    kept = [v for v in beyond if base.version_uri(v).rstrip("/") in used]
+    doomed = [v for v in beyond if v not in kept]
+    if kept:
+        log.info("Retention (keep_versions=%d): keeping versions %s, which the Vertex AI registry model may still "
+                 "read.", keep, ", ".join(map(str, kept)))
     remains = [i.version for i in infos
                if not i.complete and i.version != pushed and base.abandoned(i.version, i.modified)]
     for version in doomed + remains:

@@ -65,12 +65,13 @@ class ModelSummary:
     `signatures` are those of the MetaGraph tagged exactly {'serve'} (the one TensorFlow Serving
     loads by default), empty when there is none; `tag_sets` lists every MetaGraph's tags so the
     error can show what the model has instead. `warmup_records` is None when the model ships no
-    warmup file.
+    warmup file. `tensorflow_version` is the TensorFlow that wrote the model ("" if unrecorded).
     """
 
     tag_sets: list[tuple[str, ...]]
     signatures: dict[str, Signature]
     warmup_records: int | None = None
+    tensorflow_version: str = ""
 
 
 def tensor_text(name: str, spec: TensorSpec) -> str:
@@ -129,7 +130,8 @@ def read_model_summary(saved_model_bytes: bytes, *, text_format: bool = False) -
             for key, signature_def in sorted(serving.signature_def.items())
             if key != _INIT_OP_SIGNATURE_KEY
         }
-    return ModelSummary(tag_sets=tag_sets, signatures=signatures)
+    written_by = (serving or proto.meta_graphs[0]).meta_info_def.tensorflow_version
+    return ModelSummary(tag_sets=tag_sets, signatures=signatures, tensorflow_version=written_by)
 
 
 def _tensor_spec(info: _message.Message) -> TensorSpec:

@@ -151,7 +151,11 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
             "signature_def", 5, _Field.TYPE_MESSAGE, repeated=True, type_name="MetaGraphDef.SignatureDefEntry"
         ),
         nested=(
-            _message("MetaInfoDef", _field("tags", 4, _Field.TYPE_STRING, repeated=True)),
+            _message(
+                "MetaInfoDef",
+                _field("tags", 4, _Field.TYPE_STRING, repeated=True),
+                _field("tensorflow_version", 5, _Field.TYPE_STRING),
+            ),
             _map_entry("SignatureDefEntry", "SignatureDef"),
         ),
     )
@@ -173,4 +177,4 @@ _POOL = descriptor_pool.DescriptorPool()
 _POOL.Add(_file())
 
 SavedModel = message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"{_PACKAGE}.SavedModel"))
-"""tensorflow.SavedModel, reduced to schema version, MetaGraph tags and SignatureDefs."""
+"""tensorflow.SavedModel, reduced to schema version, MetaGraph tags, the TensorFlow version that wrote it and SignatureDefs."""

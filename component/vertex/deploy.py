@@ -1,16 +1,20 @@
 """Deploy a registered version to a Vertex AI endpoint with its share of the traffic, once.
 
-A retried step finds the version already deployed on the endpoint and does not deploy it again.
-With vertex_undeploy_previous, this model's other versions that are left with no traffic are
-removed from the endpoint afterwards.
+A retried step waits for the endpoint's unfinished deployments (an earlier attempt may have given
+up on one, or died, while it kept running), then finds the version deployed and does not deploy it
+again. A version already deployed gets the share asked now (a re-run promoting a canary), by
+updating the endpoint's traffic split as the Vertex SDK's Endpoint.update does. With
+vertex_undeploy_previous, this model's other versions that are left with no traffic are removed
+from the endpoint afterwards.
 """
 
 import logging
 from collections.abc import Mapping
 
 from google.cloud.aiplatform_v1 import types
+from google.protobuf import field_mask_pb2
 
-from component.vertex.client import CALL_TIMEOUT, READ_RETRY, Clients, vertex_errors, wait
+from component.vertex.client import CALL_TIMEOUT, READ_RETRY, Clients, vertex_errors, wait, wait_for_earlier
 from component.vertex.target import Registration, VertexTarget
 
 log = logging.getLogger(__name__)
@@ -21,6 +25,8 @@ NEW_MODEL_KEY = "0"  # in a DeployModel traffic split: the model being deployed
 def deploy(api: Clients, target: VertexTarget, registration: Registration) -> Registration:
     doing = f"vertex_endpoint: deploying {registration.model_version} to {target.endpoint_name}"
     with vertex_errors(doing, target):
+        # An earlier attempt's undeploy or replica change still running would otherwise be issued again.
+        wait_for_earlier(api.endpoints, target.endpoint_name, "DeployModel", "UndeployModel", "MutateDeployedModel")
         endpoint = _endpoint(api, target)
         already = next((d for d in endpoint.deployed_models if _is_version(d, target, registration.version_id)), None)
         if already is not None:
@@ -29,6 +35,8 @@ def deploy(api: Clients, target: VertexTarget, registration: Registration) -> Re
                 registration.version_id, target.endpoint_name, already.id,
             )
             deployed_id = already.id
+            _apply_resources(api, target, already)
+            _give_share(api, target, endpoint, deployed_id)
         else:
             deployed_id = _deploy(api, target, registration, dict(endpoint.traffic_split))
         undeployed = _undeploy_previous(api, target, deployed_id) if target.undeploy_previous else ()
@@ -59,6 +67,47 @@ def split_traffic(current: Mapping[str, int], percent: int) -> dict[str, int]:
 
 def _endpoint(api: Clients, target: VertexTarget) -> types.Endpoint:
     return api.endpoints.get_endpoint(name=target.endpoint_name, retry=READ_RETRY, timeout=CALL_TIMEOUT)
+
+
+def _apply_resources(api: Clients, target: VertexTarget, deployed: types.DeployedModel) -> None:
+    """A re-run asks for what it asks now: replica counts can change on a deployed model
+    (MutateDeployedModel); its machine type cannot, so a different one is a warning, not silence."""
+    have = deployed.dedicated_resources
+    if have.machine_spec.machine_type != target.machine_type:
+        log.warning(
+            "vertex_machine_type: deployed model %s runs on %s, and a deployed model's machine type cannot change, "
+            "so %s is not used; publish a new version with force_new_version=true.",
+            deployed.id, have.machine_spec.machine_type, target.machine_type,
+        )
+    had = (have.min_replica_count, have.max_replica_count or have.min_replica_count)
+    wanted = (target.min_replicas, target.max_replicas or target.min_replicas)
+    if had == wanted:
+        return
+    log.info("Vertex AI: deployed model %s has %d-%d replicas; changing them to the %d-%d asked.", deployed.id, *had, *wanted)
+    resources = types.DedicatedResources(min_replica_count=wanted[0], max_replica_count=wanted[1])
+    operation = api.endpoints.mutate_deployed_model(
+        endpoint=target.endpoint_name, deployed_model=types.DeployedModel(id=deployed.id, dedicated_resources=resources),
+        update_mask=field_mask_pb2.FieldMask(paths=["dedicated_resources.min_replica_count",
+                                                    "dedicated_resources.max_replica_count"]),
+        timeout=CALL_TIMEOUT,
+    )
+    wait(operation, f"changing the replicas of deployed model {deployed.id}")
+
+
+def _give_share(api: Clients, target: VertexTarget, endpoint: types.Endpoint, deployed_id: str) -> None:
+    """Give a deployed model the share asked, the others keeping their proportions of the rest."""
+    now = {k: v for k, v in endpoint.traffic_split.items() if v}
+    others = {k: v for k, v in now.items() if k != deployed_id}
+    wanted = {(deployed_id if k == NEW_MODEL_KEY else k): v
+              for k, v in split_traffic(others, target.traffic_percentage).items() if v}
+    if wanted == now:
+        return
+    log.info("Vertex AI: deployed model %s has %d%% of %s's traffic; giving it the %d%% asked (split now %s).",
+             deployed_id, now.get(deployed_id, 0), target.endpoint_name, wanted.get(deployed_id, 0), wanted)
+    api.endpoints.update_endpoint(
+        endpoint=types.Endpoint(name=target.endpoint_name, traffic_split=wanted),
+        update_mask=field_mask_pb2.FieldMask(paths=["traffic_split"]), timeout=CALL_TIMEOUT,
+    )
 
 
 def _deploy(api: Clients, target: VertexTarget, registration: Registration, current: dict[str, int]) -> str:

@@ -132,6 +132,11 @@ def test_reads_signatures_as_tensorflow_does(models, kind):
     assert all(s.method == "tensorflow/serving/predict" for s in summary.signatures.values())
 
 
+@pytest.mark.parametrize("kind", ["module", "keras"])
+def test_reads_the_tensorflow_version_that_wrote_the_model(models, kind):
+    assert inspect_local_model(models[kind]).tensorflow_version == tf.__version__
+
+
 def test_module_model_details(models):
     signature = inspect_local_model(models["module"]).signatures["serving_default"]
 

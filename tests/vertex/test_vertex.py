@@ -4,10 +4,14 @@ real REST protocol with the real aiplatform_v1 messages."""
 
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from google.api_core.client_options import ClientOptions
@@ -15,7 +19,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform_v1 import EndpointServiceClient, types
 
 from tests.support.blessings import blessing
-from component.vertex.target import DEFAULT_SERVING_IMAGE
+from component.vertex.target import default_serving_image
 from component.vertex.deploy import split_traffic
 from tests.support.command import REPO, run_cli
 from tests.support.destinations import push, pushed
@@ -73,7 +77,7 @@ def test_first_push_creates_the_model_with_the_version_directory(saved_model, gc
                          "--vertex-labels", "team=search", env={"VERTEX_AI_PIPELINES_RUN_LABELS": run_labels}))
     (version,) = vertex.versions(MODEL)
     assert version.artifact_uri == record["pushed_destination"] == f"gs://{gcs_bucket}/serving/taxi/{record['pushed_version']}"
-    assert version.container_spec.image_uri == DEFAULT_SERVING_IMAGE
+    assert version.container_spec.image_uri == default_serving_image(REGION) == "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
     assert dict(version.labels) == {"team": "search", "vertex-ai-pipelines-run-billing-id": "1234"}
     assert sorted(version.version_aliases) == ["champion", "default"]
     assert record["vertex"]["model_version"] == f"{MODEL}@1" and record["vertex"]["reused"] is False
@@ -99,7 +103,8 @@ def test_a_second_version_takes_the_alias_from_the_first(saved_model, keras_save
     pushed(register(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion"))
     record = pushed(register(keras_saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion,candidate"))
     assert record["vertex"]["model_version"] == f"{MODEL}@2"
-    assert aliases(vertex) == {"1": ["default"], "2": ["candidate", "champion"]}
+    # `default` follows the newest version, as the Vertex SDK's upload moves it.
+    assert aliases(vertex) == {"1": [], "2": ["candidate", "champion", "default"]}
     first, second = vertex.versions(MODEL)
     assert first.artifact_uri != second.artifact_uri == record["pushed_destination"]
     assert vertex.count("UploadModel") == 2
@@ -167,10 +172,11 @@ def test_not_blessed_never_calls_vertex(saved_model, gcs_bucket, vertex, endpoin
     (["--vertex-min-replicas", "0", "--vertex-endpoint", "4242"], "--vertex-min-replicas: must be 1 or more"),
     (["--vertex-max-replicas", "1", "--vertex-min-replicas", "2", "--vertex-endpoint", "4242"], "--vertex-max-replicas: 1 is below"),
     (["--vertex-undeploy-previous", "true"], "--vertex-undeploy-previous: is set to 'true' but --vertex-endpoint is empty"),
-    (["--vertex-endpoint", "projects/test-project/locations/europe-west4/endpoints/1"], "the endpoint is in region europe-west4"),
     (["--vertex-region", "europe-west4", "--vertex-model", "projects/test-project/locations/us-central1/models/taxi"],
      "--vertex-region: europe-west4 differs from the us-central1"),
     (["--vertex-model", "Taxi!"], "--vertex-model: 'Taxi!' is not a model ID"),
+    (["--vertex-endpoint", "projects/test-project/locations/evil.example#/endpoints/1"],
+     "--vertex-endpoint: 'projects/test-project/locations/evil.example#/endpoints/1' does not name"),
     (["--vertex-region", "moon"], "--vertex-region: 'moon' is not a Vertex AI region"),
 ])
 def test_bad_vertex_options_are_refused_before_anything_is_written(saved_model, gcs_bucket, vertex, gcs_emulator, args, message):
@@ -218,10 +224,6 @@ def fault_service_agent(v):
     v.fail_operation("UploadModel", "FAILED_PRECONDITION", SERVICE_AGENT)
 
 
-def fault_no_endpoint(v):
-    v.fail("GetEndpoint", "NOT_FOUND", "Endpoint `projects/test-project/locations/us-central1/endpoints/4242` not found.")
-
-
 def fault_quota(v):
     v.fail("UploadModel", "RESOURCE_EXHAUSTED", "Quota exceeded for aiplatform.googleapis.com/upload_model_requests.")
 
@@ -239,23 +241,22 @@ def fault_stalled_upload(v):
 
 
 def fault_secret_in_message(v):
-    v.fail("GetModel", "PERMISSION_DENIED", "Denied for https://x.googleapis.com/v1/m?access_token=ya29.SECRET1 "
+    v.fail("MergeVersionAliases", "PERMISSION_DENIED", "Denied for https://x.googleapis.com/v1/m?access_token=ya29.SECRET1 "
            "(Authorization: Bearer ya29.SECRET2).")
 
 
 @pytest.mark.parametrize("fault, says", [
     (fault_upload_403, "permission denied: the pipeline's service account (or your credentials) needs roles/aiplatform.user"),
     (fault_service_agent, "the Vertex AI Service Agent (service-PROJECT_NUMBER@gcp-sa-aiplatform.iam.gserviceaccount.com) cannot read"),
-    (fault_no_endpoint, "not found (Vertex AI said: Endpoint `projects/test-project/locations/us-central1/endpoints/4242` not found.)"),
     (fault_quota, "quota exceeded in project test-project, region us-central1"),
-    (fault_region, "region mismatch: the model's region is us-central1"),
+    (fault_region, "Vertex AI refused a location in this request (the model's region, vertex_region, is us-central1; "
+                   "vertex_endpoint's is us-central1"),
     (fault_deploy_operation, "Vertex AI answered INTERNAL (Vertex AI said: Model server never became ready.)"),
     (fault_stalled_upload, "did not finish within 2 s"),
     (fault_secret_in_message, "permission denied"),
 ])
 def test_a_vertex_failure_after_the_push_leaves_the_push_standing(saved_model, gcs_bucket, vertex, fault, says):
-    if fault is not fault_no_endpoint:
-        vertex.endpoints[f"{LOCATION}/endpoints/4242"] = types.Endpoint(name=f"{LOCATION}/endpoints/4242")
+    vertex.endpoints[f"{LOCATION}/endpoints/4242"] = types.Endpoint(name=f"{LOCATION}/endpoints/4242")
     fault(vertex)
     result = register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242",
                   env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
@@ -300,7 +301,8 @@ def test_executor_input_writes_the_vertex_outputs(saved_model, gcs_bucket, verte
     assert result.returncode == 0, result.stderr
     out = json.loads((tmp_path / "executor_output.json").read_text())
     art = out["artifacts"]["registered_model"]["artifacts"][0]
-    assert art == {"name": "projects/p/artifacts/43", "uri": str(tmp_path / "registered_model"),
+    # GCPC's convention: the uri is the version's REST URL (KFP's launcher uploads nothing for it).
+    assert art == {"name": "projects/p/artifacts/43", "uri": f"https://{REGION}-aiplatform.googleapis.com/v1/{MODEL}@1",
                    "metadata": {"resourceName": f"{MODEL}@1"}}
     assert out["parameterValues"]["vertex_model_version"] == f"{MODEL}@1"
     assert out["parameterValues"]["vertex_deployed_endpoint"] == endpoint
@@ -365,5 +367,389 @@ def test_a_stop_while_waiting_for_vertex_says_the_version_was_published(saved_mo
         assert process.wait(timeout=30) == 128 + signal.SIGTERM
     finally:
         process.kill()
-    assert "was published; then the step was stopped by SIGTERM" in rest and "Traceback" not in rest
+    assert re.search(r"stopped by SIGTERM while registering or deploying it in Vertex AI; version \d+ WAS published", rest), rest
+    assert "Traceback" not in rest
     assert len(json.loads(_list(gcs_bucket, vertex))) == 1  # the version stands
+
+
+# --- a retry while the first attempt's operation still runs (issue 17, item 1) ----------------------
+
+@pytest.mark.parametrize("listed", [False, True], ids=["unfinished-version-not-listed", "unfinished-version-listed"])
+@pytest.mark.parametrize("existing_versions", [0, 1], ids=["first-push", "second-version"])
+def test_a_retry_waits_for_the_upload_the_first_attempt_gave_up_on(saved_model, keras_saved_model, gcs_bucket,
+                                                                    gcs_emulator, listed, existing_versions):
+    with FakeVertex(gcs_emulator.url, list_unfinished=listed) as vertex:
+        if existing_versions:
+            pushed(push(keras_saved_model, gcs_bucket, vertex))
+        vertex.stall("UploadModel")
+        first = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+        assert first.returncode == 1 and "did not finish within 2 s" in first.stderr
+        vertex.unstall("UploadModel")  # the upload keeps running after the attempt gave up, then finishes
+        again = pushed(push(saved_model, gcs_bucket, vertex))
+        uri = json.loads(first.stdout)["pushed_destination"]
+        assert again["pushed_destination"] == uri and again["vertex"]["reused"] is True
+        assert [v.artifact_uri for v in vertex.versions(MODEL)].count(uri) == 1  # one directory, one version
+        assert vertex.count("UploadModel") == existing_versions + 1
+        assert again["vertex"]["model_version"] == f"{MODEL}@{existing_versions + 1}"
+        assert "default" in aliases(vertex)[str(existing_versions + 1)]
+
+
+def test_a_create_answered_already_exists_looks_for_the_directory_before_adding_a_version(saved_model, gcs_bucket, vertex):
+    first = pushed(push(saved_model, gcs_bucket, vertex))
+    # A service that does not show the model yet: the retry creates it, and is told it exists.
+    vertex.fail("GetModel", "NOT_FOUND", f"Model {MODEL} not found.", times=2)
+    again = pushed(push(saved_model, gcs_bucket, vertex))
+    assert again["vertex"]["reused"] is True and again["vertex"]["model_version"] == first["vertex"]["model_version"]
+    assert [v.version_id for v in vertex.versions(MODEL)] == ["1"] and vertex.count("UploadModel") == 2
+
+
+def test_a_retry_waits_for_the_deployment_the_first_attempt_gave_up_on(saved_model, gcs_bucket, vertex, endpoint):
+    vertex.stall("DeployModel")
+    first = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+                 env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    assert first.returncode == 1 and "did not finish within 2 s" in first.stderr
+    vertex.unstall("DeployModel")
+    again = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    assert vertex.count("DeployModel") == 1 and again["vertex"]["deployed_now"] is False
+    assert deployed(vertex, endpoint) == {"1": (again["vertex"]["deployed_model_id"], 100)}
+
+
+# --- re-running changes what the user changed (item 2) -----------------------------------------------
+
+def test_a_rerun_promotes_a_canary_and_undeploys_the_previous_version(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
+    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    canary = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+                         "--vertex-traffic-percentage", "10"))
+    promoted = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+                           "--vertex-traffic-percentage", "100", "--vertex-undeploy-previous", "true"))
+    new_id = canary["vertex"]["deployed_model_id"]
+    assert promoted["reused"] == 1 and promoted["vertex"]["deployed_model_id"] == new_id
+    assert promoted["vertex"]["traffic_split"] == {new_id: 100}
+    assert promoted["vertex"]["undeployed"] == [first["vertex"]["deployed_model_id"]]
+    assert deployed(vertex, endpoint) == {"2": (new_id, 100)}
+    assert vertex.count("DeployModel") == 2 and vertex.count("UpdateEndpoint") == 1
+
+
+def test_a_retry_with_the_same_share_leaves_the_split_alone(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
+    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    for _ in range(2):
+        pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-traffic-percentage", "10"))
+    assert sorted(share for _, share in deployed(vertex, endpoint).values()) == [10, 90]
+    assert vertex.count("UpdateEndpoint") == 0
+
+
+# --- `default` follows the newest version (item 3) ---------------------------------------------------
+
+def test_default_stays_where_it_is_when_asked(saved_model, keras_saved_model, gcs_bucket, vertex):
+    pushed(push(saved_model, gcs_bucket, vertex))
+    record = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-default-version", "false"))
+    assert aliases(vertex) == {"1": ["default"], "2": []} and record["vertex"]["aliases"] == []
+
+
+# --- retention and the registry (item 4) --------------------------------------------------------------
+
+def test_retention_keeps_the_directories_of_versions_vertex_uses(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
+    def listed() -> list[int]:
+        return sorted(v["version"] for v in json.loads(_list(gcs_bucket, vertex)))
+
+    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    canary = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+                         "--vertex-traffic-percentage", "10", "--keep-versions", "1"))
+    assert canary["removed_versions"] == [] and len(listed()) == 2  # version 1 still serves 90%: it stays
+    _age(vertex)  # pushed long ago: no push of theirs may still be deploying them
+    promoted = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+                           "--vertex-undeploy-previous", "true", "--keep-versions", "1"))
+    # Undeployed, and `default` moved to version 2: nothing in Vertex reads version 1 any more.
+    assert promoted["removed_versions"] == [int(first["pushed_version"])] and listed() == [int(canary["pushed_version"])]
+
+
+def test_retention_keeps_a_version_holding_an_alias(saved_model, keras_saved_model, gcs_bucket, vertex):
+    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion"))
+    _age(vertex)
+    second = pushed(push(keras_saved_model, gcs_bucket, vertex, "--keep-versions", "1"))
+    assert second["removed_versions"] == []
+    versions = [v["version"] for v in json.loads(_list(gcs_bucket, vertex))]
+    assert int(first["pushed_version"]) in versions and len(versions) == 2
+
+
+# --- checked before pushing (item 5) ---------------------------------------------------------------
+
+def test_labels_as_vertex_states_them(saved_model, gcs_bucket, vertex):
+    record = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-labels", f"équipe=recherche,note={'x' * 63},チーム=検索"))
+    assert dict(vertex.versions(MODEL)[0].labels) == {"équipe": "recherche", "note": "x" * 63, "チーム": "検索"}
+    assert record["vertex"]["model_version"] == f"{MODEL}@1"
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--vertex-labels", f"note={'x' * 64}"], {}, "vertex_labels: note=" + "x" * 64 + " is not a label: a value has at most 63"),
+    (["--vertex-labels", "a=1,b=2,c=3,d=4,e=5"], {"VERTEX_AI_PIPELINES_RUN_LABELS": json.dumps({f"run-{i}": "x" for i in range(60)})},
+     "the version would have 65 labels; Vertex AI allows 64"),
+])
+def test_labels_vertex_would_refuse_are_refused_before_the_push(saved_model, gcs_bucket, vertex, args, env, message):
+    result = push(saved_model, gcs_bucket, vertex, *args, env=env)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.calls == []
+
+
+def test_a_malformed_run_label_is_dropped_with_a_warning(saved_model, gcs_bucket, vertex):
+    run_labels = json.dumps({"vertex-ai-pipelines-run-billing-id": "1234", "Bad Key": "x", "ok": 5})
+    pushed(push(saved_model, gcs_bucket, vertex, env={"VERTEX_AI_PIPELINES_RUN_LABELS": run_labels}))
+    assert dict(vertex.versions(MODEL)[0].labels) == {"vertex-ai-pipelines-run-billing-id": "1234"}
+
+
+def test_a_numeric_model_that_does_not_exist_is_refused_before_the_push(saved_model, gcs_bucket, vertex):
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-model", "1234567")
+    assert result.returncode == 2, result.stderr
+    assert "vertex_model: there is no model 1234567 in projects/test-project/locations/us-central1" in result.stderr
+    assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.count("UploadModel") == 0
+
+
+def fault_model_403(v):
+    v.fail("GetModel", "PERMISSION_DENIED", "Permission 'aiplatform.models.get' denied.")
+
+
+def fault_endpoint_403(v):
+    v.fail("GetEndpoint", "PERMISSION_DENIED", "Permission 'aiplatform.endpoints.get' denied.")
+
+
+def fault_no_endpoint(v):
+    del v.endpoints[f"{LOCATION}/endpoints/4242"]
+
+
+@pytest.mark.parametrize("fault, code, says", [
+    (fault_model_403, 1, "vertex_model: reading projects/test-project/locations/us-central1/models/taxi before pushing "
+                         "failed: permission denied"),
+    (fault_endpoint_403, 1, "vertex_endpoint: reading projects/test-project/locations/us-central1/endpoints/4242 before "
+                            "pushing failed: permission denied"),
+    (fault_no_endpoint, 2, "vertex_endpoint: there is no endpoint projects/test-project/locations/us-central1/endpoints/4242"),
+])
+def test_what_vertex_refuses_to_read_fails_the_step_before_the_push(saved_model, gcs_bucket, vertex, endpoint, fault, code, says):
+    fault(vertex)
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint)
+    assert result.returncode == code, result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and says in errors[0] and "Traceback" not in result.stderr, result.stderr
+    if code == 1:
+        assert "nothing was published" in errors[0]
+    assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.count("UploadModel") == 0
+
+
+@pytest.mark.parametrize("other", [
+    "projects/test-project/locations/europe-west4/endpoints/77",  # the docs allow a model in another location
+    "projects/123456789/locations/us-central1/endpoints/77",  # the project's number may be the same project
+])
+def test_an_endpoint_named_with_another_region_or_project_is_asked_not_refused(saved_model, gcs_bucket, vertex, other):
+    vertex.endpoints[other] = types.Endpoint(name=other)
+    record = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", other))
+    assert record["vertex"]["endpoint"] == other and deployed(vertex, other) == {"1": (record["vertex"]["deployed_model_id"], 100)}
+
+
+# --- defaults (item 6) -------------------------------------------------------------------------------
+
+def test_the_default_serving_image_comes_from_the_registry_of_the_region(saved_model, gcs_bucket, vertex):
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-region", "europe-west4")
+    pushed(result)
+    (version,) = vertex.versions("projects/test-project/locations/europe-west4/models/taxi")
+    assert version.container_spec.image_uri == "europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+    # The test models are written by a newer TensorFlow than the prebuilt image runs.
+    assert "but the serving image europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest runs TensorFlow 2.15" in result.stderr
+
+
+def test_no_tensorflow_warning_for_another_image(saved_model, gcs_bucket, vertex):
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-serving-image", "example.com/my/server:1")
+    pushed(result)
+    assert "runs TensorFlow" not in result.stderr
+
+
+# --- what a hostile review found (issue 17) ------------------------------------------------------------
+
+def _popen(model, bucket: str, vertex, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "component", "--model", str(model), "--push-destination", f"gs://{bucket}/serving/taxi",
+         "--vertex-model", "taxi", *args],
+        cwd=REPO, env={**os.environ, **env_for(vertex, **(env or {}))}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _until(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _versions_at_base(bucket: str, vertex) -> list[int]:
+    return sorted(v["version"] for v in json.loads(_list(bucket, vertex)))
+
+
+def _age(vertex, model: str = MODEL, seconds: float = 7200) -> None:
+    """Make every version of `model` look created `seconds` ago (pushed long before this push)."""
+    for version in vertex.versions(model):
+        version.version_create_time = version.create_time = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+
+
+def test_retention_says_it_asks_only_about_vertex_model_in_its_region(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
+    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    result = push(keras_saved_model, gcs_bucket, vertex, "--vertex-model", "taxi2", "--keep-versions", "1")
+    second = pushed(result)
+    # Another registry model fed from the same base is not asked: its deployed version's directory goes,
+    # and the log says so instead of claiming every use is checked.
+    assert second["removed_versions"] == [int(first["pushed_version"])]
+    assert (f"Retention keeps the directories of the registry versions of {LOCATION}/models/taxi2 that are deployed, "
+            "hold an alias or were created in the last 1800 s; other registry models, and this model in other regions, "
+            "are not asked") in result.stderr
+    assert "which Vertex AI still uses" not in result.stderr
+
+
+def test_retention_keeps_a_version_whose_own_push_may_still_be_deploying_it(saved_model, keras_saved_model, gcs_bucket,
+                                                                            vertex, endpoint):
+    vertex.stall("DeployModel")
+    deploying = _popen(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint)
+    try:
+        _until(lambda: vertex.count("DeployModel") == 1)
+        # Another push moves `default` away from version 1, which the registry does not yet show deployed.
+        other = pushed(push(keras_saved_model, gcs_bucket, vertex, "--keep-versions", "1"))
+        assert other["removed_versions"] == [] and len(_versions_at_base(gcs_bucket, vertex)) == 2
+        vertex.unstall("DeployModel")
+        out, err = deploying.communicate(timeout=60)
+    finally:
+        deploying.kill()
+    assert deploying.returncode == 0, err
+    assert [v.artifact_uri for v in vertex.versions(MODEL)][0] == json.loads(out)["pushed_destination"]
+    assert int(json.loads(out)["pushed_version"]) in _versions_at_base(gcs_bucket, vertex)
+
+
+def test_a_retry_waits_for_the_undeploy_the_first_attempt_gave_up_on(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
+    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    vertex.stall("UndeployModel")
+    first = push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-undeploy-previous", "true",
+                 env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    assert first.returncode == 1 and "did not finish within 2 s" in first.stderr
+    vertex.unstall("UndeployModel")  # it keeps running after the attempt gave up, then finishes
+    result = push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-undeploy-previous", "true")
+    again = pushed(result)
+    assert "waiting for UndeployModel operation" in result.stderr
+    assert vertex.count("UndeployModel") == 1
+    assert deployed(vertex, endpoint) == {"2": (again["vertex"]["deployed_model_id"], 100)}
+
+
+def _hanging_server() -> tuple[socket.socket, list[socket.socket]]:
+    """A Vertex AI that accepts connections and never answers; and the connections it accepted."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(50)
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server, accepted
+
+
+def test_a_stop_during_the_check_before_pushing_takes_effect_within_seconds(saved_model, gcs_bucket, vertex):
+    server, accepted = _hanging_server()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    process = _popen(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242", env={"MODEL_PUSHER_VERTEX_API_ENDPOINT": url})
+    try:
+        _until(lambda: len(accepted) >= 2)  # the model and the endpoint are being read
+        time.sleep(0.5)
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        seconds = time.monotonic() - stopped
+    finally:
+        process.kill()
+        server.close()
+    assert process.returncode == 128 + signal.SIGTERM and seconds < 5, (seconds, err)
+    errors = [line for line in err.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "stopped by SIGTERM" in errors[0] and "nothing was published" in errors[0], err
+    assert _versions_at_base(gcs_bucket, vertex) == []
+
+
+def test_a_rerun_applies_labels_and_replicas_and_warns_about_what_cannot_change(saved_model, gcs_bucket, vertex, endpoint):
+    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=a"))
+    image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-gpu.2-15:latest"
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=b",
+                  "--vertex-machine-type", "n1-standard-8", "--vertex-min-replicas", "3", "--vertex-max-replicas", "4",
+                  "--vertex-serving-image", image)
+    again = pushed(result)
+    assert again["vertex"]["reused"] is True and again["vertex"]["deployed_model_id"] == first["vertex"]["deployed_model_id"]
+    (version,) = vertex.versions(MODEL)
+    assert dict(version.labels) == {"team": "b"}
+    (d,) = vertex.endpoints[endpoint].deployed_models
+    assert (d.dedicated_resources.min_replica_count, d.dedicated_resources.max_replica_count) == (3, 4)
+    assert d.dedicated_resources.machine_spec.machine_type == "n1-standard-2"  # cannot change: warned
+    warnings = [line for line in result.stderr.splitlines() if " WARNING " in line]
+    assert any(line.split(" WARNING ")[1].startswith("vertex_machine_type: ") and "n1-standard-8 is not used; publish a new "
+               "version with force_new_version=true" in line for line in warnings), result.stderr
+    assert any(line.split(" WARNING ")[1].startswith("vertex_serving_image: ") and f"{image} is not used; publish a new "
+               "version with force_new_version=true" in line for line in warnings), result.stderr
+    assert vertex.count("UpdateModel") == 1 and vertex.count("MutateDeployedModel") == 1 and vertex.count("DeployModel") == 1
+    # Asked the same again: nothing more changes.
+    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=b",
+                "--vertex-min-replicas", "3", "--vertex-max-replicas", "4", "--vertex-serving-image", image,
+                "--vertex-machine-type", "n1-standard-2"))
+    assert vertex.count("UpdateModel") == 1 and vertex.count("MutateDeployedModel") == 1
+
+
+@pytest.mark.parametrize("region", ["northamerica-northeast1", "me-west1", "australia-southeast1", "southamerica-east1",
+                                    "africa-south1"])
+def test_a_region_without_prebuilt_images_needs_a_serving_image(saved_model, gcs_bucket, vertex, region):
+    result = push(saved_model, gcs_bucket, vertex, "--vertex-region", region)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "vertex_serving_image: Vertex AI's prebuilt serving images exist only in the us, europe and " \
+        f"asia registries, not for region {region}" in errors[0], result.stderr
+    assert _versions_at_base(gcs_bucket, vertex) == [] and vertex.calls == []
+
+
+def test_a_stop_while_a_retry_waits_for_the_earlier_upload_says_the_version_was_published(saved_model, gcs_bucket, vertex):
+    vertex.stall("UploadModel")
+    first = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    assert first.returncode == 1
+    polls = vertex.count("GetOperation")
+    process = _popen(saved_model, gcs_bucket, vertex)
+    try:
+        _until(lambda: vertex.count("GetOperation") > polls)  # the retry waits for the earlier upload
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, err
+    errors = [line for line in err.splitlines() if " ERROR " in line]
+    uri = json.loads(first.stdout)["pushed_destination"]
+    assert len(errors) == 1 and f"WAS published at {uri} and stays published" in errors[0], err
+    assert "nothing was published" not in err
+    assert json.loads(out)["pushed_destination"] == uri  # recorded like any push
+
+
+def test_a_location_refused_on_the_check_says_what_was_asked(saved_model, gcs_bucket, vertex):
+    vertex.fail("GetModel", "INVALID_ARGUMENT", "Location us-central1 is not allowed for project test-project.")
+    result = push(saved_model, gcs_bucket, vertex)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and f"vertex_model: reading {MODEL} before pushing failed: Vertex AI refused a location in this " \
+        "request (the model's region, vertex_region, is us-central1" in errors[0], result.stderr
+    assert "bucket or endpoint" not in errors[0] and "nothing was published" in errors[0]
+
+
+def test_a_timeout_names_the_operation_once(saved_model, gcs_bucket, vertex):
+    vertex.stall("UploadModel")
+    first = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    again = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    for result in (first, again):
+        (error,) = [line for line in result.stderr.splitlines() if " ERROR " in line]
+        (operation,) = set(re.findall(r"\S+/operations/\d+", error))
+        assert error.count(operation) == 1, error
+    assert "the earlier UploadModel did not finish within 2 s" in again.stderr
+
+
+def test_default_asked_as_an_alias_is_sent_once(saved_model, gcs_bucket, vertex):
+    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "default,champion"))
+    (body,) = [json.loads(b) for rpc, b in vertex.bodies if rpc == "MergeVersionAliases"]
+    assert sorted(body["versionAliases"]) == ["champion", "default"]
