@@ -380,12 +380,12 @@ def test_a_retry_waits_for_the_upload_the_first_attempt_gave_up_on(saved_model, 
                                                                     gcs_emulator, listed, existing_versions):
     with FakeVertex(gcs_emulator.url, list_unfinished=listed) as vertex:
         if existing_versions:
-            pushed(push(keras_saved_model, gcs_bucket, vertex))
+            pushed(register(keras_saved_model, gcs_bucket, vertex))
         vertex.stall("UploadModel")
-        first = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+        first = register(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
         assert first.returncode == 1 and "did not finish within 2 s" in first.stderr
         vertex.unstall("UploadModel")  # the upload keeps running after the attempt gave up, then finishes
-        again = pushed(push(saved_model, gcs_bucket, vertex))
+        again = pushed(register(saved_model, gcs_bucket, vertex))
         uri = json.loads(first.stdout)["pushed_destination"]
         assert again["pushed_destination"] == uri and again["vertex"]["reused"] is True
         assert [v.artifact_uri for v in vertex.versions(MODEL)].count(uri) == 1  # one directory, one version
@@ -395,21 +395,21 @@ def test_a_retry_waits_for_the_upload_the_first_attempt_gave_up_on(saved_model, 
 
 
 def test_a_create_answered_already_exists_looks_for_the_directory_before_adding_a_version(saved_model, gcs_bucket, vertex):
-    first = pushed(push(saved_model, gcs_bucket, vertex))
+    first = pushed(register(saved_model, gcs_bucket, vertex))
     # A service that does not show the model yet: the retry creates it, and is told it exists.
     vertex.fail("GetModel", "NOT_FOUND", f"Model {MODEL} not found.", times=2)
-    again = pushed(push(saved_model, gcs_bucket, vertex))
+    again = pushed(register(saved_model, gcs_bucket, vertex))
     assert again["vertex"]["reused"] is True and again["vertex"]["model_version"] == first["vertex"]["model_version"]
     assert [v.version_id for v in vertex.versions(MODEL)] == ["1"] and vertex.count("UploadModel") == 2
 
 
 def test_a_retry_waits_for_the_deployment_the_first_attempt_gave_up_on(saved_model, gcs_bucket, vertex, endpoint):
     vertex.stall("DeployModel")
-    first = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+    first = register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
                  env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
     assert first.returncode == 1 and "did not finish within 2 s" in first.stderr
     vertex.unstall("DeployModel")
-    again = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    again = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
     assert vertex.count("DeployModel") == 1 and again["vertex"]["deployed_now"] is False
     assert deployed(vertex, endpoint) == {"1": (again["vertex"]["deployed_model_id"], 100)}
 
@@ -417,10 +417,10 @@ def test_a_retry_waits_for_the_deployment_the_first_attempt_gave_up_on(saved_mod
 # --- re-running changes what the user changed (item 2) -----------------------------------------------
 
 def test_a_rerun_promotes_a_canary_and_undeploys_the_previous_version(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
-    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
-    canary = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+    first = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    canary = pushed(register(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
                          "--vertex-traffic-percentage", "10"))
-    promoted = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+    promoted = pushed(register(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
                            "--vertex-traffic-percentage", "100", "--vertex-undeploy-previous", "true"))
     new_id = canary["vertex"]["deployed_model_id"]
     assert promoted["reused"] == 1 and promoted["vertex"]["deployed_model_id"] == new_id
@@ -431,9 +431,9 @@ def test_a_rerun_promotes_a_canary_and_undeploys_the_previous_version(saved_mode
 
 
 def test_a_retry_with_the_same_share_leaves_the_split_alone(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
-    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
     for _ in range(2):
-        pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-traffic-percentage", "10"))
+        pushed(register(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-traffic-percentage", "10"))
     assert sorted(share for _, share in deployed(vertex, endpoint).values()) == [10, 90]
     assert vertex.count("UpdateEndpoint") == 0
 
@@ -441,8 +441,8 @@ def test_a_retry_with_the_same_share_leaves_the_split_alone(saved_model, keras_s
 # --- `default` follows the newest version (item 3) ---------------------------------------------------
 
 def test_default_stays_where_it_is_when_asked(saved_model, keras_saved_model, gcs_bucket, vertex):
-    pushed(push(saved_model, gcs_bucket, vertex))
-    record = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-default-version", "false"))
+    pushed(register(saved_model, gcs_bucket, vertex))
+    record = pushed(register(keras_saved_model, gcs_bucket, vertex, "--vertex-default-version", "false"))
     assert aliases(vertex) == {"1": ["default"], "2": []} and record["vertex"]["aliases"] == []
 
 
@@ -452,21 +452,21 @@ def test_retention_keeps_the_directories_of_versions_vertex_uses(saved_model, ke
     def listed() -> list[int]:
         return sorted(v["version"] for v in json.loads(_list(gcs_bucket, vertex)))
 
-    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
-    canary = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+    first = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    canary = pushed(register(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
                          "--vertex-traffic-percentage", "10", "--keep-versions", "1"))
     assert canary["removed_versions"] == [] and len(listed()) == 2  # version 1 still serves 90%: it stays
     _age(vertex)  # pushed long ago: no push of theirs may still be deploying them
-    promoted = pushed(push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
+    promoted = pushed(register(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint,
                            "--vertex-undeploy-previous", "true", "--keep-versions", "1"))
     # Undeployed, and `default` moved to version 2: nothing in Vertex reads version 1 any more.
     assert promoted["removed_versions"] == [int(first["pushed_version"])] and listed() == [int(canary["pushed_version"])]
 
 
 def test_retention_keeps_a_version_holding_an_alias(saved_model, keras_saved_model, gcs_bucket, vertex):
-    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion"))
+    first = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "champion"))
     _age(vertex)
-    second = pushed(push(keras_saved_model, gcs_bucket, vertex, "--keep-versions", "1"))
+    second = pushed(register(keras_saved_model, gcs_bucket, vertex, "--keep-versions", "1"))
     assert second["removed_versions"] == []
     versions = [v["version"] for v in json.loads(_list(gcs_bucket, vertex))]
     assert int(first["pushed_version"]) in versions and len(versions) == 2
@@ -475,7 +475,7 @@ def test_retention_keeps_a_version_holding_an_alias(saved_model, keras_saved_mod
 # --- checked before pushing (item 5) ---------------------------------------------------------------
 
 def test_labels_as_vertex_states_them(saved_model, gcs_bucket, vertex):
-    record = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-labels", f"équipe=recherche,note={'x' * 63},チーム=検索"))
+    record = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-labels", f"équipe=recherche,note={'x' * 63},チーム=検索"))
     assert dict(vertex.versions(MODEL)[0].labels) == {"équipe": "recherche", "note": "x" * 63, "チーム": "検索"}
     assert record["vertex"]["model_version"] == f"{MODEL}@1"
 
@@ -486,19 +486,19 @@ def test_labels_as_vertex_states_them(saved_model, gcs_bucket, vertex):
      "the version would have 65 labels; Vertex AI allows 64"),
 ])
 def test_labels_vertex_would_refuse_are_refused_before_the_push(saved_model, gcs_bucket, vertex, args, env, message):
-    result = push(saved_model, gcs_bucket, vertex, *args, env=env)
+    result = register(saved_model, gcs_bucket, vertex, *args, env=env)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.calls == []
 
 
 def test_a_malformed_run_label_is_dropped_with_a_warning(saved_model, gcs_bucket, vertex):
     run_labels = json.dumps({"vertex-ai-pipelines-run-billing-id": "1234", "Bad Key": "x", "ok": 5})
-    pushed(push(saved_model, gcs_bucket, vertex, env={"VERTEX_AI_PIPELINES_RUN_LABELS": run_labels}))
+    pushed(register(saved_model, gcs_bucket, vertex, env={"VERTEX_AI_PIPELINES_RUN_LABELS": run_labels}))
     assert dict(vertex.versions(MODEL)[0].labels) == {"vertex-ai-pipelines-run-billing-id": "1234"}
 
 
 def test_a_numeric_model_that_does_not_exist_is_refused_before_the_push(saved_model, gcs_bucket, vertex):
-    result = push(saved_model, gcs_bucket, vertex, "--vertex-model", "1234567")
+    result = register(saved_model, gcs_bucket, vertex, "--vertex-model", "1234567")
     assert result.returncode == 2, result.stderr
     assert "vertex_model: there is no model 1234567 in projects/test-project/locations/us-central1" in result.stderr
     assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.count("UploadModel") == 0
@@ -525,7 +525,7 @@ def fault_no_endpoint(v):
 ])
 def test_what_vertex_refuses_to_read_fails_the_step_before_the_push(saved_model, gcs_bucket, vertex, endpoint, fault, code, says):
     fault(vertex)
-    result = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint)
+    result = register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint)
     assert result.returncode == code, result.stderr
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and says in errors[0] and "Traceback" not in result.stderr, result.stderr
@@ -540,14 +540,14 @@ def test_what_vertex_refuses_to_read_fails_the_step_before_the_push(saved_model,
 ])
 def test_an_endpoint_named_with_another_region_or_project_is_asked_not_refused(saved_model, gcs_bucket, vertex, other):
     vertex.endpoints[other] = types.Endpoint(name=other)
-    record = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", other))
+    record = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", other))
     assert record["vertex"]["endpoint"] == other and deployed(vertex, other) == {"1": (record["vertex"]["deployed_model_id"], 100)}
 
 
 # --- defaults (item 6) -------------------------------------------------------------------------------
 
 def test_the_default_serving_image_comes_from_the_registry_of_the_region(saved_model, gcs_bucket, vertex):
-    result = push(saved_model, gcs_bucket, vertex, "--vertex-region", "europe-west4")
+    result = register(saved_model, gcs_bucket, vertex, "--vertex-region", "europe-west4")
     pushed(result)
     (version,) = vertex.versions("projects/test-project/locations/europe-west4/models/taxi")
     assert version.container_spec.image_uri == "europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
@@ -556,7 +556,7 @@ def test_the_default_serving_image_comes_from_the_registry_of_the_region(saved_m
 
 
 def test_no_tensorflow_warning_for_another_image(saved_model, gcs_bucket, vertex):
-    result = push(saved_model, gcs_bucket, vertex, "--vertex-serving-image", "example.com/my/server:1")
+    result = register(saved_model, gcs_bucket, vertex, "--vertex-serving-image", "example.com/my/server:1")
     pushed(result)
     assert "runs TensorFlow" not in result.stderr
 
@@ -589,8 +589,8 @@ def _age(vertex, model: str = MODEL, seconds: float = 7200) -> None:
 
 
 def test_retention_says_it_asks_only_about_vertex_model_in_its_region(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
-    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
-    result = push(keras_saved_model, gcs_bucket, vertex, "--vertex-model", "taxi2", "--keep-versions", "1")
+    first = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    result = register(keras_saved_model, gcs_bucket, vertex, "--vertex-model", "taxi2", "--keep-versions", "1")
     second = pushed(result)
     # Another registry model fed from the same base is not asked: its deployed version's directory goes,
     # and the log says so instead of claiming every use is checked.
@@ -608,7 +608,7 @@ def test_retention_keeps_a_version_whose_own_push_may_still_be_deploying_it(save
     try:
         _until(lambda: vertex.count("DeployModel") == 1)
         # Another push moves `default` away from version 1, which the registry does not yet show deployed.
-        other = pushed(push(keras_saved_model, gcs_bucket, vertex, "--keep-versions", "1"))
+        other = pushed(register(keras_saved_model, gcs_bucket, vertex, "--keep-versions", "1"))
         assert other["removed_versions"] == [] and len(_versions_at_base(gcs_bucket, vertex)) == 2
         vertex.unstall("DeployModel")
         out, err = deploying.communicate(timeout=60)
@@ -620,13 +620,13 @@ def test_retention_keeps_a_version_whose_own_push_may_still_be_deploying_it(save
 
 
 def test_a_retry_waits_for_the_undeploy_the_first_attempt_gave_up_on(saved_model, keras_saved_model, gcs_bucket, vertex, endpoint):
-    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
+    pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint))
     vertex.stall("UndeployModel")
-    first = push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-undeploy-previous", "true",
+    first = register(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-undeploy-previous", "true",
                  env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
     assert first.returncode == 1 and "did not finish within 2 s" in first.stderr
     vertex.unstall("UndeployModel")  # it keeps running after the attempt gave up, then finishes
-    result = push(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-undeploy-previous", "true")
+    result = register(keras_saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-undeploy-previous", "true")
     again = pushed(result)
     assert "waiting for UndeployModel operation" in result.stderr
     assert vertex.count("UndeployModel") == 1
@@ -672,9 +672,9 @@ def test_a_stop_during_the_check_before_pushing_takes_effect_within_seconds(save
 
 
 def test_a_rerun_applies_labels_and_replicas_and_warns_about_what_cannot_change(saved_model, gcs_bucket, vertex, endpoint):
-    first = pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=a"))
+    first = pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=a"))
     image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-gpu.2-15:latest"
-    result = push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=b",
+    result = register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=b",
                   "--vertex-machine-type", "n1-standard-8", "--vertex-min-replicas", "3", "--vertex-max-replicas", "4",
                   "--vertex-serving-image", image)
     again = pushed(result)
@@ -691,7 +691,7 @@ def test_a_rerun_applies_labels_and_replicas_and_warns_about_what_cannot_change(
                "version with force_new_version=true" in line for line in warnings), result.stderr
     assert vertex.count("UpdateModel") == 1 and vertex.count("MutateDeployedModel") == 1 and vertex.count("DeployModel") == 1
     # Asked the same again: nothing more changes.
-    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=b",
+    pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=b",
                 "--vertex-min-replicas", "3", "--vertex-max-replicas", "4", "--vertex-serving-image", image,
                 "--vertex-machine-type", "n1-standard-2"))
     assert vertex.count("UpdateModel") == 1 and vertex.count("MutateDeployedModel") == 1
@@ -700,7 +700,7 @@ def test_a_rerun_applies_labels_and_replicas_and_warns_about_what_cannot_change(
 @pytest.mark.parametrize("region", ["northamerica-northeast1", "me-west1", "australia-southeast1", "southamerica-east1",
                                     "africa-south1"])
 def test_a_region_without_prebuilt_images_needs_a_serving_image(saved_model, gcs_bucket, vertex, region):
-    result = push(saved_model, gcs_bucket, vertex, "--vertex-region", region)
+    result = register(saved_model, gcs_bucket, vertex, "--vertex-region", region)
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "vertex_serving_image: Vertex AI's prebuilt serving images exist only in the us, europe and " \
@@ -710,7 +710,7 @@ def test_a_region_without_prebuilt_images_needs_a_serving_image(saved_model, gcs
 
 def test_a_stop_while_a_retry_waits_for_the_earlier_upload_says_the_version_was_published(saved_model, gcs_bucket, vertex):
     vertex.stall("UploadModel")
-    first = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    first = register(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
     assert first.returncode == 1
     polls = vertex.count("GetOperation")
     process = _popen(saved_model, gcs_bucket, vertex)
@@ -730,7 +730,7 @@ def test_a_stop_while_a_retry_waits_for_the_earlier_upload_says_the_version_was_
 
 def test_a_location_refused_on_the_check_says_what_was_asked(saved_model, gcs_bucket, vertex):
     vertex.fail("GetModel", "INVALID_ARGUMENT", "Location us-central1 is not allowed for project test-project.")
-    result = push(saved_model, gcs_bucket, vertex)
+    result = register(saved_model, gcs_bucket, vertex)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and f"vertex_model: reading {MODEL} before pushing failed: Vertex AI refused a location in this " \
@@ -740,8 +740,8 @@ def test_a_location_refused_on_the_check_says_what_was_asked(saved_model, gcs_bu
 
 def test_a_timeout_names_the_operation_once(saved_model, gcs_bucket, vertex):
     vertex.stall("UploadModel")
-    first = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
-    again = push(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    first = register(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
+    again = register(saved_model, gcs_bucket, vertex, env={"MODEL_PUSHER_VERTEX_OPERATION_SECONDS": "2"})
     for result in (first, again):
         (error,) = [line for line in result.stderr.splitlines() if " ERROR " in line]
         (operation,) = set(re.findall(r"\S+/operations/\d+", error))
@@ -750,6 +750,6 @@ def test_a_timeout_names_the_operation_once(saved_model, gcs_bucket, vertex):
 
 
 def test_default_asked_as_an_alias_is_sent_once(saved_model, gcs_bucket, vertex):
-    pushed(push(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "default,champion"))
+    pushed(register(saved_model, gcs_bucket, vertex, "--vertex-version-aliases", "default,champion"))
     (body,) = [json.loads(b) for rpc, b in vertex.bodies if rpc == "MergeVersionAliases"]
     assert sorted(body["versionAliases"]) == ["champion", "default"]
