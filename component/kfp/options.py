@@ -125,8 +125,8 @@ OPTIONS = (
            "another version holds moves to this one.", "champion,staging"),
     Option("vertex_labels", "Comma-separated key=value labels for the registered version (the "
            "pipeline run's labels are added).", "team=search,stage=prod"),
-    Option("vertex_serving_image", "The serving container Vertex AI runs the model in (default: "
-           "Vertex's prebuilt TensorFlow CPU image).", "europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest",
+    Option("vertex_serving_image", "The serving container Vertex AI runs the model in: by default "
+           "Vertex's prebuilt TensorFlow CPU image.", "europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest",
            default=DEFAULT_SERVING_IMAGE),
     Option("vertex_endpoint", "Deploy the registered version to this endpoint (an ID or "
            "projects/P/locations/R/endpoints/ID), unless it is deployed there already. Empty: no deployment.",
