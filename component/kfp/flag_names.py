@@ -48,7 +48,8 @@ def error_in_flags(text: str, given: Iterable[str]) -> str:
     head, rest = (flag_names(text[:source.end() + 1])[:-1], text[source.end():]) if source else ("", text)
     kept = [m.span() for m in _QUOTED.finditer(rest)]
     for value in {v.strip().rstrip("/") for v in given} - {""}:
-        kept += [m.span() for m in re.finditer(re.escape(value), rest)]
+        # Whole words only: a value such as "e" must not shield every name spelled with an e.
+        kept += [m.span() for m in re.finditer(rf"(?<!\w){re.escape(value)}(?!\w)", rest)]
     out, at = [], 0
     for start, end in sorted(kept):
         if start >= at:

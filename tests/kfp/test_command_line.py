@@ -121,6 +121,9 @@ def test_what_the_user_gave_is_never_renamed_into_flags(saved_model, tmp_path):
     assert "'force_new_version=true'" in line
     bad_key = '{"filesystem": {"base_directory": "serving", "keep_versions": 1}}'
     refused(run_in(tmp_path, "--model", "model", "--push-destination", bad_key), "unknown field(s) ['keep_versions']")
+    # A short value shields only itself, not every name it is part of.
+    refused(run_in(tmp_path, "--model", "model", "--push-destination", "serving", "--vertex-model", "m",
+                   "--vertex-region", "e"), "but --push-destination is serving")
     archived = run_in(tmp_path, "--model", "model", "--push-destination", "serving", "--pushed-model", "pushed_model")
     assert archived.returncode == 0, archived.stderr
     assert "in the --pushed-model artifact at pushed_model" in archived.stderr
