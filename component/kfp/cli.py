@@ -35,7 +35,7 @@ from component.runtime import stopping
 log = logging.getLogger("component")
 
 EPILOG = """\
-examples: see the README's "On a laptop" section.
+examples: the README's "Using it on a laptop or with docker run" section.
 
 exit codes: 0 pushed (or reused) and recorded, or not pushed because not blessed (the reason is
             in the output); 2 bad input, nothing written; 1 publishing failed, nothing published,
