@@ -4,7 +4,9 @@ know that the newest version is already a rollback (so running it twice rolls ba
 
 It is a small JSON file in assets.extra/, the SavedModel's folder for files that TensorFlow does
 not load (TF Serving reads only its warmup file there), so model servers serve the copy exactly
-like the version it copies; it travels with the version, on every store."""
+like the version it copies. It speaks of the versions of the base its rollback ran on, so only a
+rollback publishes one: a push leaves a note behind (run.py), and a note that is not exactly what
+a rollback writes is ignored."""
 
 import json
 import logging
