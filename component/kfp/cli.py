@@ -180,7 +180,7 @@ def _record(outputs: KfpOutputs, outcome: Outcome, print_json: bool) -> None:
             exc.exit_code if stopped else 1,
         ) from None
     if print_json:
-        print(json_record(outcome, outputs.pushed_model))
+        _print_lines([json_record(outcome, outputs.pushed_model)])
     _log_summary(outcome)
 
 
@@ -210,7 +210,9 @@ def _list(argv: Sequence[str]) -> int:
 
 
 def _print_lines(lines: Sequence[str]) -> None:
-    """Print to stdout; a reader that stops early (`| head`) ends the listing quietly, as with ls."""
+    """Print to stdout; a reader that stops early (`| head`) ends the output quietly, as with ls."""
+    if sys.stdout is None:  # started with stdout closed: nobody reads it
+        return
     try:
         for line in lines:
             print(line)
@@ -235,7 +237,7 @@ def _rollback(argv: Sequence[str]) -> int:
     destination = parse_destination(args.push_destination, args.versioning)
     rolled = rollback(destination, args.to)
     outcome = Outcome(True, rolled.reason, rolled.source.root, published=rolled.published)
-    print(json_record(outcome))
+    _print_lines([json_record(outcome)])
     _log_summary(outcome)
     return 0
 
