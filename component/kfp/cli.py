@@ -98,7 +98,7 @@ def _push_parser() -> argparse.ArgumentParser:
         usage=USAGE,
         description="Push a blessed TensorFlow SavedModel to a serving directory (local, gs://, s3:// or minio://)\n"
         "as a new numbered version, atomically. `list` shows the versions at a destination, `rollback`\n"
-        "republishes an older one (see their --help).",
+        "republishes an older one (see their --help). An on/off option is switched on by giving it alone.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,  # so a prefix of --executor-input never passes for the KFP front
@@ -114,7 +114,7 @@ def _push_parser() -> argparse.ArgumentParser:
         if option.kind is bool:
             # On/off: bare on the command line; KFP (and scripts) pass true or false.
             group.add_argument(flag(option.name), nargs="?", const="true", default=option.default, metavar="true|false",
-                               help=flag_names(f"{option.help} Give it alone to switch it on."))
+                               help=flag_names(option.help))
         else:  # examples are in the README: a help screen that fits is read
             default = f" (default: {option.default})" if option.default else ""
             group.add_argument(flag(option.name), metavar=_metavar(option), default=option.default,

@@ -161,7 +161,7 @@ def test_an_option_given_twice_or_beside_the_executor_input_is_refused(args, fra
 
 def test_help_is_short_and_names_each_default_once():
     text = run_cli("--help").stdout
-    assert len(text.splitlines()) <= 115, len(text.splitlines())
+    assert len(text.splitlines()) <= 110, len(text.splitlines())
     from component.vertex.target import DEFAULT_SERVING_IMAGE
 
     assert text.replace("\n", "").replace(" ", "").count(DEFAULT_SERVING_IMAGE) == 1
