@@ -37,6 +37,8 @@ DEFAULT_RETRY_SECONDS = 120.0
 DEFAULT_VERTEX_OPERATION_SECONDS = 1800.0  # a deployment may take a quarter of an hour on Vertex
 
 _URL = re.compile(r"https?://[^/\s]+(/\S*)?")
+# What botocore accepts as a region name (it builds the endpoint's host name from it).
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,20 @@ def read(environ: Mapping[str, str]) -> Settings:
     s3_name, s3_endpoint = first(S3_ENDPOINT_ENVS)
     if s3_endpoint and not _URL.fullmatch(s3_endpoint):
         raise InputError(f"${s3_name}: expected an http(s)://HOST:PORT URL, got {s3_endpoint!r}")
+    # The storage client takes it as its endpoint, scheme included.
+    gcs_emulator = environ.get(GCS_EMULATOR_ENV, "").strip()
+    if gcs_emulator and not _URL.fullmatch(gcs_emulator):
+        raise InputError(f"${GCS_EMULATOR_ENV}: expected an http(s)://HOST:PORT URL, got {gcs_emulator!r}")
+    region_name, s3_region = first(S3_REGION_ENVS)
+    if s3_region and not _REGION.fullmatch(s3_region):
+        raise InputError(f"${region_name}: expected an AWS region name such as eu-west-1, got {s3_region!r}")
     return Settings(
         mount_root=_mount_root(environ.get(MOUNT_ROOT_ENV, "")),
         lease_seconds=_seconds(*first(LEASE_SECONDS_ENVS), DEFAULT_LEASE_SECONDS),
         gcs_retry_seconds=_seconds(GCS_RETRY_SECONDS_ENV, environ.get(GCS_RETRY_SECONDS_ENV, ""), DEFAULT_RETRY_SECONDS),
-        gcs_emulator=bool(environ.get(GCS_EMULATOR_ENV)),
+        gcs_emulator=bool(gcs_emulator),
         s3_endpoint=s3_endpoint or None,
-        s3_region=first(S3_REGION_ENVS)[1] or None,
+        s3_region=s3_region or None,
         s3_retry_seconds=_seconds(S3_RETRY_SECONDS_ENV, environ.get(S3_RETRY_SECONDS_ENV, ""), DEFAULT_RETRY_SECONDS),
         vertex_operation_seconds=_seconds(
             VERTEX_OPERATION_SECONDS_ENV, environ.get(VERTEX_OPERATION_SECONDS_ENV, ""), DEFAULT_VERTEX_OPERATION_SECONDS

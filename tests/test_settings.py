@@ -19,6 +19,8 @@ from component.errors import InputError
     ("MODEL_PUSHER_VERTEX_OPERATION_SECONDS", "soon"),
     ("MODEL_PUSHER_VERTEX_API_ENDPOINT", "ftp://vertex.example"),
     ("AWS_ENDPOINT_URL", "minio-service.kubeflow:9000"),
+    ("STORAGE_EMULATOR_HOST", "garbage"),
+    ("AWS_REGION", "bad region!"),
 ])
 def test_a_bad_setting_is_one_line_naming_it_and_nothing_is_written(saved_model, tmp_path, name, value):
     base = tmp_path / "serving"
@@ -36,6 +38,12 @@ def test_a_bad_setting_stops_list_and_rollback_too(tmp_path):
         result = run_cli(command, "--push-destination", str(tmp_path),
                          env={"MODEL_PUSHER_LEASE_SECONDS": "x"})
         refused(result, "$MODEL_PUSHER_LEASE_SECONDS")
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("list", "--help"), ("rollback", "--help")])
+def test_help_and_version_answer_whatever_the_environment(args):
+    result = run_cli(*args, env={"MODEL_PUSHER_LEASE_SECONDS": "x", "AWS_REGION": "bad region!"})
+    assert result.returncode == 0 and result.stdout, result.stderr
 
 
 def test_defaults_when_unset():

@@ -8,6 +8,7 @@ failed publish, 0 when the step did its job (including "not blessed, not pushed"
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -15,13 +16,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
 
-from component import __version__, settings
+from component import __version__, naming, settings
 from component.errors import InputError, Interrupted, PusherError
-from component.kfp.flag_names import FlagNames, flag, flag_names
-from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT
+from component.kfp.flag_names import FlagNames, flag_names
+from component.kfp.options import INPUT_ARTIFACTS, OPTIONS, OUTPUT_ARTIFACT, REPORT_ARTIFACT, Option
 from component.kfp.outputs import KfpOutputs, json_record, write_outputs
 from component.kfp.report import text_summary, write_markdown
 from component.kfp.request import from_executor_input, from_flags
+from component.naming import flag
 from component.push.base import open_base
 from component.push.destination import parse_destination
 from component.push.outcome import AfterPublishError, Outcome
@@ -33,31 +35,7 @@ from component.runtime import stopping
 log = logging.getLogger("component")
 
 EPILOG = """\
-examples:
-  # on a laptop or with docker run: push a TFX model artifact if its blessings allow it
-  %(prog)s --model ./Trainer/model/7 --model-blessing ./Evaluator/blessing/9 \\
-      --infra-blessing ./InfraValidator/blessing/8 \\
-      --push-destination '{"filesystem": {"base_directory": "/srv/models/my_model"}}'
-
-  # a bare path or gs:// URI is a destination too; SEQUENTIAL versions are 1, 2, 3, ...
-  %(prog)s --model ./saved_model --push-destination gs://bucket/serving/my_model \\
-      --versioning SEQUENTIAL --keep-versions 5
-
-  # also register the version in the Vertex AI Model Registry and deploy it as a 10%% canary
-  %(prog)s --model ./saved_model --push-destination gs://bucket/serving/taxi \\
-      --vertex-model taxi --vertex-project my-project --vertex-region europe-west4 \\
-      --vertex-version-aliases champion --vertex-endpoint 1234567890 --vertex-traffic-percentage 10
-
-  # S3, or an S3-compatible store (Kubeflow's SeaweedFS/MinIO) at AWS_ENDPOINT_URL
-  AWS_ENDPOINT_URL=http://seaweedfs.kubeflow:9000 %(prog)s --model ./saved_model \\
-      --push-destination minio://mlpipeline/serving/my_model
-
-  # in Kubeflow Pipelines / Vertex AI (what component.yaml runs)
-  %(prog)s --executor-input '{{$}}'
-
-  # the versions at a destination, and going back to the previous one
-  %(prog)s list --push-destination gs://bucket/serving/my_model
-  %(prog)s rollback --push-destination gs://bucket/serving/my_model [--to 1700000000]
+examples: the README's "Using it on a laptop or with docker run" section.
 
 exit codes: 0 pushed (or reused) and recorded, or not pushed because not blessed (the reason is
             in the output); 2 bad input, nothing written; 1 publishing failed, nothing published,
@@ -71,12 +49,35 @@ _OUTPUT_HELP = {
 }
 
 
+class _Once(argparse.Action):
+    """An option given twice is a mistake (which one was meant?), not "the last one wins"."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        given = vars(namespace).setdefault("given_options", set())
+        if self.dest in given:
+            parser.error(f"{option_string} is given more than once; give it once")
+        given.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """A bad command line is a bad input like any other: one line naming it, exit 2 (argparse
     would print the whole usage first)."""
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.register("action", None, _Once)
+        self.register("action", "store", _Once)
+
     def error(self, message: str) -> NoReturn:
         raise InputError(f"{message} (see {self.prog} --help)")
+
+    def parse(self, argv: Sequence[str]) -> argparse.Namespace:
+        """The command line, checked, then the environment: --help and --version answer whatever
+        the environment holds, anything else stops on a bad environment variable before it writes."""
+        args = self.parse_args(argv)
+        settings.current()
+        return args
 
 
 def _prog() -> str:
@@ -87,7 +88,7 @@ def _prog() -> str:
 USAGE = """\
 %(prog)s --push-destination DEST [--model DIR] [--model-blessing DIR] [--infra-blessing DIR] [options]
        %(prog)s list --push-destination DEST [--json]
-       %(prog)s rollback --push-destination DEST [--to VERSION]
+       %(prog)s rollback --push-destination DEST [--to VERSION] [--versioning VERSIONING]
        %(prog)s --executor-input JSON    (in Kubeflow Pipelines: what component.yaml runs)"""
 
 
@@ -97,7 +98,7 @@ def _push_parser() -> argparse.ArgumentParser:
         usage=USAGE,
         description="Push a blessed TensorFlow SavedModel to a serving directory (local, gs://, s3:// or minio://)\n"
         "as a new numbered version, atomically. `list` shows the versions at a destination, `rollback`\n"
-        "republishes an older one (see their --help).",
+        "republishes an older one (see their --help). An on/off option is switched on by giving it alone.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,  # so a prefix of --executor-input never passes for the KFP front
@@ -110,18 +111,23 @@ def _push_parser() -> argparse.ArgumentParser:
     vertex = parser.add_argument_group("Vertex AI Model Registry and endpoints (with --vertex-model)")
     for option in OPTIONS:
         group = vertex if option.name.startswith("vertex_") else push
-        default = f" (default: {option.default})" if option.default else ""
         if option.kind is bool:
             # On/off: bare on the command line; KFP (and scripts) pass true or false.
             group.add_argument(flag(option.name), nargs="?", const="true", default=option.default, metavar="true|false",
-                               help=flag_names(f"{option.help} Give it alone to switch it on{default}."))
-        else:
-            group.add_argument(flag(option.name), metavar=option.name.upper(), default=option.default,
-                               help=flag_names(f"{option.help} Example: {option.example}{default}"))
+                               help=flag_names(option.help))
+        else:  # examples are in the README: a help screen that fits is read
+            default = f" (default: {option.default})" if option.default else ""
+            group.add_argument(flag(option.name), metavar=_metavar(option), default=option.default,
+                               help=flag_names(f"{option.help}{default}"))
     output = parser.add_argument_group("where to record the push")
     for name, (metavar, text) in _OUTPUT_HELP.items():
         output.add_argument(flag(name), metavar=metavar, help=text)
     return parser
+
+
+def _metavar(option: Option) -> str:
+    """A short placeholder, so most options fit on one line with their help."""
+    return "N" if option.kind is int else "DEST" if option.name == "push_destination" else option.name.split("_")[-1].upper()
 
 
 def _destination_parser(command: str, description: str) -> argparse.ArgumentParser:
@@ -133,11 +139,14 @@ def _destination_parser(command: str, description: str) -> argparse.ArgumentPars
 
 def _push(argv: Sequence[str]) -> int:
     parser = _push_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse(argv)
     if args.executor_input is not None:
+        others = sorted(getattr(args, "given_options", set()) - {"executor_input"})
+        if others:  # KFP gives it alone; anything beside it would be silently ignored
+            parser.error(f"--executor-input replaces every other flag; remove {', '.join(map(flag, others))}")
         invocation = from_executor_input(args.executor_input)
     else:
-        _speak_flags()
+        _speak_flags(argv)
         for option in OPTIONS:
             if option.required and not getattr(args, option.name):
                 parser.error(f"{flag(option.name)} is required (or give --executor-input)")
@@ -171,27 +180,46 @@ def _record(outputs: KfpOutputs, outcome: Outcome, print_json: bool) -> None:
             exc.exit_code if stopped else 1,
         ) from None
     if print_json:
-        print(json_record(outcome, outputs.pushed_model))
+        _print_lines([json_record(outcome, outputs.pushed_model)])
     _log_summary(outcome)
 
 
 def _list(argv: Sequence[str]) -> int:
     parser = _destination_parser("list", "List the versions at a destination, oldest first.")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
-    args = parser.parse_args(argv)
-    _speak_flags()
-    infos = list_versions(open_base(parse_destination(args.push_destination).base), read_notes=True)
+    args = parser.parse(argv)
+    _speak_flags(argv)
+    base = parse_destination(args.push_destination).base
+    infos = list_versions(open_base(base), read_notes=True)
     if args.json:
-        print(json.dumps([asdict(i) for i in infos], indent=2))
-        return 0
-    print(f"{'version':>12}  {'modified (UTC)':19}  {'files':>5}  {'MB':>9}  {'complete':8}  what")
-    for i in infos:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(i.modified))
-        what = i.rollback.text() if i.rollback is not None else "pushed" if i.complete else "-"
-        print(f"{i.version:>12}  {when:19}  {i.files:>5}  {i.bytes / 1e6:>9.2f}  {'yes' if i.complete else 'NO':8}  {what}")
+        lines = [json.dumps([asdict(i) for i in infos], indent=2)]
+    else:
+        lines = [f"{'version':>12}  {'modified (UTC)':19}  {'files':>5}  {'MB':>9}  {'complete':8}  what"]
+        for i in infos:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(i.modified))
+            what = i.rollback.text() if i.rollback is not None else "pushed" if i.complete else "-"
+            lines.append(f"{i.version:>12}  {when:19}  {i.files:>5}  {i.bytes / 1e6:>9.2f}  "
+                         f"{'yes' if i.complete else 'NO':8}  {what}")
+    _print_lines(lines)
     if not infos:
-        log.info("No versions at %s.", args.push_destination)
+        if "://" not in base and not Path(base).exists():
+            log.warning("%s does not exist: no versions there (is the path right?).", base)
+        else:
+            log.info("No versions at %s.", base)
     return 0
+
+
+def _print_lines(lines: Sequence[str]) -> None:
+    """Print to stdout; a reader that stops early (`| head`) ends the output quietly, as with ls."""
+    if sys.stdout is None:  # started with stdout closed: nobody reads it
+        return
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would report the closed pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _rollback(argv: Sequence[str]) -> int:
@@ -201,12 +229,15 @@ def _rollback(argv: Sequence[str]) -> int:
     parser.add_argument("--to", type=int, metavar="VERSION", help=(
         "The version to go back to. Default: undo the newest push, republishing the version before it; "
         "nothing changes when the newest version is already a rollback copy."))
-    args = parser.parse_args(argv)
-    _speak_flags()
-    destination = parse_destination(args.push_destination)
+    parser.add_argument("--versioning", metavar="VERSIONING", default="", help=(
+        "How the copy is numbered: AUTO or UNIX_TIMESTAMP (Unix time), or SEQUENTIAL. Default: as the "
+        "destination JSON says, else as the base is numbered (SEQUENTIAL when no version there is a Unix time)."))
+    args = parser.parse(argv)
+    _speak_flags(argv)
+    destination = parse_destination(args.push_destination, args.versioning)
     rolled = rollback(destination, args.to)
     outcome = Outcome(True, rolled.reason, rolled.source.root, published=rolled.published)
-    print(json_record(outcome))
+    _print_lines([json_record(outcome)])
     _log_summary(outcome)
     return 0
 
@@ -219,11 +250,14 @@ def _log_summary(outcome: Outcome) -> None:
 COMMANDS = {"list": _list, "rollback": _rollback}
 
 
-def _speak_flags() -> None:
-    """From here on, every line this command logs names inputs as the flags that set them."""
+def _speak_flags(argv: Sequence[str]) -> None:
+    """From here on, this command names inputs as the flags that set them; what the user gave
+    (`argv`'s values) is never renamed."""
+    naming.use_flags(True)
+    given = [a.partition("=")[2] if a.startswith("--") else a for a in argv]
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, FlagNames) for f in handler.filters):
-            handler.addFilter(FlagNames())
+            handler.addFilter(FlagNames(given))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -235,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(command, argv)
     finally:  # a caller in the same process logs in its own words again
+        naming.use_flags(False)
         for handler in logging.getLogger().handlers:
             for f in [f for f in handler.filters if isinstance(f, FlagNames)]:
                 handler.removeFilter(f)
@@ -243,7 +278,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(command: Callable[[Sequence[str]], int], argv: Sequence[str]) -> int:
     started = time.monotonic()
     try:
-        settings.current()  # a bad environment variable stops the command before anything is written
         code = command(argv)
     except Interrupted as exc:
         if stopping.published_at:

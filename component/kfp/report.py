@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from component.naming import named
 from component.push.outcome import Outcome
 from component.push.retention import versions_text
 from component.runtime.progress import rate
@@ -17,7 +18,7 @@ def markdown(outcome: Outcome) -> str:
     lines = [f"# Model push: {headline(outcome)}", "", f"**Why:** {outcome.reason}", ""]
     if outcome.readings:
         lines += ["## Blessings", "", "| input | verdict | evidence | uri |", "| --- | --- | --- | --- |"]
-        lines += [f"| {r.input_name} | {r.verdict.value} | {r.evidence} | `{r.uri}` |" for r in outcome.readings]
+        lines += [f"| {named(r.input_name)} | {r.verdict.value} | {r.evidence} | `{r.uri}` |" for r in outcome.readings]
     else:
         lines += ["## Blessings", "", "None given: the model was not validated by any pipeline step."]
     lines += ["", "## Model", "", f"Source: `{outcome.model_uri}`", ""]
@@ -72,11 +73,14 @@ def headline(outcome: Outcome) -> str:
 def text_summary(outcome: Outcome) -> list[str]:
     """The few lines a person at a terminal wants after the push."""
     lines = [f"Decision: {headline(outcome)}: {outcome.reason}"]
-    lines += [f"  {r.input_name}: {r.verdict.value} ({r.evidence})" for r in outcome.readings]
+    lines += [f"  {named(r.input_name)}: {r.verdict.value} ({r.evidence})" for r in outcome.readings]
     if outcome.summary is not None:
         lines += [f"  signature {signature_line(s)}" for s in outcome.summary.signatures.values()]
     p = outcome.published
-    if p is not None:
+    if p is not None and p.reused:  # nothing was copied: a rate would describe nothing
+        lines.append(f"  {p.uri}: {p.files} files, {p.bytes / 1e6:.2f} MB, already there: nothing written "
+                     f"(checked in {p.seconds:.2f} s)")
+    elif p is not None:
         lines.append(
             f"  {p.uri}: {p.files} files, {p.bytes / 1e6:.2f} MB in {p.seconds:.2f} s ({rate(p.bytes, p.seconds)})"
         )

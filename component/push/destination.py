@@ -32,6 +32,7 @@ _ENUM_NUMBERS = {0: Versioning.AUTO, 1: Versioning.UNIX_TIMESTAMP}
 class Destination:
     base: str  # a local path or a gs:// / s3:// / minio:// URI, without a trailing slash
     versioning: Versioning
+    versioning_stated: bool = True  # False: AUTO because neither the JSON nor an option named one
 
 
 def parse_versioning(value: object, source: str = "versioning") -> Versioning:
@@ -58,10 +59,11 @@ def parse_destination(text: str, versioning_override: str = "") -> Destination:
         base, versioning = _parse_json(text)
     else:
         _refuse_other_json(text)
-        base, versioning = text, Versioning.AUTO
+        base, versioning = text, None
     if versioning_override:
         versioning = parse_versioning(versioning_override)
-    return Destination(base=_normalise_base(base), versioning=versioning)
+    return Destination(base=_normalise_base(base), versioning=versioning or Versioning.AUTO,
+                       versioning_stated=versioning is not None)
 
 
 def _refuse_other_json(text: str) -> None:
@@ -85,7 +87,7 @@ FIELDS = f"base_directory (required) and versioning ({', '.join(v.value for v in
 _JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
-def _parse_json(text: str) -> tuple[str, Versioning]:
+def _parse_json(text: str) -> tuple[str, Versioning | None]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -99,7 +101,8 @@ def _parse_json(text: str) -> tuple[str, Versioning]:
     base = fs.pop("base_directory", None)
     if base is None:
         base = fs.pop("baseDirectory", None)
-    versioning = parse_versioning(fs.pop("versioning", "AUTO"), "push_destination.filesystem.versioning")
+    versioning = (parse_versioning(fs.pop("versioning"), "push_destination.filesystem.versioning")
+                  if "versioning" in fs else None)
     if fs:
         raise InputError(
             f"push_destination.filesystem: unknown field(s) {sorted(fs)}; its fields are {FIELDS}, as in {SHAPE}"

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from component.artifacts import Artifact, parse_flag
+from component.naming import named
 from component.savedmodel.locate import artifact_entries
 
 log = logging.getLogger(__name__)
@@ -69,21 +70,21 @@ def read_blessing(blessing: Artifact) -> BlessingReading:
 def decide(model_blessing: Artifact | None, infra_blessing: Artifact | None) -> GateDecision:
     readings = tuple(read_blessing(b) for b in (model_blessing, infra_blessing) if b is not None)
     for r in readings:
-        log.info("%s (%s): %s (%s)", r.input_name, r.uri, r.verdict.value, r.evidence)
+        log.info("%s (%s): %s (%s)", named(r.input_name), r.uri, r.verdict.value, r.evidence)
     if not readings:
         log.warning("No model_blessing or infra_blessing was given: pushing an UNVALIDATED model.")
         return GateDecision(True, "no blessing was given; pushed without validation", readings)
     refusals = [_refusal(r) for r in readings if r.verdict is not Verdict.BLESSED]
     if refusals:
         return GateDecision(False, "; ".join(refusals), readings)
-    names = " and ".join(r.input_name for r in readings)
+    names = " and ".join(named(r.input_name) for r in readings)
     return GateDecision(True, f"{names} blessed the model", readings)
 
 
 def _refusal(r: BlessingReading) -> str:
     if r.verdict is Verdict.NOT_BLESSED:
-        return f"{r.input_name} says NOT blessed ({r.evidence})"
+        return f"{named(r.input_name)} says NOT blessed ({r.evidence})"
     if r.verdict is Verdict.CONFLICTING:
-        return f"{r.input_name} signals disagree ({r.evidence})"
+        return f"{named(r.input_name)} signals disagree ({r.evidence})"
     hint = " (an Evaluator with no thresholds writes none)" if r.input_name == "model_blessing" else ""
-    return f"{r.input_name} gives no verdict{hint}: {r.evidence}"
+    return f"{named(r.input_name)} gives no verdict{hint}: {r.evidence}"

@@ -4,17 +4,21 @@ Without a version to go to, a rollback undoes the newest push: it republishes th
 came before it. When the newest version is itself a rollback copy, the newest push was already
 undone: nothing changes, so a rollback run twice (or retried) rolls back once. Going further back
 takes an explicit version, and rolling back to the version the newest copy already holds is
-likewise nothing to do."""
+likewise nothing to do.
+
+The copy is numbered as the destination says; when neither its JSON nor --versioning says, as the
+base already is: SEQUENTIAL when no version there is a Unix time, so a base numbered 1, 2, 3
+stays so (AUTO would jump to the current Unix time, and every later SEQUENTIAL push after it)."""
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from component.errors import InputError
 from component.model import Model
 from component.push.base import ServingBase, open_base
-from component.push.destination import Destination
+from component.push.destination import Destination, Versioning
 from component.push.outcome import Published
 from component.push.publish import push
 from component.push.rollback_note import RollbackNote, with_note
@@ -35,7 +39,10 @@ def rollback(destination: Destination, to_version: int | None) -> RolledBack:
     so model servers that serve the newest switch back to it."""
     started = time.monotonic()
     base = open_base(destination.base)
-    complete = [v for v in list_versions(base, read_notes=True) if v.complete]
+    infos = list_versions(base, read_notes=True)
+    if not destination.versioning_stated:
+        destination = replace(destination, versioning=_numbering_of(infos))
+    complete = [v for v in infos if v.complete]
     numbers = [v.version for v in complete]
     if not complete or (to_version is None and len(complete) < 2):
         raise InputError(f"rollback: {base.uri} has {len(complete)} complete version(s); nothing to roll back to")
@@ -64,6 +71,17 @@ def rollback(destination: Destination, to_version: int | None) -> RolledBack:
     with tempfile.TemporaryDirectory(prefix="model-pusher-rollback-") as folder:
         published = push(with_note(source, note, Path(folder)), destination, reuse=False)
     return RolledBack(source, published, f"rolled back: republished {source.origin} as version {published.version}")
+
+
+# 2001-09-09 in Unix seconds: a version below it was not numbered by the clock.
+_FIRST_TEN_DIGIT_TIME = 1_000_000_000
+
+
+def _numbering_of(infos: list[VersionInfo]) -> Versioning:
+    if infos and all(i.version < _FIRST_TEN_DIGIT_TIME for i in infos):
+        log.info("Numbering the copy SEQUENTIAL, like the versions already at the base (give --versioning to choose).")
+        return Versioning.SEQUENTIAL
+    return Versioning.AUTO
 
 
 def _pushed_as(info: VersionInfo) -> int:

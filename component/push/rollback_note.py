@@ -4,21 +4,30 @@ know that the newest version is already a rollback (so running it twice rolls ba
 
 It is a small JSON file in assets.extra/, the SavedModel's folder for files that TensorFlow does
 not load (TF Serving reads only its warmup file there), so model servers serve the copy exactly
-like the version it copies; it travels with the version, on every store."""
+like the version it copies. It speaks of the versions of the base its rollback ran on, so only a
+rollback publishes one: a push leaves a note behind (run.py), and a note that is not exactly what
+a rollback writes is ignored."""
 
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from component.errors import PusherError
 from component.model import Model, ModelFile
+from component.push.versioning import MAX_VERSION
 from component.stores.transfer import read_bytes
 
 log = logging.getLogger(__name__)
 
 NOTE = "assets.extra/model_pusher_rollback.json"
+# What the pusher writes is about 90 bytes; anything much bigger is not a note of ours, and is
+# never read whole (a listing reads every copy's note).
+MAX_NOTE_BYTES = 1024
+# Unix times a calendar can print: up to the last second of year 9999.
+_LATEST = 253402300799.0
 
 
 @dataclass(frozen=True)
@@ -33,21 +42,49 @@ class RollbackNote:
 
 
 def read_note(model: Model) -> RollbackNote | None:
-    """The note in a published version, or None for a version a push made."""
+    """The note in a published version, or None for a version a push made. Anyone who can write
+    to the base can write a note: one that is not exactly what a rollback writes is ignored."""
     found = next((f for f in model.files if f.rel == NOTE), None)
     if found is None:
         return None
     try:
-        doc = json.loads(read_bytes(found))
-        return RollbackNote(int(doc["copy_of"]), int(doc["rolled_back_from"]), float(doc["at"]))
-    except (PusherError, ValueError, KeyError, TypeError) as exc:
-        log.warning("%s holds a rollback note that cannot be read (%s); it is listed as pushed.", model.root, exc)
+        if found.size > MAX_NOTE_BYTES:
+            raise ValueError(f"{found.size} bytes, more than a note's {MAX_NOTE_BYTES}")
+        note = _parse(read_bytes(found)[:MAX_NOTE_BYTES + 1])
+    except (PusherError, ValueError, RecursionError) as exc:
+        log.warning("%s holds a rollback note that is not one this pusher wrote (%s); it is listed as pushed.",
+                    model.root, exc)
         return None
+    return note
+
+
+def _parse(data: bytes) -> RollbackNote:
+    if len(data) > MAX_NOTE_BYTES:
+        raise ValueError(f"more than a note's {MAX_NOTE_BYTES} bytes")
+    doc = json.loads(data, parse_constant=_no_constant)
+    fields = {"copy_of", "rolled_back_from", "at"}
+    if not isinstance(doc, dict) or set(doc) != fields:
+        raise ValueError(f"expected a JSON object with exactly the fields {sorted(fields)}")
+    versions = doc["copy_of"], doc["rolled_back_from"]
+    if not all(type(v) is int and 0 < v <= MAX_VERSION for v in versions):
+        raise ValueError("copy_of and rolled_back_from must be version numbers")
+    at = doc["at"]
+    if type(at) not in (int, float) or not (math.isfinite(at) and 0 <= at <= _LATEST):
+        raise ValueError("at must be a Unix time")
+    return RollbackNote(*versions, float(at))
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a note holds")
 
 
 def without_note(model: Model) -> Model:
-    """The model as its push made it."""
-    return replace(model, files=tuple(f for f in model.files if f.rel != NOTE))
+    """The model as its push made it (also without anything else squatting on the note's path)."""
+    def other(rel: str) -> bool:
+        return rel != NOTE and not rel.startswith(NOTE + "/")
+
+    return replace(model, files=tuple(f for f in model.files if other(f.rel)),
+                   empty_dirs=tuple(d for d in model.empty_dirs if other(d)))
 
 
 def with_note(model: Model, note: RollbackNote, folder: Path) -> Model:
@@ -55,4 +92,5 @@ def with_note(model: Model, note: RollbackNote, folder: Path) -> Model:
     path = folder / Path(NOTE).name
     path.write_text(json.dumps(asdict(note)) + "\n")
     written = ModelFile(NOTE, path.stat().st_size, str(path), modified=note.at)
-    return replace(model, files=(*without_note(model).files, written))
+    plain = without_note(model)
+    return replace(plain, files=(*plain.files, written))

@@ -15,6 +15,7 @@ from component.push.outcome import AfterPublishError, Outcome
 from component.push.publish import push
 from component.push.request import PushRequest
 from component.push.retention import retain_at
+from component.push.rollback_note import NOTE, without_note
 from component.runtime.progress import Progress
 from component.savedmodel.inspect import deep_check_with_tensorflow, inspect_model, signature_line
 from component.savedmodel.locate import find_model
@@ -34,6 +35,11 @@ def run(request: PushRequest) -> Outcome:
     # even when the model would not have been pushed.
     # A model in the destination's own service is read through its API, so it is copied server-side.
     model = find_model(request.model, request.infra_blessing, request.destination.base)
+    if without_note(model) != model:
+        # A rollback copy pushed as a model: its note speaks of versions of the base it came from.
+        # What a push publishes is a push, so the note stays behind.
+        log.info("The model holds a rollback note (%s) from where it was copied; it is not pushed with it.", NOTE)
+        model = without_note(model)
     log.info("Model to push: %s (from %s), %d files, %.2f MB.", model.root, model.origin, len(model.files), model.total_bytes / 1e6)
     _check_locations(model, request)
     decision = decide(request.model_blessing, request.infra_blessing)

@@ -1,12 +1,16 @@
 """What a serving base holds: its versions, oldest first, whether each is complete, and which are
 copies made by a rollback."""
 
+import logging
 from dataclasses import dataclass
 
+from component.errors import InputError
 from component.model import SAVED_MODEL_FILES
 from component.push.base import ServingBase
 from component.push.rollback_note import RollbackNote, read_note
 from component.stores.registry import is_remote
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,14 @@ def list_versions(base: ServingBase, read_notes: bool = False) -> list[VersionIn
     `read_notes`: also read each rollback copy's note (one more read per copy)."""
     infos = []
     for version in sorted(base.versions()):
-        model = base.version_model(version)
+        try:
+            model = base.version_model(version)
+        except InputError as exc:
+            # One odd version (a FIFO, a link to a device inside it) is not a reason to hide the others.
+            log.warning("Version %d at %s cannot be read as a model, so it is listed as incomplete: %s",
+                        version, base.uri, exc)
+            infos.append(VersionInfo(version, base.version_uri(version), 0, 0, 0.0, False))
+            continue
         if not model.files and is_remote(model.root):
             continue
         names = {f.rel for f in model.files}

@@ -2,13 +2,16 @@
 is wrong, on/off options work bare, and messages name inputs the way the user's interface does."""
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from component import __version__
+from tests.support.blessings import blessing
 from tests.support.command import REPO, refused, run_cli, tree
 from tests.support.executor_inputs import artifact, executor_input
 
@@ -98,3 +101,89 @@ def test_the_installed_command_runs_the_command():
             f"from {module} import {function}; raise SystemExit({function}())")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout.strip()) == (0, f"model-pusher {__version__}"), result.stderr
+
+
+def run_in(cwd, *args: str) -> subprocess.CompletedProcess:
+    """The command run from `cwd`, where relative paths the user gives are resolved."""
+    return subprocess.run([sys.executable, "-m", "component", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_what_the_user_gave_is_never_renamed_into_flags(saved_model, tmp_path):
+    """Only names the program wrote become flags: paths, values and JSON keys the user typed that
+    happen to spell an option's name stay as typed."""
+    shutil.copytree(saved_model, tmp_path / "model")
+    refused(run_in(tmp_path, "--model", "model_blessing", "--push-destination", "serving"),
+            "--model: ", "model_blessing")
+    assert "--model-blessing" not in run_in(tmp_path, "--model", "model_blessing", "--push-destination", "x").stderr
+    line = refused(run_in(tmp_path, "--model", "model", "--push-destination", "serving",
+                          "--keep-versions", "force_new_version=true"), "--keep-versions")
+    assert "'force_new_version=true'" in line
+    bad_key = '{"filesystem": {"base_directory": "serving", "keep_versions": 1}}'
+    refused(run_in(tmp_path, "--model", "model", "--push-destination", bad_key), "unknown field(s) ['keep_versions']")
+    # A short value shields only itself, not every name it is part of.
+    refused(run_in(tmp_path, "--model", "model", "--push-destination", "serving", "--vertex-model", "m",
+                   "--vertex-region", "e"), "but --push-destination is serving")
+    archived = run_in(tmp_path, "--model", "model", "--push-destination", "serving", "--pushed-model", "pushed_model")
+    assert archived.returncode == 0, archived.stderr
+    assert "in the --pushed-model artifact at pushed_model" in archived.stderr
+    assert (tmp_path / "pushed_model" / "saved_model.pb").is_file()
+
+
+def test_the_reason_names_inputs_as_the_interface_does(saved_model, tmp_path):
+    blessed = blessing(tmp_path / "blessing", "BLESSED")
+    flags = run_cli("--model", str(saved_model), "--model-blessing", str(blessed),
+                    "--push-destination", str(tmp_path / "a"), "--push-report", str(tmp_path / "report.md"))
+    assert json.loads(flags.stdout)["reason"] == "--model-blessing blessed the model"
+    assert "--model-blessing" in (tmp_path / "report.md").read_text()
+    doc = executor_input(tmp_path, {"model": artifact(saved_model), "model_blessing": artifact(blessed)},
+                         {"push_destination": str(tmp_path / "b")})
+    kfp = run_cli("--executor-input", json.dumps(doc))
+    assert kfp.returncode == 0, kfp.stderr
+    assert ": model_blessing blessed the model" in kfp.stderr and "--model-blessing" not in kfp.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--push-destination", "/tmp/e1", "--push-destination", "/tmp/e2"), "--push-destination is given more than once"),
+    (("--push-destination", "/tmp/e1", "--keep-versions", "1", "--keep-versions=2"), "--keep-versions is given more than once"),
+    (("--push-destination", "/tmp/e1", "--force-new-version", "--force-new-version", "false"),
+     "--force-new-version is given more than once"),
+    (("rollback", "--push-destination", "/tmp/e1", "--to", "5", "--to", "6"), "--to is given more than once"),
+    (("list", "--push-destination", "/tmp/e1", "--push-destination", "/tmp/e2"), "--push-destination is given more than once"),
+    (("--executor-input", "{}", "--push-destination", "/tmp/e1"),
+     "--executor-input replaces every other flag; remove --push-destination"),
+])
+def test_an_option_given_twice_or_beside_the_executor_input_is_refused(args, fragment):
+    result = run_cli(*args)
+    refused(result, fragment)
+    assert result.stdout == ""
+
+
+def test_help_is_short_and_names_each_default_once():
+    text = run_cli("--help").stdout
+    assert len(text.splitlines()) <= 110, len(text.splitlines())
+    from component.vertex.target import DEFAULT_SERVING_IMAGE
+
+    assert text.replace("\n", "").replace(" ", "").count(DEFAULT_SERVING_IMAGE) == 1
+    usage = text.split("\n\n")[0]
+    assert "--push-destination DEST" in usage and "  --push-destination DEST" in text
+
+
+def test_a_listing_read_only_in_part_ends_quietly(tmp_path):
+    base = tmp_path / "serving"
+    for version in range(1, 3001):  # more than a pipe holds
+        (base / str(version)).mkdir(parents=True)
+    for json_flag in ((), ("--json",)):
+        listing = subprocess.Popen([sys.executable, "-m", "component", "list", "--push-destination", str(base), *json_flag],
+                                   cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        listing.stdout.readline()
+        listing.stdout.close()  # what `| head -1` does once it has its line
+        stderr = listing.stderr.read()
+        assert listing.wait(timeout=60) == 0, stderr
+        assert stderr == ""
+
+
+def test_list_says_when_the_base_does_not_exist(tmp_path):
+    result = run_cli("list", "--push-destination", str(tmp_path / "mistyped"))
+    assert result.returncode == 0
+    assert f"WARNING {tmp_path / 'mistyped'} does not exist" in result.stderr

@@ -159,7 +159,7 @@ def test_push_report(saved_model, tmp_path):
     record = result.record
     text = report.read_text()
     assert text.startswith(f"# Model push: pushed version {record['pushed_version']}\n")
-    assert "| model_blessing | blessed | marker file BLESSED |" in text
+    assert "| --model-blessing | blessed | marker file BLESSED |" in text
     assert "| serving_default | tensorflow/serving/predict | x: float32 [?, 3] | y: float32 [?, 3] |" in text
     assert "signature serving_default(x: float32 [?, 3]) -> y: float32 [?, 3]" in result.stderr
 
@@ -168,4 +168,4 @@ def test_not_pushed_report(saved_model, tmp_path):
     report = tmp_path / "report.md"
     push(saved_model, tmp_path / "s", "--model-blessing", str(blessing(tmp_path / "b", "NOT_BLESSED")),
          "--push-report", str(report))
-    assert report.read_text().startswith("# Model push: NOT pushed\n\n**Why:** model_blessing says NOT blessed")
+    assert report.read_text().startswith("# Model push: NOT pushed\n\n**Why:** --model-blessing says NOT blessed")

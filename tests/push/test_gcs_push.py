@@ -16,6 +16,7 @@ from urllib.parse import unquote
 import numpy as np
 import pytest
 
+from component.push.rollback_note import NOTE
 from component.push.versioning import numeric_versions
 from tests.support.command import REPO, run_cli
 from tests.support.destinations import BASE, crcs, error_lines, gcs_at, push, via, with_big_files
@@ -183,7 +184,7 @@ def test_missing_bucket_is_one_line_and_exit_1(saved_model, gcs_emulator):
     result = push(saved_model, "gs://no-such-bucket-here/serving/m", env=via(gcs_emulator.url))
     assert result.returncode == 1
     [line] = error_lines(result.stderr)
-    assert line.endswith("push_destination: gs://no-such-bucket-here/serving/m: bucket gs://no-such-bucket-here does not exist")
+    assert line.endswith("--push-destination: gs://no-such-bucket-here/serving/m: bucket gs://no-such-bucket-here does not exist")
     assert "Traceback" not in result.stderr
 
 
@@ -257,10 +258,12 @@ def test_reuse_list_rollback_and_retention_on_gcs(saved_model, gcs_emulator, gcs
     with FaultProxy(gcs_emulator.url) as proxy:
         rolled = run_cli("rollback", "--push-destination", base, env=via(proxy.url))
     assert rolled.returncode == 0, rolled.stderr
-    rolled_back = int(json.loads(rolled.stdout)["pushed_version"])  # AUTO: Unix time, above 2
+    # Numbered as the base is (SEQUENTIAL), the note written beside the copied model.
+    assert json.loads(rolled.stdout)["pushed_version"] == "3"
     assert proxy.upload_bytes < 20_000  # republished by server-side copies
     gcs = gcs_at(gcs_emulator, gcs_bucket)
-    assert gcs.versions() == {1: crcs(first), 2: crcs(second), rolled_back: crcs(first)}
+    published = gcs.versions()
+    assert published[3].pop(NOTE) and published == {1: crcs(first), 2: crcs(second), 3: crcs(first)}
 
     kept = push(second, base, "--keep-versions", "1", env=via(gcs_emulator.url))
     assert kept.returncode == 0, kept.stderr
@@ -293,7 +296,7 @@ def test_gcs_destination_inside_the_gcs_model_is_refused(saved_model, gcs_emulat
                   env=via(gcs_emulator.url))
     assert result.returncode == 2
     assert error_lines(result.stderr)[0].endswith(
-        f"push_destination: gs://{gcs_bucket}/trainer/model/serving is inside the model directory "
+        f"--push-destination: gs://{gcs_bucket}/trainer/model/serving is inside the model directory "
         f"gs://{gcs_bucket}/trainer/model; choose a location outside it")
     assert not gcs.names("trainer/model/serving")
 

@@ -62,14 +62,14 @@ def test_both_blessings_blessed(saved_model, tmp_path):
     record = result.record
     assert record["pushed"] == 1
     assert record["blessings"]["infra_blessing"]["verdict"] == "blessed"
-    assert record["reason"] == "model_blessing and infra_blessing blessed the model"
+    assert record["reason"] == "--model-blessing and --infra-blessing blessed the model"
 
 
 def test_infra_not_blessed_is_not_pushed(saved_model, tmp_path):
     result = push(saved_model, tmp_path / "s", "--model-blessing", str(blessing(tmp_path / "b", "BLESSED")),
                   "--infra-blessing", str(blessing(tmp_path / "i", "INFRA_NOT_BLESSED")))
     record = result.record
-    assert record["pushed"] == 0 and "infra_blessing says NOT blessed" in record["reason"]
+    assert record["pushed"] == 0 and "--infra-blessing says NOT blessed" in record["reason"]
     assert not (tmp_path / "s").exists()
 
 
@@ -178,14 +178,14 @@ def test_conflicting_marker_files_mean_not_pushed(saved_model, tmp_path):
                   str(blessing(tmp_path / "b", "BLESSED", "NOT_BLESSED")))
     record = result.record
     assert record["pushed"] == 0
-    assert record["reason"] == "model_blessing signals disagree (marker file BLESSED, marker file NOT_BLESSED)"
+    assert record["reason"] == "--model-blessing signals disagree (marker file BLESSED, marker file NOT_BLESSED)"
 
 
 def test_blessing_with_no_verdict_is_not_pushed(saved_model, tmp_path):
     result = push(saved_model, tmp_path / "s", "--model-blessing", str(blessing(tmp_path / "b")))
     record = result.record
     assert record["pushed"] == 0
-    assert "model_blessing gives no verdict (an Evaluator with no thresholds writes none)" in record["reason"]
+    assert "--model-blessing gives no verdict (an Evaluator with no thresholds writes none)" in record["reason"]
     assert not (tmp_path / "s").exists()
 
 

@@ -183,7 +183,7 @@ def test_retention_that_cannot_delete_leaves_the_push_standing(saved_model, gcs_
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["pushed_version"] == "3" and "permission denied" in record["retention_error"]
-    assert "Version 3 was published at" in result.stderr and "retention (keep_versions=1) failed" in result.stderr
+    assert "Version 3 was published at" in result.stderr and "retention (--keep-versions 1) failed" in result.stderr
 
 
 # --- the soak -----------------------------------------------------------------------------------

@@ -157,7 +157,7 @@ def test_a_store_that_forbids_deletes_still_gets_the_push_and_retention_fails_cl
         second = push(keras_saved_model, f"s3://{s3_bucket}/{BASE}", "--versioning", "SEQUENTIAL",
                       "--keep-versions", "1", env=env)
     assert second.returncode == 0, second.stderr  # published and recorded; retention is reported
-    [line] = [w for w in second.stderr.splitlines() if "retention (keep_versions=1) failed" in w]
+    [line] = [w for w in second.stderr.splitlines() if "retention (--keep-versions 1) failed" in w]
     assert "Version 2 was published at" in line and "access denied (Access Denied)" in line
     assert "access denied" in json.loads(second.stdout)["retention_error"]
     assert s3_destination.versions() == {1: crcs(saved_model), 2: crcs(keras_saved_model)}
@@ -229,7 +229,7 @@ def test_a_missing_bucket_is_one_line_and_exit_1(saved_model, s3_server, s3_buck
     result = push(saved_model, "s3://no-such-bucket-here/serving/m", env=s3_server.env())
     assert result.returncode == 1
     [line] = error_lines(result.stderr)
-    assert line.endswith("push_destination: s3://no-such-bucket-here/serving/m: bucket s3://no-such-bucket-here "
+    assert line.endswith("--push-destination: s3://no-such-bucket-here/serving/m: bucket s3://no-such-bucket-here "
                          "does not exist")
     no_secret(result)
 
@@ -239,7 +239,7 @@ def test_access_denied_is_one_line_and_exit_1(saved_model, s3_server, s3_bucket,
         result = push(saved_model, f"s3://{s3_bucket}/{BASE}", env=s3_server.env(proxy.url))
     assert result.returncode == 1
     [line] = error_lines(result.stderr)
-    assert f"push_destination: s3://{s3_bucket}/{BASE}: access denied (Access Denied); nothing was published" in line
+    assert f"--push-destination: s3://{s3_bucket}/{BASE}: access denied (Access Denied); nothing was published" in line
     no_secret(result)
     assert not s3_destination.names()
 

@@ -180,7 +180,10 @@ def test_not_blessed_never_calls_vertex(saved_model, gcs_bucket, vertex, endpoin
     (["--vertex-region", "moon"], "--vertex-region: 'moon' is not a Vertex AI region"),
 ])
 def test_bad_vertex_options_are_refused_before_anything_is_written(saved_model, gcs_bucket, vertex, gcs_emulator, args, message):
-    result = register(saved_model, gcs_bucket, vertex, *args)
+    if "--vertex-model" in args:  # an option is given once: these name their own model
+        result = push(saved_model, f"gs://{gcs_bucket}/serving/taxi", *args, env=env_for(vertex))
+    else:
+        result = register(saved_model, gcs_bucket, vertex, *args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.calls == []
