@@ -122,5 +122,5 @@ def test_the_unmutated_input_pushes(_models, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     doc = valid_executor_input(_models["module"], tmp_path)
     assert cli.main(["--executor-input", json.dumps(doc)]) == 0
-    assert os.listdir(tmp_path / "serving") == ["1"]
+    assert sorted(os.listdir(tmp_path / "serving")) == [".high-water", "1"]
     assert json.loads((tmp_path / "executor_output.json").read_text())["parameterValues"]["pushed"] is True

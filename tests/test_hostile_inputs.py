@@ -155,7 +155,7 @@ def test_odd_numeric_entries_never_crash_push_list_or_rollback(saved_model, tmp_
     assert kept.returncode == 0 and not error_lines(kept), kept.stderr
     assert json.loads(kept.stdout)["removed_versions"] == [13, 12, 11]
     assert sorted(os.listdir(base)) == sorted(
-        ["14", "5", "6", "7", "8", "0010", "\u00b2", "\u0661", "\u0663\u0664", str(MAX_VERSION + 1)])
+        [".high-water", "14", "5", "6", "7", "8", "0010", "\u00b2", "\u0661", "\u0663\u0664", str(MAX_VERSION + 1)])
     assert os.readlink(base / "8") == str(outside) and tree(outside) == before_outside
 
 

@@ -7,6 +7,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -150,8 +151,9 @@ def test_a_push_serves_the_model_with_the_same_crc32c(store, saved_model, tmp_pa
     assert started <= version <= time.time()  # TFX's Unix-time versions
     assert pushed["pushed_destination"] == store.uri(f"{BASE}/{version}")
     assert store.versions() == {version: crcs(saved_model)}
-    # Nothing else left behind: no staging, lease, claim or probe.
-    assert {n for n in store.names() if not n.startswith(f"{BASE}/{version}")} <= {"serving", BASE}
+    # Nothing else left behind but the high-water mark: no staging, lease, claim or probe.
+    assert {n for n in store.names() if not n.startswith(f"{BASE}/{version}")} <= {
+        "serving", BASE, f"{BASE}/.high-water", f"{BASE}/.claims/high-water"}
     served = store.download(f"{BASE}/{version}/", tmp_path / "served")
     np.testing.assert_allclose(serve(served, X)["y"], serve(saved_model, X)["y"])
 
@@ -239,3 +241,56 @@ def test_a_killed_push_is_cleaned_up_by_the_next(store, saved_model):
     result = record(run_cli(*command[3:], env={**store.env, **lease}))
     assert not [n for n in store.names(BASE) if ".pushing-" in n]
     assert store.versions() == {int(result["pushed_version"]): crcs(model)}
+
+
+def stale_push(store: Store, model: Path, monkeypatch, taken: set[int], during=None) -> int:
+    """Publish `model` as a push that listed the base (finding `taken`) before other pushes ran;
+    `during` runs while it fills its claimed version (in a bucket: before its first file)."""
+    from component.push.base import open_base
+    from component.push.destination import Destination, Versioning
+    from component.push.publish import _publish
+    from component.savedmodel.locate import local_model
+
+    for name, value in store.env.items():
+        monkeypatch.setenv(name, value)
+    base = open_base(store.uri())
+    if during is not None:
+        stage = base.stage
+
+        def stage_then_interleave(*args):
+            staging = stage(*args)
+            check = staging.lease.check
+            once = threading.Lock()  # files are placed in parallel: the first one runs `during`
+
+            def check_after_others() -> None:
+                if once.acquire(blocking=False):
+                    during()
+                check()
+
+            staging.lease.check = check_after_others
+            return staging
+
+        monkeypatch.setattr(base, "stage", stage_then_interleave)
+    published = _publish(base, local_model(model, "model", "the model"), Destination(store.uri(), Versioning.SEQUENTIAL),
+                         time.time, taken)
+    return published.version
+
+
+def test_a_number_removed_by_retention_is_never_published_again(store, saved_model, keras_saved_model, monkeypatch):
+    keep_one = ("--versioning", "SEQUENTIAL", "--force-new-version", "true", "--keep-versions", "1")
+    for expected in ("1", "2", "3"):
+        assert record(push(store, saved_model, *keep_one))["pushed_version"] == expected
+    assert set(store.versions()) == {3}
+    # A push that listed the empty base before those three (it stalled while it staged).
+    assert stale_push(store, keras_saved_model, monkeypatch, taken=set()) == 4
+    assert store.versions() == {3: crcs(saved_model), 4: crcs(keras_saved_model)}
+
+
+def test_a_push_overtaken_while_it_fills_its_version_publishes_above(remote_store, saved_model, keras_saved_model,
+                                                                     monkeypatch):
+    def another_push() -> None:
+        result = push(remote_store, saved_model, "--versioning", "SEQUENTIAL")
+        assert json.loads(result.stdout)["pushed_version"] == "2", result.stderr
+
+    assert stale_push(remote_store, keras_saved_model, monkeypatch, taken=set(), during=another_push) == 3
+    assert remote_store.versions() == {2: crcs(saved_model), 3: crcs(keras_saved_model)}

@@ -12,6 +12,12 @@ This is the layout under the base directory, and why model servers never load an
   .claims/<version>      written create-only, so of two pushes racing for a number exactly one
                          wins. Removed once the version is complete; kept when the push failed
                          half-way, so that number is never used again.
+  .claims/high-water     the highest number ever claimed here, raised (never lowered) by each
+                         claim with a write conditional on the tag read: a number removed by
+                         retention is never claimed again. A push checks it again just before
+                         writing saved_model.pb; one that finds a higher number claimed meanwhile
+                         removes what it wrote and claims above it, so no version is made
+                         loadable below one claimed before it.
 
 A claimed version is filled by server-side copies of the staged big files and by uploads of the
 small ones: either costs about one request per file, so the time an incomplete numeric prefix is
@@ -42,6 +48,7 @@ log = logging.getLogger(__name__)
 STAGING_PREFIX = ".pushing-"
 LEASE_SUFFIX = ".lease"
 CLAIMS = ".claims"
+HIGH_WATER = "high-water"
 # Files up to this size go straight into the claimed version: one request either way, so staging
 # them would double the work (measured: staging the biggest 1 MiB files to bound the bytes moved
 # while a version is visible made 300 x 1 MiB take twice as long against the emulator, which copies
@@ -244,6 +251,10 @@ class BucketBase:
                                        partial(self.bucket.list, self._folder(CLAIMS), False)])
         return numeric_versions(top.folders) | numeric_versions(o.key.rsplit("/", 1)[-1] for o in claims.objects)
 
+    def highest_used(self) -> int:
+        with self._errors():
+            return self._high_water()[0]
+
     def clean_abandoned(self) -> None:
         """Remove what pushes that died left behind: their leases stopped being renewed. (A lease
         is created before anything else of its push and removed after everything else, so every
@@ -358,6 +369,12 @@ class BucketBase:
             # its lease must not make the version loadable now (check() proves a lease not renewed
             # for half its period: a push that kept renewing cannot have been taken over).
             staging.lease.check()
+            if self._high_water()[0] > version:
+                log.info("Another push claimed a version above %d meanwhile; removing what this push wrote "
+                         "there and claiming above it.", version)
+                self._remove_version(version)  # its claim and the mark keep the number burned
+                staging.version = None
+                return False
             with stopping.committing(self.version_uri(version)):
                 for f in loaders:
                     place(f)
@@ -477,8 +494,31 @@ class BucketBase:
             )
         _PROVEN.add(self.uri)
 
+    def _high_water(self) -> tuple[int, ObjectInfo | None]:
+        """The high-water mark and the object holding it (its tag conditions the next raise)."""
+        info = self.bucket.head(f"{self._folder(CLAIMS)}{HIGH_WATER}")
+        if info is None:
+            return 0, None
+        return parse_version(info.metadata.get(HIGH_WATER, "")) or 0, info
+
+    def _raise_high_water(self, version: int) -> bool:
+        """Raise the mark to `version`; False when it already is at or above it."""
+        while True:
+            highest, info = self._high_water()
+            if highest >= version:
+                return False
+            try:
+                self.bucket.put_bytes(f"{self._folder(CLAIMS)}{HIGH_WATER}", str(version).encode(),
+                                      create_only=info is None, if_tag=info.tag if info else "",
+                                      metadata={HIGH_WATER: str(version)})
+                return True
+            except PreconditionFailed:
+                continue  # another push raised it meanwhile: look again
+
     def _claim(self, version: int, token: str) -> bool:
         key = f"{self._folder(CLAIMS)}{version}"
+        if not self._raise_high_water(version):
+            return False
         try:
             self.bucket.put_bytes(key, token.encode(), create_only=True)
             return True

@@ -38,10 +38,10 @@ def push(
     base = open_base(destination.base)
     try:
         # Independent, so at once: in a bucket each is a round trip of its own.
-        _, taken = in_parallel([base.clean_abandoned, base.versions])
+        _, taken, highest = in_parallel([base.clean_abandoned, base.versions, base.highest_used])
         published = find_reusable(base, model, taken) if reuse else None
         if published is None:
-            published = _publish(base, model, destination, clock, taken)
+            published = _publish(base, model, destination, clock, taken | {highest})
     except OSError as exc:
         raise PublishError(f"push_destination: writing to {base.uri} failed: {exc}; nothing was published") from None
     if keep:
@@ -69,11 +69,12 @@ def _publish(base: ServingBase, model: Model, destination: Destination, clock: C
 
 def _claim(base: ServingBase, staging: Any, destination: Destination, clock: Callable[[], float],
            taken: set[int]) -> int:
-    # `taken` was listed before staging: a number taken since makes the claim fail, then we list again.
+    # `taken` was listed before staging: a number taken (or overtaken) since makes the publish
+    # refuse it, then we look again and go above everything published meanwhile.
     for _ in range(MAX_CLAIM_ATTEMPTS):
         version = next_version(destination.versioning, taken, clock)
         if base.publish(staging, version):
             return version
-        log.info("Version %d was taken by another push meanwhile; trying the next free number.", version)
-        taken = base.versions() | {version}
+        log.info("Other pushes published version %d or above meanwhile; trying a number above theirs.", version)
+        taken = base.versions() | {version, base.highest_used()}
     raise PublishError(f"push_destination: no free version found at {base.uri} after {MAX_CLAIM_ATTEMPTS} tries")
