@@ -101,10 +101,10 @@ def test_push_then_download_and_serve(request, fixture, gcs_emulator, gcs_bucket
 
     client = gcs_client(gcs_emulator)
     assert versions_in(client, gcs_bucket) == {version: crcs(model)}
-    # No lease, no staging, no claim left: only the version and the archive copy.
+    # No lease, no staging, no claim left: only the version, the high-water mark and the archive copy.
     assert {n for n in objects(client, gcs_bucket) if not n.startswith(f"{BASE}/{version}/")} == {
         f"pipeline/pushed_model/{rel}" for rel in crcs(model)
-    }
+    } | {f"{BASE}/.claims/high-water"}
     served = download(client, gcs_bucket, f"{BASE}/{version}/", tmp_path / "downloaded")
     expected = serve(model, INPUTS[fixture])
     for name, values in serve(served, INPUTS[fixture]).items():
@@ -173,7 +173,7 @@ def test_two_pushes_racing_for_one_version_both_publish_under_distinct_versions(
         assert code == 0, stderr
     records = [json.loads(out) for (out, _), _ in results]
     assert sorted(int(r["pushed_version"]) for r in records) == [1, 2]
-    assert sum("was taken by another push meanwhile" in err for (_, err), _ in results) == 1
+    assert sum("Another push claimed version 1 or a higher one meanwhile" in err for (_, err), _ in results) == 1
     published = versions_in(gcs_client(gcs_emulator), gcs_bucket)
     for record, model in zip(records, (saved_model, keras_saved_model)):
         assert published[int(record["pushed_version"])] == crcs(model)
