@@ -219,6 +219,66 @@ def test_pushed_model_inside_the_base_is_refused(saved_model, tmp_path):
     assert tree(base) == live
 
 
+def test_an_old_archive_holding_links_is_replaced_never_written_through(saved_model, keras_saved_model, tmp_path):
+    base = tmp_path / "serving"
+    first = run_cli("--model", str(saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL")
+    assert first.returncode == 0, first.stderr
+    live, source = tree(base / "1"), tree(keras_saved_model)
+    old = tmp_path / "pushed_model"
+    (old / "variables").mkdir(parents=True)
+    # Links into live version 1 (symlink and hard link) and into the model being pushed.
+    (old / "saved_model.pb").symlink_to(base / "1" / "saved_model.pb")
+    os.link(base / "1" / "variables" / "variables.index", old / "variables" / "variables.index")
+    data = next((keras_saved_model / "variables").glob("variables.data-*"))
+    os.link(data, old / "variables" / data.name)
+    (old / "fingerprint.pb").symlink_to(keras_saved_model / "saved_model.pb")
+    result = run_cli("--model", str(keras_saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL",
+                     "--pushed-model", str(old))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["pushed_version"] == "2"
+    assert tree(base / "1") == live and tree(keras_saved_model) == source
+    assert tree(base / "2") == source and tree(old) == source  # real files, no links
+    assert not any(p.is_symlink() or p.stat().st_nlink > 1 for p in old.rglob("*") if p.is_file())
+
+
+def test_a_push_refused_by_the_base_writes_no_archive(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    (base / str(MAX_VERSION)).mkdir(parents=True)
+    result = run_cli("--model", str(saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL",
+                     "--pushed-model", str(tmp_path / "pushed_model"))
+    refused(result, f"above {MAX_VERSION}, the highest number a model server reads")
+    assert not (tmp_path / "pushed_model").exists()
+
+
+def test_kfp_output_files_pointing_into_the_base_or_the_model_are_refused(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    first = run_cli("--model", str(saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL")
+    assert first.returncode == 0, first.stderr
+    live, source = tree(base), tree(saved_model)
+    (tmp_path / "params").mkdir()
+    for key, target in [("outputFile", base / "1" / "saved_model.pb"), ("pushed", saved_model / "saved_model.pb")]:
+        doc = executor_input(saved_model, base, tmp_path)
+        doc["inputs"]["parameterValues"]["force_new_version"] = True
+        link = tmp_path / f"link-{key}"
+        link.symlink_to(target)
+        if key == "outputFile":
+            doc["outputs"]["outputFile"] = str(link)
+        else:
+            doc["outputs"]["parameters"]["pushed"]["outputFile"] = str(link)
+        result = run_cli("--executor-input", json.dumps(doc))
+        refused(result, str(link), "is inside the")
+    assert tree(base) == live and tree(saved_model) == source
+    assert not (tmp_path / "pushed_model").exists()
+
+
+def test_a_push_report_that_is_a_fifo_is_refused(saved_model, tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    result = run_cli("--model", str(saved_model), "--push-destination", str(tmp_path / "serving"),
+                     "--push-report", str(tmp_path / "fifo"), timeout=60)
+    refused(result, "push_report", "is a FIFO, socket or device")
+    assert not (tmp_path / "serving").exists()
+
+
 # --- 4. malformed executor input ---
 
 

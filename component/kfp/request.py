@@ -45,7 +45,12 @@ def build_request(
     request = PushRequest(
         destination=destination,
         pushed_model=outputs.get(OUTPUT_ARTIFACT),
-        written_after=(report,) if report is not None else (),
+        # KFP's own output files too: one pointing into the base or the model must be refused.
+        written_after=(*((report,) if report is not None else ()),
+                       *(OutputArtifact(name, str(path), path) for name, path in
+                         [("executor_input: outputs.outputFile", executor_output),
+                          *((f"executor_input: outputs.parameters.{n}.outputFile", p)
+                            for n, p in (parameter_files or {}).items())] if path is not None)),
         required_signatures=tuple(s.strip() for s in values["required_signatures"].split(",") if s.strip()),
         deep_validation=parse_flag(values["deep_validation"], "deep_validation"),
         force_new_version=parse_flag(values["force_new_version"], "force_new_version"),
@@ -122,6 +127,9 @@ def check_output_file(text: str, name: str) -> Path:
     under_a_file = any(parent.exists() and not parent.is_dir() for parent in path.parents)
     if path.name in ("", ".", "..") or path.is_dir() or under_a_file:
         raise InputError(f"{name}: {text!r} cannot be written as a file")
+    if path.exists() and not path.is_file():
+        # Writing to a FIFO blocks until someone reads it, after the version was published.
+        raise InputError(f"{name}: {text!r} is a FIFO, socket or device, not a file")
     return path
 
 

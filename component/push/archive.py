@@ -1,12 +1,15 @@
 """TFX keeps a copy of the pushed model in the pushed_model artifact; so do we."""
 
 import logging
+import os
+import stat
+from pathlib import Path
 
 from component.artifacts import OutputArtifact
 from component.errors import PublishError
 from component.model import Model
 from component.runtime.progress import Progress
-from component.stores.local_files import copy_model
+from component.stores.local_files import copy_model, remove_tree
 from component.stores.mounts import local_path
 from component.stores.registry import is_remote, same_service
 from component.stores.transfer import put_model
@@ -34,8 +37,35 @@ def archive(model: Model, target: OutputArtifact) -> None:
                 # empty, it adds nothing to what is already in the store.
                 target.path.mkdir(parents=True, exist_ok=True)
         else:
-            copy_model(model, target.path, progress)
+            copy_fresh(model, target.path, progress)
     except OSError as exc:
         raise PublishError(f"pushed_model: writing the archive copy to {where} failed: {exc}") from None
     progress.done()
     log.info("Archived the model in the pushed_model artifact at %s.", where)
+
+
+def copy_fresh(model: Model, path: Path, progress: Progress) -> None:
+    """Copy the model into `path` once whatever it held is removed, links themselves and never
+    what they point at: a symlink or hard link left in an old archive may point into a live version
+    or into the model itself, and must not be written through. (Emptied in place rather than built
+    beside and renamed: a FUSE mount such as Vertex's /gcs cannot rename a directory.) A copy that
+    fails or is stopped is removed, so no half archive is left."""
+    _remove_entry(path)
+    try:
+        copy_model(model, path, progress)
+    except BaseException:
+        _remove_entry(path)
+        raise
+
+
+def _remove_entry(path: Path) -> None:
+    """Remove whatever `path` is (a link itself, never what it points at; a directory's entries
+    without following the links among them)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        remove_tree(path)
+    else:
+        os.unlink(path)

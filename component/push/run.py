@@ -41,9 +41,9 @@ def run(request: PushRequest) -> Outcome:
     if request.deep_validation:
         _deep_check(model, request.required_signatures)
     log.info("Pushing: %s.", decision.reason)
-    if request.pushed_model is not None:
-        archive(model, request.pushed_model)
-    published = push(model, request.destination, reuse=not request.force_new_version, keep=request.keep_versions)
+    pushed_model = request.pushed_model
+    published = push(model, request.destination, reuse=not request.force_new_version, keep=request.keep_versions,
+                     before_writing=(lambda: archive(model, pushed_model)) if pushed_model is not None else lambda: None)
     outcome = Outcome(True, decision.reason, model.root, decision.readings, published, summary)
     if request.vertex is not None:
         outcome = _on_vertex(request.vertex, outcome)

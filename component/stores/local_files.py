@@ -41,7 +41,8 @@ def copy_model(model: Model, dest: Path, progress: Progress) -> None:
 
 def _copy_file(f: ModelFile, target: Path, progress: Progress) -> None:
     """Copy one file, starting to write it to disk as it goes; copy_model waits for that (fsync) later."""
-    with open(target, "wb") as dst:
+    # Create-only ("x"): a destination is always new, and a link found there is never written through.
+    with open(target, "xb") as dst:
         if "://" in f.source:  # a model read from an object store
             download(f, dst, progress)
             dst.flush()
