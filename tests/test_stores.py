@@ -294,3 +294,23 @@ def test_a_push_overtaken_while_it_fills_its_version_publishes_above(remote_stor
 
     assert stale_push(remote_store, keras_saved_model, monkeypatch, taken=set(), during=another_push) == 3
     assert remote_store.versions() == {2: crcs(saved_model), 3: crcs(keras_saved_model)}
+
+
+@pytest.mark.parametrize("change", ["shrinks", "is rewritten"])
+def test_a_model_file_that_changes_under_the_push_fails_it_with_nothing_published(store, saved_model, monkeypatch,
+                                                                                  change):
+    from component.errors import PublishError
+    from component.push.destination import Destination, Versioning
+    from component.push.publish import push as publish
+    from component.savedmodel.locate import local_model
+
+    for name, value in store.env.items():
+        monkeypatch.setenv(name, value)
+    model = with_big_files(saved_model, count=1, size=3_000_000)  # staged in a bucket, or uploaded unseen
+    listed = local_model(model, "model", "the model")  # what the push read when it began
+    victim = model / "assets" / "big-0.bin"
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2] if change == "shrinks" else bytes(reversed(data)))
+    with pytest.raises(PublishError, match=r"assets/big-0.bin: the model file .* changed while it was being pushed"):
+        publish(listed, Destination(store.uri(), Versioning.SEQUENTIAL))
+    assert store.versions() == {}

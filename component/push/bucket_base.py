@@ -41,7 +41,7 @@ from component.runtime.progress import Progress
 from component.savedmodel.locate import model_under
 from component.stores.bucket import Bucket, HiddenUpload, HiddenUploads, ObjectInfo, PreconditionFailed, join
 from component.stores.registry import locate
-from component.stores.transfer import in_parallel, put
+from component.stores.transfer import check_unchanged, in_parallel, put
 
 log = logging.getLogger(__name__)
 
@@ -358,7 +358,9 @@ class BucketBase:
             def place(f: ModelFile) -> None:
                 staging.lease.check()  # a push whose lease was taken over writes nothing more
                 if f.rel in uploads:
-                    _check_arrived(f, self._uri_of(target + f.rel), *uploads[f.rel].finish(create_only=True))
+                    info, sent = uploads[f.rel].finish(create_only=True)
+                    _check_arrived(f, self._uri_of(target + f.rel), info, sent)
+                    check_unchanged(f, os.stat(f.source), info.size)
                 else:
                     # Bytes of staged files were counted when they were staged.
                     put(f, self.bucket, target + f.rel, None if f.rel in staging.staged else staging.progress)
@@ -391,6 +393,7 @@ class BucketBase:
 
         def upload(f: ModelFile) -> HiddenUpload:
             staging.lease.check()
+            check_unchanged(f, os.stat(f.source))
             return self.bucket.upload_hidden(target + f.rel, f.source, f.size, staging.progress)
 
         return dict(zip((f.rel for f in staging.unseen), in_parallel([partial(upload, f) for f in staging.unseen])))
