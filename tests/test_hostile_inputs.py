@@ -279,6 +279,45 @@ def test_a_push_report_that_is_a_fifo_is_refused(saved_model, tmp_path):
     assert not (tmp_path / "serving").exists()
 
 
+def test_odd_things_under_our_hidden_names_never_block_or_hang_a_push(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    base.mkdir()
+    outside = Path(shutil.copytree(saved_model, tmp_path / "elsewhere"))
+    before_outside = tree(outside)
+    os.symlink(outside, base / ".deleting-1-link")
+    (base / ".deleting-2-file").write_text("x")
+    os.mkfifo(base / ".deleting-3-fifo")
+    (base / ".pushing-abc.lock").mkdir()
+    os.mkfifo(base / ".pushing-def.lock")
+    result = run_cli("--model", str(saved_model), "--push-destination", str(base), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Leaving" in result.stderr and ".pushing-abc.lock alone" in result.stderr
+    assert tree(outside) == before_outside
+    assert not [n for n in os.listdir(base) if n.startswith(".deleting-")]
+
+
+def test_a_version_holding_links_or_a_fifo_is_skipped_unless_it_is_the_one_needed(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    common = ("--push-destination", str(base))
+    for _ in range(3):
+        pushed = run_cli("--model", str(saved_model), *common, "--versioning", "SEQUENTIAL", "--force-new-version", "true")
+        assert pushed.returncode == 0, pushed.stderr
+    os.mkfifo(base / "3" / "a-fifo")
+    os.symlink(tmp_path, base / "2" / "a-dir-link")
+    newer = run_cli("--model", str(saved_model), *common, "--versioning", "SEQUENTIAL", timeout=60)
+    assert newer.returncode == 0, newer.stderr
+    assert json.loads(newer.stdout)["pushed_version"] == "4"  # 3 cannot be read, so not reused
+    assert "Version 3 cannot be reused" in newer.stderr
+    listed = run_cli("list", *common, "--json", timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert [v["version"] for v in json.loads(listed.stdout)] == [1, 4]
+    assert "Skipping version 2" in listed.stderr and "Skipping version 3" in listed.stderr
+    back = run_cli("rollback", *common, timeout=60)
+    assert back.returncode == 0, back.stderr
+    assert int(json.loads(back.stdout)["pushed_version"]) > 4  # version 1 republished above 4
+    refused(run_cli("rollback", *common, "--to", "3", timeout=60), "rollback: version 3")
+
+
 # --- 4. malformed executor input ---
 
 

@@ -63,23 +63,31 @@ class LocalBase:
         """Remove what pushes that crashed or were killed left behind: their flock died with them."""
         for name in base_entries(self.base):
             if name.startswith(DELETING_PREFIX):  # a deletion interrupted half-way (or under way): finish it
-                remove_tree(self.base / name)
+                _remove_left(self.base / name)
             if not (name.startswith(STAGING_PREFIX) and name.endswith(LOCK_SUFFIX)):
                 continue
             lock = self.base / name
             try:
-                fd = os.open(lock, os.O_RDWR)
+                # Never following a link, never waiting on a FIFO: only a plain file is a lock of ours.
+                fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK)
             except FileNotFoundError:
                 continue  # its owner finished meanwhile
+            except OSError as exc:
+                log.warning("Leaving %s alone: it is not a push's lock file (%s).", lock, exc.strerror)
+                continue
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    log.warning("Leaving %s alone: it is not a push's lock file.", lock)
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live push holds it
+                staging = self.base / name[: -len(LOCK_SUFFIX)]
+                _remove_left(staging)
+                lock.unlink(missing_ok=True)
+            finally:
                 os.close(fd)
-                continue  # a live push holds it
-            staging = self.base / name[: -len(LOCK_SUFFIX)]
-            remove_tree(staging)
-            lock.unlink(missing_ok=True)
-            os.close(fd)
             log.info("Removed %s, left by an interrupted push.", staging)
 
     def stage(self, model: Model, progress: Progress) -> LocalStaging:
@@ -130,9 +138,11 @@ class LocalBase:
             return Model(str(path), origin, (), ())
         try:
             return local_model(path, "push_destination", origin)
-        except InputError:
+        except InputError as exc:
             if os.path.lexists(path):
-                raise
+                # Name the version: the walk's message names only the entry inside it.
+                raise InputError(f"push_destination: version {version} at {self.uri}: "
+                                 f"{str(exc).removeprefix('push_destination: ')}") from None
             # Another push's retention renamed it away while we looked: it holds nothing now.
             return Model(str(path), origin, (), ())
 
@@ -243,6 +253,21 @@ def _high_water(base: Path, lock: bool = True) -> Iterator[HighWater]:
         yield HighWater(path, fd)
     finally:
         os.close(fd)
+
+
+def _remove_left(path: Path) -> None:
+    """Remove what an interrupted push or deletion left under one of our hidden names: a directory
+    as a tree; anything else there (a file, a link, a FIFO: not ours) is unlinked, never opened or
+    followed, with a warning."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        remove_tree(path)
+        return
+    log.warning("Removed %s: a push never makes one that is not a directory.", path)
+    path.unlink(missing_ok=True)
 
 
 def _is_real_directory(path: Path) -> bool:
