@@ -4,8 +4,10 @@ nothing written; whatever else lives in a base directory never crashes a push, l
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -316,6 +318,39 @@ def test_a_version_holding_links_or_a_fifo_is_skipped_unless_it_is_the_one_neede
     assert back.returncode == 0, back.stderr
     assert int(json.loads(back.stdout)["pushed_version"]) > 4  # version 1 republished above 4
     refused(run_cli("rollback", *common, "--to", "3", timeout=60), "rollback: version 3")
+
+
+@pytest.mark.parametrize("stdout", ["/dev/full", "closed", "non-UTF-8 names"])
+def test_a_record_that_cannot_be_written_after_publishing_says_which_version_stands(saved_model, tmp_path, stdout):
+    base = tmp_path / "serving"
+    args = [sys.executable, "-m", "component", "--model", str(saved_model), "--versioning", "SEQUENTIAL"]
+    if stdout == "non-UTF-8 names":
+        base = Path(os.fsdecode(os.fsencode(tmp_path) + b"/serving\xff"))
+        args += ["--push-report", os.fsdecode(os.fsencode(tmp_path) + b"/report\xff.md")]
+    args += ["--push-destination", str(base)]
+    with open("/dev/full", "w") as full:
+        out = {"/dev/full": full, "closed": subprocess.DEVNULL, "non-UTF-8 names": subprocess.PIPE}[stdout]
+        if stdout == "closed":
+            args = ["sh", "-c", 'exec "$@" >&-', "sh", *args]
+        result = subprocess.run(args, cwd=REPO, stdout=out, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    [line] = error_lines(result)
+    assert "version 1 was published at" in line and "but recording it" in line
+    assert (base / "1" / "saved_model.pb").is_file()
+
+
+def test_a_stop_once_the_push_is_recorded_changes_nothing(saved_model, tmp_path, capsys):
+    from component.kfp import cli
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert cli.main(["--model", str(saved_model), "--push-destination", str(tmp_path / "serving")]) == 0
+        os.kill(os.getpid(), signal.SIGTERM)  # the last instant before the process exits
+        time.sleep(0.2)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert json.loads(capsys.readouterr().out)["pushed"] == 1
 
 
 # --- 4. malformed executor input ---
