@@ -314,3 +314,26 @@ def test_a_model_file_that_changes_under_the_push_fails_it_with_nothing_publishe
     with pytest.raises(PublishError, match=r"assets/big-0.bin: the model file .* changed while it was being pushed"):
         publish(listed, Destination(store.uri(), Versioning.SEQUENTIAL))
     assert store.versions() == {}
+
+
+@pytest.mark.parametrize("planted", [["assets/a", "assets/a/b"], ["assets/" + "x" * 300]])
+def test_a_store_model_no_disk_can_hold_is_refused_before_anything_is_written(remote_store, saved_model, tmp_path,
+                                                                               planted):
+    remote_store.upload("trainer/model", saved_model)
+    for name in planted:
+        remote_store.put(f"trainer/model/{name}", b"planted")
+    result = run_cli("--model", remote_store.uri("trainer/model"), "--push-destination", str(tmp_path / "serving"),
+                     "--pushed-model", str(tmp_path / "pushed_model"), env=remote_store.env)
+    assert result.returncode == 2, result.stderr
+    [line] = [x for x in result.stderr.splitlines() if " ERROR " in x]
+    assert line.split(" ERROR ")[1].startswith("model: 'assets/")
+    assert not (tmp_path / "serving").exists() and not (tmp_path / "pushed_model").exists()
+
+
+def test_a_local_output_name_too_long_for_a_file_system_is_refused(saved_model, tmp_path):
+    too_long = tmp_path / ("p" * 300)
+    result = run_cli("--model", str(saved_model), "--push-destination", str(tmp_path / "serving"),
+                     "--pushed-model", str(too_long))
+    assert result.returncode == 2, result.stderr
+    assert "pushed_model:" in result.stderr and "a file system allows 255" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["saved_model"]

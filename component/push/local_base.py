@@ -193,7 +193,7 @@ def base_entries(base: Path) -> list[str]:
             raise InputError(f"push_destination: {base} cannot be made: {existing} is not a directory") from None
         return []
     except OSError as exc:
-        if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG):
             raise InputError(f"push_destination: {base} is not a directory ({exc.strerror})") from None
         raise PublishError(f"push_destination: cannot read {base} ({exc.strerror})") from None
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from component.errors import InputError, PublishError
-from component.model import Model
+from component.model import NAME_MAX, Model, check_fits_on_disk, long_component
 from component.push.archive import archive
 from component.push.gate import decide
 from component.push.local_base import base_entries
@@ -102,6 +102,14 @@ def _check_locations(model: Model, request: PushRequest) -> None:
             raise InputError(f"{name}: {location} is inside the destination base {base}; choose a location outside it")
         if request.pushed_model is not None and name == request.pushed_model.name and _inside(base, location):
             raise InputError(f"push_destination: {base} is inside the {name} location {location}; choose a location outside it")
+    for name, location in [("push_destination", base), *written]:
+        part = None if is_remote(location) else long_component(location)
+        if part is not None:
+            raise InputError(f"{name}: {location[:80]!r}... has a name of {len(part.encode())} bytes; a file system "
+                             f"allows {NAME_MAX}")
+    local_copy = not is_remote(base) or request.pushed_model is not None or request.deep_validation
+    if is_remote(model.root) and local_copy:
+        check_fits_on_disk(model, "model")
     if not is_remote(base):
         base_entries(Path(base))  # a base that is a file, or a symlink loop, is refused here
 
