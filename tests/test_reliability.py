@@ -393,3 +393,40 @@ def test_a_push_stalled_past_its_lease_stops_writing_when_it_wakes(saved_model, 
     assert "took over its lease" in error_lines(stderr)[0]
     assert set(versions_in(client, gcs_bucket)) == {theirs}
     assert not [n for n in objects(client, gcs_bucket) if ".pushing-" in n]
+
+
+def test_sigterm_mid_archive_copy_in_a_store_removes_it(saved_model, gcs_emulator, gcs_bucket):
+    model = with_extra_files(saved_model, small=40, big=0)
+    client = gcs_client(gcs_emulator)
+    decide, archiving, go_on = holding(lambda seen: seen.path.startswith("/upload/")
+                                       and "pipeline/pushed_model/" in unquote(seen.path))
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        push = start_push("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+                          "--pushed-model", f"gs://{gcs_bucket}/pipeline/pushed_model",
+                          env={"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_MOUNT_ROOT": "/nonexistent"})
+        assert archiving.wait(60), "the push never began to write the archive copy"
+        time.sleep(0.5)  # some uploads of the archive finish meanwhile
+        push.send_signal(signal.SIGTERM)
+        go_on.set()
+        _, stderr = push.communicate(timeout=30)
+    assert push.returncode == 128 + signal.SIGTERM, stderr
+    [line] = error_lines(stderr)
+    assert "stopped by SIGTERM" in line and "nothing was published" in line
+    assert not objects(client, gcs_bucket, "pipeline/"), "a half archive copy was left"
+
+
+def test_sigterm_mid_local_archive_copy_removes_it(saved_model, gcs_emulator, gcs_bucket, tmp_path):
+    # A model read from GCS, its downloads held: the archive copy is half written when the stop comes.
+    model = with_extra_files(saved_model, small=40, big=0)
+    upload(gcs_client(gcs_emulator), gcs_bucket, "trainer/model", model)
+    decide, downloading, go_on = holding(lambda seen: "alt=media" in seen.path and "small-" in unquote(seen.path))
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        push = start_push("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(tmp_path / "serving"),
+                          "--pushed-model", str(tmp_path / "pushed_model"), env={"STORAGE_EMULATOR_HOST": proxy.url})
+        assert downloading.wait(60), "the push never began to copy the model"
+        push.send_signal(signal.SIGTERM)
+        go_on.set()
+        _, stderr = push.communicate(timeout=30)
+    assert push.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopped by SIGTERM" in error_lines(stderr)[0]
+    assert not (tmp_path / "pushed_model").exists() and not (tmp_path / "serving").exists()

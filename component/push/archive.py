@@ -1,5 +1,6 @@
 """TFX keeps a copy of the pushed model in the pushed_model artifact; so do we."""
 
+import functools
 import logging
 import os
 import stat
@@ -11,7 +12,9 @@ from component.model import Model
 from component.runtime.progress import Progress
 from component.stores.local_files import copy_model, remove_tree
 from component.stores.mounts import local_path
-from component.stores.registry import is_remote, same_service
+from component.runtime.parallel import in_parallel
+from component.stores.bucket import join
+from component.stores.registry import is_remote, locate, same_service
 from component.stores.transfer import put_model
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,11 @@ def archive(model: Model, target: OutputArtifact) -> None:
     progress = Progress(f"Archiving to {where}", len(model.files), model.total_bytes)
     try:
         if through_api:
-            put_model(model, target.uri, progress)
+            try:
+                put_model(model, target.uri, progress)
+            except BaseException:
+                _remove_objects(model, target.uri)  # a stopped or failed copy leaves no half archive
+                raise
             if mount.is_dir():
                 # KFP's launcher uploads this path after the step and fails if it is missing;
                 # empty, it adds nothing to what is already in the store.
@@ -42,6 +49,15 @@ def archive(model: Model, target: OutputArtifact) -> None:
         raise PublishError(f"pushed_model: writing the archive copy to {where} failed: {exc}") from None
     progress.done()
     log.info("Archived the model in the pushed_model artifact at %s.", where)
+
+
+def _remove_objects(model: Model, uri: str) -> None:
+    store, prefix = locate(uri)
+    try:
+        with store.errors(f"pushed_model: removing the unfinished archive copy at {uri}", PublishError):
+            in_parallel([functools.partial(store.delete, join(prefix) + f.rel) for f in model.files])
+    except PublishError as exc:
+        log.warning("%s; some of its files may be left.", exc)
 
 
 def copy_fresh(model: Model, path: Path, progress: Progress) -> None:
