@@ -182,7 +182,8 @@ def test_racing_pushes_get_distinct_versions(store, saved_model, keras_saved_mod
     for (_, stderr), code in results:
         assert code == 0, stderr
     versions = [int(json.loads(out)["pushed_version"]) for (out, _), _ in results]
-    assert sorted(versions) == [1, 2, 3, 4]
+    # Distinct; in a bucket a push overtaken by a faster one leaves its first number unused.
+    assert len(set(versions)) == 4 and (store.kind != "local" or sorted(versions) == [1, 2, 3, 4])
     published = store.versions()
     assert {v: published[v] for v in versions} == {v: crcs(m) for v, m in zip(versions, models)}
 

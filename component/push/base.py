@@ -35,7 +35,7 @@ class ServingBase(Protocol, Generic[Staging]):
 
     def publish(self, staging: Staging, version: int) -> bool:
         """Make the staged model visible as `version`; False when that number is taken, or when
-        a version above it was claimed or published meanwhile (it is never published below one)."""
+        a version above it was published meanwhile (it is never made loadable below one)."""
 
     def discard(self, staging: Staging) -> None:
         """Remove what is left of the staging area (after publish or after a failure)."""

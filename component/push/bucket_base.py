@@ -14,10 +14,10 @@ This is the layout under the base directory, and why model servers never load an
                          half-way, so that number is never used again.
   .claims/high-water     the highest number ever claimed here, raised (never lowered) by each
                          claim with a write conditional on the tag read: a number removed by
-                         retention is never claimed again. A push checks it again just before
-                         writing saved_model.pb; one that finds a higher number claimed meanwhile
-                         removes what it wrote and claims above it, so no version is made
-                         loadable below one claimed before it.
+                         retention is never claimed again. Just before writing saved_model.pb a
+                         push checks it again; when a number above its own was claimed and that
+                         version is already loadable, it removes what it wrote and claims above
+                         it, so no version is made loadable below one that already is.
 
 A claimed version is filled by server-side copies of the staged big files and by uploads of the
 small ones: either costs about one request per file, so the time an incomplete numeric prefix is
@@ -371,8 +371,8 @@ class BucketBase:
             # its lease must not make the version loadable now (check() proves a lease not renewed
             # for half its period: a push that kept renewing cannot have been taken over).
             staging.lease.check()
-            if self._high_water()[0] > version:
-                log.info("Another push claimed a version above %d meanwhile; removing what this push wrote "
+            if self._overtaken(version):
+                log.info("Another push published a version above %d meanwhile; removing what this push wrote "
                          "there and claiming above it.", version)
                 self._remove_version(version)  # its claim and the mark keep the number burned
                 staging.version = None
@@ -503,6 +503,17 @@ class BucketBase:
         if info is None:
             return 0, None
         return parse_version(info.metadata.get(HIGH_WATER, "")) or 0, info
+
+    def _overtaken(self, version: int) -> bool:
+        """Whether a version above `version` is loadable already. Usually one request: nothing was
+        claimed above it. Versions above that are still being filled do not count: they become
+        loadable after this one, in order, and counting them would have two pushes overtake each
+        other for ever."""
+        if self._high_water()[0] <= version:
+            return False
+        above = [v for v in numeric_versions(self.bucket.list(self._folder(), False).folders) if v > version]
+        return any(self.bucket.head(f"{self._folder(str(v))}{name}") is not None
+                   for v in above for name in SAVED_MODEL_FILES)
 
     def _raise_high_water(self, version: int) -> bool:
         """Raise the mark to `version`; False when it already is at or above it."""
