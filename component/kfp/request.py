@@ -45,12 +45,7 @@ def build_request(
     request = PushRequest(
         destination=destination,
         pushed_model=outputs.get(OUTPUT_ARTIFACT),
-        # KFP's own output files too: one pointing into the base or the model must be refused.
-        written_after=(*((report,) if report is not None else ()),
-                       *(OutputArtifact(name, str(path), path) for name, path in
-                         [("executor_input: outputs.outputFile", executor_output),
-                          *((f"executor_input: outputs.parameters.{n}.outputFile", p)
-                            for n, p in (parameter_files or {}).items())] if path is not None)),
+        written_after=(*((report,) if report is not None else ()), *_kfp_files(executor_output, parameter_files)),
         required_signatures=tuple(s.strip() for s in values["required_signatures"].split(",") if s.strip()),
         deep_validation=parse_flag(values["deep_validation"], "deep_validation"),
         force_new_version=parse_flag(values["force_new_version"], "force_new_version"),
@@ -65,6 +60,14 @@ def build_request(
         executor_output=executor_output,
         parameter_files=dict(parameter_files or {}),
     ))
+
+
+def _kfp_files(executor_output: Path | None, parameter_files: Mapping[str, Path] | None) -> list[OutputArtifact]:
+    """KFP's own output files, checked like the report: one pointing into the base or the model
+    would overwrite a live version's file or the model itself."""
+    named = [("executor_input: outputs.outputFile", executor_output)]
+    named += [(f"executor_input: outputs.parameters.{n}.outputFile", p) for n, p in (parameter_files or {}).items()]
+    return [OutputArtifact(name, str(path), path) for name, path in named if path is not None]
 
 
 def _parse_int(name: str, text: str) -> int:

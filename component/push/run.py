@@ -105,7 +105,7 @@ def _check_locations(model: Model, request: PushRequest) -> None:
     for name, location in [("push_destination", base), *written]:
         part = None if is_remote(location) else long_component(location)
         if part is not None:
-            raise InputError(f"{name}: {location[:80]!r}... has a name of {len(part.encode())} bytes; a file system "
+            raise InputError(f"{name}: {location[:80]!r}... has a name of {len(os.fsencode(part))} bytes; a file system "
                              f"allows {NAME_MAX}")
     local_copy = not is_remote(base) or request.pushed_model is not None or request.deep_validation
     if is_remote(model.root) and local_copy:
