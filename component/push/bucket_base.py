@@ -241,6 +241,9 @@ class BucketBase:
         self.uri = base.rstrip("/")
         self.bucket, self.prefix = locate(self.uri)
         self.lease_seconds = lease_seconds_from_env() if lease_seconds is None else lease_seconds
+        # The high-water mark as last read or written here: the first raise is conditional on it,
+        # one request when no other push raised it meanwhile.
+        self._mark: tuple[int, ObjectInfo | None] | None = None
 
     def version_uri(self, version: int) -> str:
         return f"{self.uri}/{version}"
@@ -253,7 +256,8 @@ class BucketBase:
 
     def highest_used(self) -> int:
         with self._errors():
-            return self._high_water()[0]
+            self._mark = self._high_water()
+        return self._mark[0]
 
     def clean_abandoned(self) -> None:
         """Remove what pushes that died left behind: their leases stopped being renewed. (A lease
@@ -518,16 +522,17 @@ class BucketBase:
     def _raise_high_water(self, version: int) -> bool:
         """Raise the mark to `version`; False when it already is at or above it."""
         while True:
-            highest, info = self._high_water()
+            highest, info = self._mark or self._high_water()
             if highest >= version:
-                return False
+                return False  # it only goes up: a mark read earlier at or above is so still
             try:
-                self.bucket.put_bytes(f"{self._folder(CLAIMS)}{HIGH_WATER}", str(version).encode(),
-                                      create_only=info is None, if_tag=info.tag if info else "",
-                                      metadata={HIGH_WATER: str(version)})
+                written = self.bucket.put_bytes(f"{self._folder(CLAIMS)}{HIGH_WATER}", str(version).encode(),
+                                                create_only=info is None, if_tag=info.tag if info else "",
+                                                metadata={HIGH_WATER: str(version)})
+                self._mark = (version, written)
                 return True
             except PreconditionFailed:
-                continue  # another push raised it meanwhile: look again
+                self._mark = None  # another push raised it meanwhile: look again
 
     def _claim(self, version: int, token: str) -> bool:
         key = f"{self._folder(CLAIMS)}{version}"
