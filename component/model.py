@@ -35,6 +35,33 @@ class Model:
         return sorted(self.files, key=lambda f: f.rel == LOAD_TRIGGER)
 
 
+# The longest name of one path component on Linux file systems (ext4, xfs, tmpfs), in bytes.
+NAME_MAX = 255
+
+
+def long_component(path: str) -> str | None:
+    """The first component of `path` too long for a file system to hold; None when none is."""
+    return next((part for part in path.split("/") if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX), None)
+
+
+def check_fits_on_disk(model: Model, input_name: str) -> None:
+    """A model read from a store may hold names no disk can: a component longer than NAME_MAX
+    bytes, or one name that is both a file and a directory ("a" and "a/b"). Refused before
+    anything is written, not found half-way through a copy."""
+    files = {f.rel for f in model.files}
+    for rel in sorted(files | set(model.empty_dirs)):
+        part = long_component(rel)
+        if part is not None:
+            raise InputError(f"{input_name}: {rel[:80]!r} has a name of {len(part.encode())} bytes; a file system "
+                             f"allows {NAME_MAX}, so the model cannot be written to a disk")
+    directories = {rel.rsplit("/", 1)[0] for rel in files | set(model.empty_dirs) if "/" in rel}
+    directories |= {d.rsplit("/", i)[0] for d in set(directories) for i in range(1, d.count("/") + 1)}
+    both = sorted(files & (directories | set(model.empty_dirs)))
+    if both:
+        raise InputError(f"{input_name}: {both[0]!r} is both a file and a directory in the model, which no disk "
+                         "can hold; refusing to push this model")
+
+
 def safe_relative(rel: str, where: str) -> str:
     """`rel` if it can only ever name something inside the model directory; else a bad input.
 

@@ -170,18 +170,36 @@ def _record(outputs: KfpOutputs, outcome: Outcome, print_json: bool) -> None:
         write_outputs(outputs, outcome)
         if outputs.push_report is not None:
             write_markdown(outputs.push_report.path, outcome)
-    except (OSError, Interrupted) as exc:
+        if print_json:
+            _print_record(json_record(outcome, outputs.pushed_model))
+    # ValueError: a name that is not UTF-8 (a surrogate) cannot be written into a UTF-8 file.
+    except (OSError, ValueError, Interrupted) as exc:
         if outcome.published is None:
             raise
         stopped = isinstance(exc, Interrupted)
         raise AfterPublishError(
             f"version {outcome.version} was published at {outcome.destination}, but recording it (KFP's output "
-            f"files, the push report) {f'was stopped by {exc.signal_name}' if stopped else f'failed ({exc})'}",
+            f"files, the push report, the JSON record on stdout) "
+            f"{f'was stopped by {exc.signal_name}' if stopped else f'failed ({exc})'}",
             exc.exit_code if stopped else 1,
         ) from None
-    if print_json:
-        _print_lines([json_record(outcome, outputs.pushed_model)])
+    stopping.finished()
     _log_summary(outcome)
+
+
+def _print_record(record: str) -> None:
+    """Print the record, flushed now, so that a full or closed stdout fails here, where the error
+    can say which version stands, not at exit. What could not be written is dropped, so that
+    Python's own flush at exit does not fail again."""
+    if sys.stdout is None:
+        raise OSError("stdout is closed")
+    try:
+        print(record, flush=True)
+    except (OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise
 
 
 def _list(argv: Sequence[str]) -> int:
@@ -279,6 +297,7 @@ def _run(command: Callable[[Sequence[str]], int], argv: Sequence[str]) -> int:
     started = time.monotonic()
     try:
         code = command(argv)
+        stopping.finished()
     except Interrupted as exc:
         if stopping.published_at:
             log.error("version %s was published; then the step was stopped by %s before it finished "

@@ -8,11 +8,11 @@ Absent optional fields are absent; a field that is present with the wrong type (
 is an error, never read as "not given": a blessing that cannot be read must not open the gate.
 """
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from component.errors import InputError
+from component.jsontext import load_json
 
 _JSON_TYPES = {
     dict: "an object", list: "an array", str: "a string", bool: "a boolean",
@@ -74,10 +74,7 @@ def _describe(value: Any) -> str:
 
 def parse_executor_input(text: str, parameter_types: Mapping[str, tuple[type, ...]]) -> ExecutorInput:
     """`parameter_types`: the JSON types each known input parameter may have (others are ignored)."""
-    try:
-        doc = _Reader(json.loads(text), "")
-    except json.JSONDecodeError as exc:
-        raise InputError(f"executor_input: is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    doc = _Reader(load_json(text, "executor_input"), "")
     doc.expect(dict)
     inputs = _member(doc, "inputs")
     outputs = _member(doc, "outputs")

@@ -45,7 +45,7 @@ def build_request(
     request = PushRequest(
         destination=destination,
         pushed_model=outputs.get(OUTPUT_ARTIFACT),
-        written_after=(report,) if report is not None else (),
+        written_after=(*((report,) if report is not None else ()), *_kfp_files(executor_output, parameter_files)),
         required_signatures=tuple(s.strip() for s in values["required_signatures"].split(",") if s.strip()),
         deep_validation=values["deep_validation"],
         force_new_version=values["force_new_version"],
@@ -64,6 +64,14 @@ def build_request(
         executor_output=executor_output,
         parameter_files=dict(parameter_files or {}),
     ))
+
+
+def _kfp_files(executor_output: Path | None, parameter_files: Mapping[str, Path] | None) -> list[OutputArtifact]:
+    """KFP's own output files, checked like the report: one pointing into the base or the model
+    would overwrite a live version's file or the model itself."""
+    named = [("executor_input: outputs.outputFile", executor_output)]
+    named += [(f"executor_input: outputs.parameters.{n}.outputFile", p) for n, p in (parameter_files or {}).items()]
+    return [OutputArtifact(name, str(path), path) for name, path in named if path is not None]
 
 
 # The JSON types a pipeline may send for each option: KFP sends numbers as doubles, and a
@@ -105,6 +113,9 @@ def check_output_file(text: str, name: str) -> Path:
     under_a_file = any(parent.exists() and not parent.is_dir() for parent in path.parents)
     if path.name in ("", ".", "..") or path.is_dir() or under_a_file:
         raise InputError(f"{name}: {text!r} cannot be written as a file")
+    if path.exists() and not path.is_file():
+        # Writing to a FIFO blocks until someone reads it, after the version was published.
+        raise InputError(f"{name}: {text!r} is a FIFO, socket or device, not a file")
     return path
 
 

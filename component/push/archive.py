@@ -1,14 +1,20 @@
 """TFX keeps a copy of the pushed model in the pushed_model artifact; so do we."""
 
+import functools
 import logging
+import os
+import stat
+from pathlib import Path
 
 from component.artifacts import OutputArtifact
 from component.errors import PublishError
 from component.model import Model
+from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
-from component.stores.local_files import copy_model
+from component.stores.bucket import join, reported
+from component.stores.local_files import copy_model, remove_tree
 from component.stores.mounts import local_path
-from component.stores.registry import is_remote, same_service
+from component.stores.registry import is_remote, locate, same_service
 from component.stores.transfer import put_model
 
 log = logging.getLogger(__name__)
@@ -28,14 +34,54 @@ def archive(model: Model, target: OutputArtifact) -> None:
     progress = Progress(f"Archiving to {where}", len(model.files), model.total_bytes)
     try:
         if through_api:
-            put_model(model, target.uri, progress)
+            try:
+                put_model(model, target.uri, progress)
+            except BaseException:
+                _remove_objects(model, target.uri)  # a stopped or failed copy leaves no half archive
+                raise
             if mount.is_dir():
                 # KFP's launcher uploads this path after the step and fails if it is missing;
                 # empty, it adds nothing to what is already in the store.
                 target.path.mkdir(parents=True, exist_ok=True)
         else:
-            copy_model(model, target.path, progress)
+            copy_fresh(model, target.path, progress)
     except OSError as exc:
         raise PublishError(f"pushed_model: writing the archive copy to {where} failed: {exc}") from None
     progress.done()
     log.info("Archived the model in the pushed_model artifact at %s.", where)
+
+
+def _remove_objects(model: Model, uri: str) -> None:
+    store, prefix = locate(uri)
+    try:
+        with reported(f"pushed_model: removing the unfinished archive copy at {uri}", PublishError):
+            in_parallel([functools.partial(store.delete, join(prefix) + f.rel) for f in model.files])
+    except PublishError as exc:
+        log.warning("%s; some of its files may be left.", exc)
+
+
+def copy_fresh(model: Model, path: Path, progress: Progress) -> None:
+    """Copy the model into `path` once whatever it held is removed, links themselves and never
+    what they point at: a symlink or hard link left in an old archive may point into a live version
+    or into the model itself, and must not be written through. (Emptied in place rather than built
+    beside and renamed: a FUSE mount such as Vertex's /gcs cannot rename a directory.) A copy that
+    fails or is stopped is removed, so no half archive is left."""
+    _remove_entry(path)
+    try:
+        copy_model(model, path, progress)
+    except BaseException:
+        _remove_entry(path)
+        raise
+
+
+def _remove_entry(path: Path) -> None:
+    """Remove whatever `path` is (a link itself, never what it points at; a directory's entries
+    without following the links among them)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        remove_tree(path)
+    else:
+        os.unlink(path)

@@ -23,6 +23,10 @@ class ServingBase(Protocol, Generic[Staging]):
     def versions(self) -> set[int]:
         """Every version number taken, including ones being claimed right now."""
 
+    def highest_used(self) -> int:
+        """The high-water mark: the highest number ever claimed or published here (0: none).
+        It only goes up, so a number removed by retention is never used again."""
+
     def clean_abandoned(self) -> None: ...
 
     def stage(self, model: Model, progress: Progress) -> Staging:
@@ -30,7 +34,8 @@ class ServingBase(Protocol, Generic[Staging]):
         to upload while a version is half-visible); returns the handle publish and discard take."""
 
     def publish(self, staging: Staging, version: int) -> bool:
-        """Make the staged model visible as `version`; False when that number is already taken."""
+        """Make the staged model visible as `version`; False when that number is taken, or when
+        a version above it was published meanwhile (it is never made loadable below one)."""
 
     def discard(self, staging: Staging) -> None:
         """Remove what is left of the staging area (after publish or after a failure)."""

@@ -12,6 +12,12 @@ This is the layout under the base directory, and why model servers never load an
   .claims/<version>      written create-only, so of two pushes racing for a number exactly one
                          wins. Removed once the version is complete; kept when the push failed
                          half-way, so that number is never used again.
+  .claims/high-water     the highest number ever claimed here, raised (never lowered) by each
+                         claim with a write conditional on the tag read: a number removed by
+                         retention is never claimed again. Just before writing saved_model.pb a
+                         push checks it again; when a number above its own was claimed and that
+                         version is already loadable, it removes what it wrote and claims above
+                         it, so no version is made loadable below one that already is.
 
 A claimed version is filled by server-side copies of the staged big files and by uploads of the
 small ones: either costs about one request per file, so the time an incomplete numeric prefix is
@@ -20,6 +26,7 @@ visible depends on how many files the model has, not on how big it is.
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -37,12 +44,13 @@ from component.savedmodel.locate import model_under
 from component.stores.bucket import (Bucket, BucketError, HiddenUpload, HiddenUploads, ObjectInfo, PreconditionFailed,
                                      join, reported)
 from component.stores.registry import locate
-from component.stores.transfer import check_arrived, put
+from component.stores.transfer import check_arrived, check_unchanged, put
 
 log = logging.getLogger(__name__)
 
 LEASE_SUFFIX = ".lease"
 CLAIMS = ".claims"
+HIGH_WATER = "high-water"
 # Files up to this size go straight into the claimed version: one request either way, so staging
 # them would double the requests for a barely shorter time the version is incomplete.
 STRAIGHT_IN_MAX = 2 * 1024 * 1024
@@ -216,6 +224,9 @@ class BucketBase:
         self.uri = base.rstrip("/")
         self.bucket, self.prefix = locate(self.uri)
         self.lease_seconds = settings.current().lease_seconds if lease_seconds is None else lease_seconds
+        # The high-water mark as last read or written here: the first raise is conditional on it,
+        # one request when no other push raised it meanwhile.
+        self._mark: tuple[int, ObjectInfo | None] | None = None
 
     def version_uri(self, version: int) -> str:
         return f"{self.uri}/{version}"
@@ -225,6 +236,11 @@ class BucketBase:
             top, claims = in_parallel([partial(self.bucket.list, self._folder(), False),
                                        partial(self.bucket.list, self._folder(CLAIMS), False)])
         return numeric_versions(top.folders) | numeric_versions(o.key.rsplit("/", 1)[-1] for o in claims.objects)
+
+    def highest_used(self) -> int:
+        with self._errors():
+            self._mark = self._high_water()
+        return self._mark[0]
 
     def clean_abandoned(self) -> None:
         """Remove what pushes that died left behind: their leases stopped being renewed. (A lease
@@ -329,7 +345,9 @@ class BucketBase:
             def place(f: ModelFile) -> None:
                 staging.lease.check()  # a push whose lease was taken over writes nothing more
                 if f.rel in uploads:
-                    check_arrived(f.rel, self._uri_of(target + f.rel), *uploads[f.rel].finish(create_only=True))
+                    info, sent = uploads[f.rel].finish(create_only=True)
+                    check_arrived(f.rel, self._uri_of(target + f.rel), info, sent)
+                    check_unchanged(f, os.stat(f.source), info.size)
                 else:
                     # Bytes of staged files were counted when they were staged.
                     put(f, self.bucket, target + f.rel, None if f.rel in staging.staged else staging.progress)
@@ -340,6 +358,12 @@ class BucketBase:
             # its lease must not make the version loadable now (check() proves a lease not renewed
             # for half its period: a push that kept renewing cannot have been taken over).
             staging.lease.check()
+            if self._overtaken(version):
+                log.info("Another push published a version above %d meanwhile; removing what this push wrote "
+                         "there and claiming above it.", version)
+                self._remove_version(version)  # its claim and the mark keep the number burned
+                staging.version = None
+                return False
             with stopping.committing(self.version_uri(version)):
                 for f in loaders:
                     place(f)
@@ -356,6 +380,7 @@ class BucketBase:
 
         def upload(f: ModelFile) -> HiddenUpload:
             staging.lease.check()
+            check_unchanged(f, os.stat(f.source))
             return self.bucket.upload_hidden(target + f.rel, f.source, f.size, staging.progress)
 
         return dict(zip((f.rel for f in staging.unseen), in_parallel([partial(upload, f) for f in staging.unseen])))
@@ -459,8 +484,43 @@ class BucketBase:
             )
         _PROVEN.add(self.uri)
 
+    def _high_water(self) -> tuple[int, ObjectInfo | None]:
+        """The high-water mark and the object holding it (its tag conditions the next raise)."""
+        info = self.bucket.head(f"{self._folder(CLAIMS)}{HIGH_WATER}")
+        if info is None:
+            return 0, None
+        return parse_version(info.metadata.get(HIGH_WATER, "")) or 0, info
+
+    def _overtaken(self, version: int) -> bool:
+        """Whether a version above `version` is loadable already. Usually one request: nothing was
+        claimed above it. Versions above that are still being filled do not count: they become
+        loadable after this one, in order, and counting them would have two pushes overtake each
+        other for ever."""
+        if self._high_water()[0] <= version:
+            return False
+        above = [v for v in numeric_versions(self.bucket.list(self._folder(), False).folders) if v > version]
+        return any(self.bucket.head(f"{self._folder(str(v))}{name}") is not None
+                   for v in above for name in SAVED_MODEL_FILES)
+
+    def _raise_high_water(self, version: int) -> bool:
+        """Raise the mark to `version`; False when it already is at or above it."""
+        while True:
+            highest, info = self._mark or self._high_water()
+            if highest >= version:
+                return False  # it only goes up: a mark read earlier at or above is so still
+            try:
+                written = self.bucket.put_bytes(f"{self._folder(CLAIMS)}{HIGH_WATER}", str(version).encode(),
+                                                create_only=info is None, if_tag=info.tag if info else "",
+                                                metadata={HIGH_WATER: str(version)})
+                self._mark = (version, written)
+                return True
+            except PreconditionFailed:
+                self._mark = None  # another push raised it meanwhile: look again
+
     def _claim(self, version: int, token: str) -> bool:
         key = f"{self._folder(CLAIMS)}{version}"
+        if not self._raise_high_water(version):
+            return False
         try:
             self.bucket.put_bytes(key, token.encode(), create_only=True)
             return True

@@ -1,11 +1,11 @@
 """Parse where to push: TFX's PushDestination JSON exactly as TFX users write it, or a bare path."""
 
 import enum
-import json
 import logging
 from dataclasses import dataclass
 
 from component.errors import InputError
+from component.jsontext import is_json, load_json
 from component.stores.mounts import check_path_text, gcs_uri_of_mount
 from component.stores.registry import SCHEMES as OBJECT_STORE_SCHEMES
 
@@ -69,10 +69,9 @@ def parse_destination(text: str, versioning_override: str = "") -> Destination:
 def _refuse_other_json(text: str) -> None:
     """JSON that is not an object ([], "", 5, null, true) is a mistake, most likely a templating
     error in a pipeline; read as a bare path it would become a relative directory named after it."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
+    if not is_json(text):
         return  # not JSON: a bare base directory
+    doc = load_json(text, "push_destination")
     raise InputError(
         f"push_destination: {text[:40]!r} is a JSON {_JSON_NAMES.get(type(doc), 'value')}, not a PushDestination "
         f"object {SHAPE}; write a directory of that name as ./NAME"
@@ -88,10 +87,7 @@ _JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", boo
 
 
 def _parse_json(text: str) -> tuple[str, Versioning | None]:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"push_destination: is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    doc = load_json(text, "push_destination")
     if not isinstance(doc, dict) or set(doc) != {"filesystem"} or not isinstance(doc["filesystem"], dict):
         raise InputError(
             f"push_destination: expected {SHAPE} (the fields of filesystem are {FIELDS}), "

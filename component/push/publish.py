@@ -32,16 +32,22 @@ def push(
     reuse: bool = True,
     keep: int = 0,
     clock: Callable[[], float] = time.time,
+    before_writing: Callable[[], None] = lambda: None,
 ) -> Published:
     """Publish `model` as a new version; or, with `reuse`, point at the newest version when it
-    already holds exactly this model (a retried step); then keep only the `keep` newest (0: all)."""
+    already holds exactly this model (a retried step); then keep only the `keep` newest (0: all).
+    `before_writing` runs once every check that can refuse the push has passed, before anything
+    is written to the base (the pushed_model archive: a refused push writes nothing anywhere)."""
     base = open_base(destination.base)
     try:
         # Independent, so at once: in a bucket each is a round trip of its own.
-        _, taken = in_parallel([base.clean_abandoned, base.versions])
+        _, taken, highest = in_parallel([base.clean_abandoned, base.versions, base.highest_used])
         published = find_reusable(base, model, taken) if reuse else None
         if published is None:
-            published = _publish(base, model, destination, clock, taken)
+            next_version(destination.versioning, taken | {highest}, clock)  # refuses a number beyond int64
+        before_writing()
+        if published is None:
+            published = _publish(base, model, destination, clock, taken | {highest})
     except OSError as exc:
         raise PublishError(f"push_destination: writing to {base.uri} failed: {exc}; nothing was published") from None
     if keep:
@@ -69,11 +75,12 @@ def _publish(base: ServingBase, model: Model, destination: Destination, clock: C
 
 def _claim(base: ServingBase, staging: Any, destination: Destination, clock: Callable[[], float],
            taken: set[int]) -> int:
-    # `taken` was listed before staging: a number taken since makes the claim fail, then we list again.
+    # `taken` was listed before staging: a number taken (or overtaken) since makes the publish
+    # refuse it, then we look again and go above everything published meanwhile.
     for _ in range(MAX_CLAIM_ATTEMPTS):
         version = next_version(destination.versioning, taken, clock)
         if base.publish(staging, version):
             return version
-        log.info("Version %d was taken by another push meanwhile; trying the next free number.", version)
-        taken = base.versions() | {version}
+        log.info("Another push claimed version %d or a higher one meanwhile; trying a number above it.", version)
+        taken = base.versions() | {version, base.highest_used()}
     raise PublishError(f"push_destination: no free version found at {base.uri} after {MAX_CLAIM_ATTEMPTS} tries")

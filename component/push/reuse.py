@@ -4,6 +4,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from component.errors import InputError
 from component.model import Model, ModelFile
 from component.push.base import ServingBase
 from component.push.outcome import Published
@@ -20,8 +21,15 @@ def find_reusable(base: ServingBase, model: Model, taken: set[int]) -> Published
     """The newest version, when it already holds exactly this model (a retried or re-run push)."""
     started = time.monotonic()
     newest = max(taken, default=None)
+    if newest is None:
+        return None
+    try:
+        found = base.version_model(newest)
+    except InputError as exc:
+        log.warning("Version %d cannot be reused: %s.", newest, exc)
+        return None
     # A rollback copy holds its version's model plus the rollback's note.
-    if newest is None or not same_content(model, without_note(base.version_model(newest))):
+    if not same_content(model, without_note(found)):
         return None
     log.info(
         "Version %d at %s already holds exactly this model (same %d files, sizes and CRC32C): reusing it "

@@ -91,6 +91,9 @@ def with_note(model: Model, note: RollbackNote, folder: Path) -> Model:
     """`model` with `note` in place of any note it had, written into `folder` to be published from."""
     path = folder / Path(NOTE).name
     path.write_text(json.dumps(asdict(note)) + "\n")
-    written = ModelFile(NOTE, path.stat().st_size, str(path), modified=note.at)
+    # The file as it is on disk: its size and modification time are what the upload checks the
+    # file against (transfer.check_unchanged), like every local model file's.
+    stat = path.stat()
+    written = ModelFile(NOTE, stat.st_size, str(path), modified=stat.st_mtime)
     plain = without_note(model)
     return replace(plain, files=(*plain.files, written))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from component.errors import InputError, Interrupted, PublishError
-from component.model import Model
+from component.model import NAME_MAX, Model, check_fits_on_disk, long_component
 from component.push.archive import archive
 from component.push.gate import decide
 from component.push.local_base import base_entries
@@ -53,11 +53,11 @@ def run(request: PushRequest) -> Outcome:
         _deep_check(model, request.required_signatures)
     api = _ask_vertex_first(request.vertex, summary.tensorflow_version) if request.vertex is not None else None
     log.info("Pushing: %s.", decision.reason)
-    if request.pushed_model is not None:
-        archive(model, request.pushed_model)
+    pushed_model = request.pushed_model
     # With Vertex, retention waits until the registry says which versions it still uses.
     keep_now = request.keep_versions if request.vertex is None else 0
-    published = push(model, request.destination, reuse=not request.force_new_version, keep=keep_now)
+    published = push(model, request.destination, reuse=not request.force_new_version, keep=keep_now,
+                     before_writing=(lambda: archive(model, pushed_model)) if pushed_model is not None else lambda: None)
     outcome = Outcome(True, decision.reason, model.root, decision.readings, published, summary)
     if request.vertex is not None:
         outcome = _on_vertex(request.vertex, api, outcome)
@@ -137,6 +137,14 @@ def _check_locations(model: Model, request: PushRequest) -> None:
             raise InputError(f"{name}: {location} is inside the destination base {base}; choose a location outside it")
         if request.pushed_model is not None and name == request.pushed_model.name and _inside(base, location):
             raise InputError(f"push_destination: {base} is inside the {name} location {location}; choose a location outside it")
+    for name, location in [("push_destination", base), *written]:
+        part = None if is_remote(location) else long_component(location)
+        if part is not None:
+            raise InputError(f"{name}: {location[:80]!r}... has a name of {len(os.fsencode(part))} bytes; a file system "
+                             f"allows {NAME_MAX}")
+    local_copy = not is_remote(base) or request.pushed_model is not None or request.deep_validation
+    if is_remote(model.root) and local_copy:
+        check_fits_on_disk(model, "model")
     if not is_remote(base):
         base_entries(Path(base))  # a base that is a file, or a symlink loop, is refused here
 

@@ -26,17 +26,16 @@ class VersionInfo:
 
 def list_versions(base: ServingBase, read_notes: bool = False) -> list[VersionInfo]:
     """Every version at the base, oldest first, with what it holds. In a bucket a number that
-    holds no object is only claimed (a push failed there, or is starting): left out.
+    holds no object is only claimed (a push failed there, or is starting): left out. So is a
+    version that cannot be read as a model (it holds a link out of it, a FIFO...), with a warning:
+    neither listed, nor counted nor removed by retention.
     `read_notes`: also read each rollback copy's note (one more read per copy)."""
     infos = []
     for version in sorted(base.versions()):
         try:
             model = base.version_model(version)
         except InputError as exc:
-            # One odd version (a FIFO, a link to a device inside it) is not a reason to hide the others.
-            log.warning("Version %d at %s cannot be read as a model, so it is listed as incomplete: %s",
-                        version, base.uri, exc)
-            infos.append(VersionInfo(version, base.version_uri(version), 0, 0, 0.0, False))
+            log.warning("Version %d at %s cannot be read as a model, so it is skipped: %s.", version, base.uri, exc)
             continue
         if not model.files and is_remote(model.root):
             continue

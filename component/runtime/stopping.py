@@ -26,6 +26,13 @@ def install() -> None:
         signal.signal(signum, _on_signal)
 
 
+def finished() -> None:
+    """The command's outcome is recorded: a stop request from now on changes nothing, so a push
+    that was published and recorded never ends as one killed by a signal."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def check() -> None:
     """Raise Interrupted in whichever thread asks, once a stop was requested (not while a version
     is being made visible: that finishes first)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from component.model import LOAD_TRIGGER, Model, ModelFile
 from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
-from component.stores.transfer import download
+from component.stores.transfer import check_unchanged, download
 
 # Copied at a time; the disk starts writing each block as soon as it is copied.
 CHUNK = 16 * 1024 * 1024
@@ -41,25 +41,27 @@ def copy_model(model: Model, dest: Path, progress: Progress) -> None:
 
 def _copy_file(f: ModelFile, target: Path, progress: Progress) -> None:
     """Copy one file, starting to write it to disk as it goes; copy_model waits for that (fsync) later."""
-    with open(target, "wb") as dst:
+    # Create-only ("x"): a destination is always new, and a link found there is never written through.
+    with open(target, "xb") as dst:
         if "://" in f.source:  # a model read from an object store
             download(f, dst, progress)
             dst.flush()
             _start_writeback(dst.fileno(), 0, 0)
         else:
             with open(f.source, "rb") as src:
-                _copy_stream(src.fileno(), dst.fileno(), progress)
+                check_unchanged(f, os.fstat(src.fileno()), _copy_stream(src.fileno(), dst.fileno(), progress))
     progress.add(files=1)
 
 
-def _copy_stream(src: int, dst: int, progress: Progress) -> None:
+def _copy_stream(src: int, dst: int, progress: Progress) -> int:
+    """Copy to the end of `src`; returns the bytes copied."""
     done = 0
     try:
         while n := os.copy_file_range(src, dst, CHUNK):
             _start_writeback(dst, done, n)
             done += n
             progress.add(n)
-        return
+        return done
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
             raise
@@ -72,6 +74,7 @@ def _copy_stream(src: int, dst: int, progress: Progress) -> None:
         _start_writeback(dst, done, len(data))
         done += len(data)
         progress.add(len(data))
+    return done
 
 
 def remove_tree(path: Path) -> None:

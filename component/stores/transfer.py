@@ -3,6 +3,7 @@ every object written is checked against the CRC32C of what was sent, every downl
 CRC32C the store keeps. Written once over the bucket verbs, for every store."""
 
 import functools
+import os
 from typing import BinaryIO
 
 from component.errors import InputError, PublishError
@@ -29,7 +30,10 @@ def put(f: ModelFile, store: Bucket, key: str, progress: Progress | None, *, cre
         elif "://" in f.source:
             info, sent = _put_via_temp(f, store, key, create_only, progress)
         else:
+            # Checked before too: a store told to expect f.size bytes may wait for the missing ones.
+            check_unchanged(f, os.stat(f.source))
             info, sent = store.put_file(key, f.source, f.size, create_only=create_only, progress=progress)
+            check_unchanged(f, os.stat(f.source), info.size)
     except PreconditionFailed:
         sent = file_crc32c(f)
         existing = store.head(key)
@@ -45,6 +49,18 @@ def check_arrived(rel: str, uri: str, info: ObjectInfo, sent: str) -> None:
     if sent and info.crc32c and info.crc32c != sent:
         raise PublishError(f"{rel}: the copy at {uri} is corrupt (its CRC32C is {info.crc32c}, the bytes sent "
                            f"have {sent}); nothing was published")
+
+
+def check_unchanged(f: ModelFile, now: os.stat_result, moved: int | None = None) -> None:
+    """A local model file read whole (`moved` bytes arrived) must still be the file listed: a file
+    that shrank, grew or was rewritten (its modification time moves, to the nanosecond) while it
+    was read would be published as something nobody exported, under the size the record states."""
+    if moved not in (None, f.size) or now.st_size != f.size or (f.modified and now.st_mtime != f.modified):
+        read = "" if moved is None else f", {moved} read"
+        raise PublishError(
+            f"{f.rel}: the model file {f.source} changed while it was being pushed ({f.size} bytes when the "
+            f"push began{read}, {now.st_size} now); nothing was published"
+        )
 
 
 def _put_via_temp(f: ModelFile, store: Bucket, key: str, create_only: bool,

@@ -109,7 +109,7 @@ def test_kfp_local_docker_runner_pushes_and_the_next_step_uses_the_version(saved
         version = meta["pushed_version"]
         published = base / version
         assert meta["pushed"] == 1 and meta["pushed_destination"] == str(published)
-        assert [p.name for p in base.iterdir()] == [version]
+        assert sorted(p.name for p in base.iterdir()) == [".high-water", version]
         assert serve(published, [[1.0, 2.0, 3.0]])["y"].tolist() == [[2.5, 4.5, 6.5]]
         assert (Path(archive.uri) / "saved_model.pb").read_bytes() == (model / "saved_model.pb").read_bytes()
         files = ", ".join(sorted(p.name for p in published.iterdir()))

@@ -43,7 +43,7 @@ def test_on_off_options_work_bare_and_with_true_or_false(saved_model, tmp_path):
     assert json.loads(bare.stdout)["pushed_version"] == "2"
     spelled = run_cli(*common, "--force-new-version", "true", "--keep-versions", "2")
     assert json.loads(spelled.stdout)["pushed_version"] == "3"
-    assert sorted(p.name for p in base.iterdir()) == ["2", "3"]
+    assert sorted(p.name for p in base.iterdir()) == [".high-water", "2", "3"]
 
 
 def test_messages_name_options_as_each_interface_does(saved_model, tmp_path):

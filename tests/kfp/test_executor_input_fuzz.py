@@ -122,5 +122,50 @@ def test_the_unmutated_input_pushes(_models, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     doc = valid_executor_input(_models["module"], tmp_path)
     assert cli.main(["--executor-input", json.dumps(doc)]) == 0
-    assert os.listdir(tmp_path / "serving") == ["1"]
+    assert sorted(os.listdir(tmp_path / "serving")) == [".high-water", "1"]
     assert json.loads((tmp_path / "executor_output.json").read_text())["parameterValues"]["pushed"] is True
+
+
+PLACEHOLDER = "__structural_mutation__"
+# Raw JSON text that Python's json module reads but that must never decide a push.
+STRUCTURAL = st.one_of(
+    st.integers(65, 20_000).map(lambda depth: "[" * depth + "]" * depth),
+    st.integers(65, 5_000).map(lambda depth: '{"a":' * depth + "1" + "}" * depth),
+    st.integers(4_301, 20_000).map(lambda digits: "9" * digits),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e999"]),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_structural_mutations_exit_2_and_write_nothing(_models, tmp_path_factory, monkeypatch, data):
+    """Nesting thousands deep, integers beyond int()'s limit, NaN and Infinity anywhere, and a key
+    given twice in any object (which would silently take the last value)."""
+    scratch = tmp_path_factory.mktemp("fuzz")
+    work = Path(tempfile.mkdtemp(dir=scratch))
+    monkeypatch.chdir(work)
+    doc = valid_executor_input(_models["module"], work)
+    objects = [p for p in node_paths(doc) if isinstance(_at(doc, p), dict) and _at(doc, p)]
+    if data.draw(st.booleans(), label="duplicate a key"):
+        path = data.draw(st.sampled_from(objects), label="object")
+        key = data.draw(st.sampled_from(sorted(_at(doc, path))), label="key")
+        duplicate = json.dumps(data.draw(JSON, label="second value"))
+        text = json.dumps(mutated(doc, path + (PLACEHOLDER,), 0, False)).replace(
+            f'"{PLACEHOLDER}": 0', f"{json.dumps(key)}: {duplicate}")
+    else:
+        path = data.draw(st.sampled_from(node_paths(doc)[1:]), label="path")
+        text = json.dumps(mutated(doc, path, PLACEHOLDER, False)).replace(
+            json.dumps(PLACEHOLDER), data.draw(STRUCTURAL, label="raw"))
+    before = snapshot(work)
+
+    code = cli.main(["--executor-input", text])
+
+    assert code == 2
+    assert snapshot(work) == before
+    shutil.rmtree(work)
+
+
+def _at(doc, path: tuple):
+    for key in path:
+        doc = doc[key]
+    return doc

@@ -4,8 +4,10 @@ nothing written; whatever else lives in a base directory never crashes a push, l
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -125,7 +127,7 @@ def test_odd_numeric_entries_never_crash_push_list_or_rollback(saved_model, tmp_
     assert kept.returncode == 0 and not error_lines(kept), kept.stderr
     assert json.loads(kept.stdout)["removed_versions"] == [13, 12, 11]
     assert sorted(os.listdir(base)) == sorted(
-        ["14", "5", "6", "7", "8", "0010", "\u00b2", "\u0661", "\u0663\u0664", str(MAX_VERSION + 1)])
+        [".high-water", "14", "5", "6", "7", "8", "0010", "\u00b2", "\u0661", "\u0663\u0664", str(MAX_VERSION + 1)])
     assert os.readlink(base / "8") == str(outside) and tree(outside) == before_outside
 
 
@@ -187,6 +189,138 @@ def test_pushed_model_inside_the_base_is_refused(saved_model, tmp_path):
     result = run_cli("--model", str(saved_model), "--push-destination", str(base), "--pushed-model", str(tmp_path))
     refused(result, f"--push-destination: {base} is inside the --pushed-model location {tmp_path}")
     assert tree(base) == live
+
+
+def test_an_old_archive_holding_links_is_replaced_never_written_through(saved_model, keras_saved_model, tmp_path):
+    base = tmp_path / "serving"
+    first = run_cli("--model", str(saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL")
+    assert first.returncode == 0, first.stderr
+    live, source = tree(base / "1"), tree(keras_saved_model)
+    old = tmp_path / "pushed_model"
+    (old / "variables").mkdir(parents=True)
+    # Links into live version 1 (symlink and hard link) and into the model being pushed.
+    (old / "saved_model.pb").symlink_to(base / "1" / "saved_model.pb")
+    os.link(base / "1" / "variables" / "variables.index", old / "variables" / "variables.index")
+    data = next((keras_saved_model / "variables").glob("variables.data-*"))
+    os.link(data, old / "variables" / data.name)
+    (old / "fingerprint.pb").symlink_to(keras_saved_model / "saved_model.pb")
+    result = run_cli("--model", str(keras_saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL",
+                     "--pushed-model", str(old))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["pushed_version"] == "2"
+    assert tree(base / "1") == live and tree(keras_saved_model) == source
+    assert tree(base / "2") == source and tree(old) == source  # real files, no links
+    assert not any(p.is_symlink() or p.stat().st_nlink > 1 for p in old.rglob("*") if p.is_file())
+
+
+def test_a_push_refused_by_the_base_writes_no_archive(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    (base / str(MAX_VERSION)).mkdir(parents=True)
+    result = run_cli("--model", str(saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL",
+                     "--pushed-model", str(tmp_path / "pushed_model"))
+    refused(result, f"above {MAX_VERSION}, the highest number a model server reads")
+    assert not (tmp_path / "pushed_model").exists()
+
+
+def test_kfp_output_files_pointing_into_the_base_or_the_model_are_refused(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    first = run_cli("--model", str(saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL")
+    assert first.returncode == 0, first.stderr
+    live, source = tree(base), tree(saved_model)
+    (tmp_path / "params").mkdir()
+    for key, target in [("outputFile", base / "1" / "saved_model.pb"), ("pushed", saved_model / "saved_model.pb")]:
+        doc = executor_input(saved_model, base, tmp_path)
+        doc["inputs"]["parameterValues"]["force_new_version"] = True
+        link = tmp_path / f"link-{key}"
+        link.symlink_to(target)
+        if key == "outputFile":
+            doc["outputs"]["outputFile"] = str(link)
+        else:
+            doc["outputs"]["parameters"]["pushed"]["outputFile"] = str(link)
+        result = run_cli("--executor-input", json.dumps(doc))
+        refused(result, str(link), "is inside the")
+    assert tree(base) == live and tree(saved_model) == source
+    assert not (tmp_path / "pushed_model").exists()
+
+
+def test_a_push_report_that_is_a_fifo_is_refused(saved_model, tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    result = run_cli("--model", str(saved_model), "--push-destination", str(tmp_path / "serving"),
+                     "--push-report", str(tmp_path / "fifo"), timeout=60)
+    refused(result, "push_report", "is a FIFO, socket or device")
+    assert not (tmp_path / "serving").exists()
+
+
+def test_odd_things_under_our_hidden_names_never_block_or_hang_a_push(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    base.mkdir()
+    outside = Path(shutil.copytree(saved_model, tmp_path / "elsewhere"))
+    before_outside = tree(outside)
+    os.symlink(outside, base / ".deleting-1-link")
+    (base / ".deleting-2-file").write_text("x")
+    os.mkfifo(base / ".deleting-3-fifo")
+    (base / ".pushing-abc.lock").mkdir()
+    os.mkfifo(base / ".pushing-def.lock")
+    result = run_cli("--model", str(saved_model), "--push-destination", str(base), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Leaving" in result.stderr and ".pushing-abc.lock alone" in result.stderr
+    assert tree(outside) == before_outside
+    assert not [n for n in os.listdir(base) if n.startswith(".deleting-")]
+
+
+def test_a_version_holding_links_or_a_fifo_is_skipped_unless_it_is_the_one_needed(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    common = ("--push-destination", str(base))
+    for _ in range(3):
+        pushed = run_cli("--model", str(saved_model), *common, "--versioning", "SEQUENTIAL", "--force-new-version", "true")
+        assert pushed.returncode == 0, pushed.stderr
+    os.mkfifo(base / "3" / "a-fifo")
+    os.symlink(tmp_path, base / "2" / "a-dir-link")
+    newer = run_cli("--model", str(saved_model), *common, "--versioning", "SEQUENTIAL", timeout=60)
+    assert newer.returncode == 0, newer.stderr
+    assert json.loads(newer.stdout)["pushed_version"] == "4"  # 3 cannot be read, so not reused
+    assert "Version 3 cannot be reused" in newer.stderr
+    listed = run_cli("list", *common, "--json", timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert [v["version"] for v in json.loads(listed.stdout)] == [1, 4]
+    assert all(f"Version {v} at {base} cannot be read as a model, so it is skipped" in listed.stderr for v in (2, 3))
+    back = run_cli("rollback", *common, timeout=60)
+    assert back.returncode == 0, back.stderr
+    assert int(json.loads(back.stdout)["pushed_version"]) > 4  # version 1 republished above 4
+    refused(run_cli("rollback", *common, "--to", "3", timeout=60), "rollback: version 3")
+
+
+@pytest.mark.parametrize("stdout", ["/dev/full", "closed", "non-UTF-8 names"])
+def test_a_record_that_cannot_be_written_after_publishing_says_which_version_stands(saved_model, tmp_path, stdout):
+    base = tmp_path / "serving"
+    args = [sys.executable, "-m", "component", "--model", str(saved_model), "--versioning", "SEQUENTIAL"]
+    if stdout == "non-UTF-8 names":
+        base = Path(os.fsdecode(os.fsencode(tmp_path) + b"/serving\xff"))
+        args += ["--push-report", os.fsdecode(os.fsencode(tmp_path) + b"/report\xff.md")]
+    args += ["--push-destination", str(base)]
+    with open("/dev/full", "w") as full:
+        out = {"/dev/full": full, "closed": subprocess.DEVNULL, "non-UTF-8 names": subprocess.PIPE}[stdout]
+        if stdout == "closed":
+            args = ["sh", "-c", 'exec "$@" >&-', "sh", *args]
+        result = subprocess.run(args, cwd=REPO, stdout=out, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    [line] = error_lines(result)
+    assert "version 1 was published at" in line and "but recording it" in line
+    assert (base / "1" / "saved_model.pb").is_file()
+
+
+def test_a_stop_once_the_push_is_recorded_changes_nothing(saved_model, tmp_path, capsys):
+    from component.kfp import cli
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert cli.main(["--model", str(saved_model), "--push-destination", str(tmp_path / "serving")]) == 0
+        os.kill(os.getpid(), signal.SIGTERM)  # the last instant before the process exits
+        time.sleep(0.2)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert json.loads(capsys.readouterr().out)["pushed"] == 1
 
 
 # --- 4. malformed executor input ---

@@ -67,7 +67,7 @@ def test_retried_push_reuses_its_version(saved_model, tmp_path):
     again = result.record
     assert again["pushed"] == 1 and again["reused"] == 1
     assert again["pushed_version"] == first["pushed_version"]
-    assert sorted(p.name for p in base.iterdir()) == [first["pushed_version"]]
+    assert sorted(p.name for p in base.iterdir()) == [".high-water", first["pushed_version"]]
     assert "already holds exactly this model" in result.stderr
 
 
@@ -104,7 +104,7 @@ def test_retention_keeps_the_newest_n(saved_model, tmp_path):
                   "--keep-versions", "2")
     record = result.record
     assert record["pushed_version"] == "6" and record["removed_versions"] == [4, 3, 2]
-    assert sorted(p.name for p in base.iterdir()) == sorted([".hidden", "assets-not-a-version", "1", "5", "6"])
+    assert sorted(p.name for p in base.iterdir()) == sorted([".hidden", ".high-water", "assets-not-a-version", "1", "5", "6"])
     assert "Retention (--keep-versions 2): removed versions 4, 3, 2" in result.stderr
 
 

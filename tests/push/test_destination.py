@@ -28,3 +28,14 @@ def test_a_destination_on_the_gcs_mount_is_published_through_the_api(tmp_path, m
     monkeypatch.setenv("MODEL_PUSHER_MOUNT_ROOT", str(tmp_path))
     assert parse_destination(f"{tmp_path}/gcs/bucket/serving/m").base == "gs://bucket/serving/m"
     assert parse_destination(f"{tmp_path}/gcsx/bucket").base == f"{tmp_path}/gcsx/bucket"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"filesystem": {"base_directory": "/a", "base_directory": "/b"}}', "the key 'base_directory' appears twice"),
+    ("[" * 5000 + "]" * 5000, "nested deeper than 64 levels"),
+    ('{"filesystem": {"base_directory": "/a", "versioning": ' + "9" * 5000 + "}}", "an integer of 5000 digits"),
+    ('{"filesystem": {"base_directory": "/a", "versioning": NaN}}', "NaN is not a JSON number"),
+])
+def test_json_that_would_mean_two_things_or_crash_is_refused(text, message):
+    with pytest.raises(InputError, match=f"push_destination: {message}"):
+        parse_destination(text)

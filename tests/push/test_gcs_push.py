@@ -40,10 +40,10 @@ def test_push_then_download_and_serve(request, fixture, gcs_emulator, gcs_bucket
 
     gcs = gcs_at(gcs_emulator, gcs_bucket)
     assert gcs.versions() == {version: crcs(model)}
-    # No lease, no staging, no claim left: only the version and the archive copy.
+    # No lease, no staging, no claim left: only the version, the high-water mark and the archive copy.
     assert {n for n in gcs.names() if not n.startswith(f"{BASE}/{version}/")} == {
         f"pipeline/pushed_model/{rel}" for rel in crcs(model)
-    }
+    } | {f"{BASE}/.claims/high-water"}
     served = gcs.download(f"{BASE}/{version}/", tmp_path / "downloaded")
     expected = serve(model, INPUTS[fixture])
     for name, values in serve(served, INPUTS[fixture]).items():
@@ -112,7 +112,7 @@ def test_two_pushes_racing_for_one_version_both_publish_under_distinct_versions(
         assert code == 0, stderr
     records = [json.loads(out) for (out, _), _ in results]
     assert sorted(int(r["pushed_version"]) for r in records) == [1, 2]
-    assert sum("was taken by another push meanwhile" in err for (_, err), _ in results) == 1
+    assert sum("Another push claimed version 1 or a higher one meanwhile" in err for (_, err), _ in results) == 1
     published = gcs_at(gcs_emulator, gcs_bucket).versions()
     for record, model in zip(records, (saved_model, keras_saved_model)):
         assert published[int(record["pushed_version"])] == crcs(model)

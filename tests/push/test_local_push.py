@@ -39,7 +39,7 @@ def test_blessed_model_is_pushed_and_serves_the_same(saved_model, tmp_path):
     version = record["pushed_version"]
     assert record["pushed"] == 1 and version.isdigit() and abs(int(version) - time.time()) < 60
     assert record["pushed_destination"] == str(tmp_path / "serving" / version)
-    assert os.listdir(tmp_path / "serving") == [version]
+    assert sorted(os.listdir(tmp_path / "serving")) == [".high-water", version]
     assert_serves_like(tmp_path / "serving" / version, saved_model)
     assert_serves_like(tmp_path / "pushed", saved_model)  # TFX's archive copy
     assert f"Decision: pushed version {version}: --model-blessing blessed the model" in result.stderr
@@ -232,7 +232,7 @@ def test_two_concurrent_pushes_get_different_versions(saved_model, tmp_path):
     records = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     pushed = sorted(r["pushed_version"] for r in records)
     assert len(set(pushed)) == 4
-    assert sorted(os.listdir(base)) == pushed
+    assert sorted(os.listdir(base)) == [".high-water", *pushed]
     for v in pushed:
         assert (base / v / "saved_model.pb").read_bytes() == (saved_model / "saved_model.pb").read_bytes()
 
@@ -263,7 +263,8 @@ def test_killed_push_leaves_no_visible_version_and_next_push_cleans_up(saved_mod
         assert (base / v / "variables" / "big.bin").stat().st_size == 300 * 1024 * 1024
     result = push(saved_model, base)
     assert result.returncode == 0
-    assert not [n for n in os.listdir(base) if n.startswith(".")], "leftovers of the killed push remain"
+    assert not [n for n in os.listdir(base) if n.startswith(".") and n != ".high-water"], \
+        "leftovers of the killed push remain"
     if not visible:
         assert "left by an interrupted push" in result.stderr
 

@@ -4,14 +4,17 @@ retention never turns a published push into a failure and removes what dead push
 bounded soak of concurrent pushes with retention and random SIGTERM / SIGKILL."""
 
 import hashlib
+import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -189,48 +192,107 @@ def test_retention_that_cannot_delete_leaves_the_push_standing(saved_model, gcs_
 # --- the soak -----------------------------------------------------------------------------------
 
 
-def soak(model: Path, base: str, env: dict, listing, rounds: int, seed: int) -> None:
-    """Rounds of 4 concurrent pushes with retention, one of them stopped by SIGTERM and one by
-    SIGKILL at random moments; then asserts the invariants."""
+MARKER = "assets/push-id.txt"
+
+
+@dataclass
+class Pushed:
+    push: int  # which push: its model holds MARKER with this number
+    version: int
+    started: float
+    exited: float
+
+
+def soak(model: Path, base: str, env: dict, listing, marker, staging, rounds: int, seed: int, work: Path) -> None:
+    """Rounds of pushes with retention, each of its own model: one stalled by SIGSTOP once it is
+    staging (it has chosen its number), then 4 concurrent pushes, one stopped by SIGTERM and one
+    by SIGKILL at random moments, and 2 more, which publish and remove older versions; then the
+    stalled one is resumed. Then asserts the invariants. `marker(version)` is the MARKER a version
+    holds now (None when it is gone); `staging()` the names of staging areas at the base."""
     rng = random.Random(seed)
-    args = ("--model", str(model), "--push-destination", base, "--versioning", "SEQUENTIAL",
-            "--force-new-version", "true", "--keep-versions", "3")
-    published_ok: set[int] = set()
-    for _ in range(rounds):
-        pushes = [start_push(*args, env=env) for _ in range(4)]
-        time.sleep(rng.uniform(0.2, 1.5))
-        pushes[0].send_signal(signal.SIGTERM)
-        pushes[1].send_signal(signal.SIGKILL)
-        for i, push in enumerate(pushes):
-            stdout, stderr = push.communicate(timeout=120)
-            assert "Traceback" not in stderr, stderr
-            if push.returncode == 0:
-                published_ok.add(int(json.loads(stdout)["pushed_version"]))
-            elif i == 0 and push.returncode == -signal.SIGTERM:
-                # Before Python had started the command, or after it had finished (record printed).
-                if stdout.strip():
-                    published_ok.add(int(json.loads(stdout)["pushed_version"]))
-                else:
-                    assert not stderr.strip(), stderr
-            elif i == 0:
-                assert push.returncode == 128 + signal.SIGTERM, stderr
-                [line] = error_lines(stderr)
-                assert "stopped by SIGTERM" in line
-                if "nothing was published" not in line:  # stopped after its version became visible
-                    published_ok.add(int(line.split("version ")[1].split()[0].rstrip("/").rsplit("/", 1)[-1]))
-            elif i == 1:
-                assert push.returncode == -signal.SIGKILL
+    common = ("--push-destination", base, "--versioning", "SEQUENTIAL", "--force-new-version", "true",
+              "--keep-versions", "3")
+    numbers = itertools.count()
+    published: list[Pushed] = []
+
+    def start(lease: dict | None = None) -> tuple[int, subprocess.Popen, float]:
+        number = next(numbers)
+        own = Path(shutil.copytree(model, work / f"model-{number}"))
+        (own / MARKER).write_text(str(number))
+        return number, start_push("--model", str(own), *common, env={**env, **(lease or {})}), time.monotonic()
+
+    def finish(number: int, push: subprocess.Popen, started: float, how: str = "") -> None:
+        stdout, stderr = push.communicate(timeout=180)
+        exited = time.monotonic()
+        assert "Traceback" not in stderr, stderr
+        version = None
+        if push.returncode == 0:
+            version = int(json.loads(stdout)["pushed_version"])
+        elif how == "SIGTERM" and push.returncode == -signal.SIGTERM:
+            # Before Python had started the command, or after it had finished (record printed).
+            if stdout.strip():
+                version = int(json.loads(stdout)["pushed_version"])
             else:
-                pytest.fail(f"push {i} was not stopped but exited {push.returncode}: {stderr}")
-        assert published_ok, "no push published"
-    time.sleep(2.5)  # every killed push's lease is stale now
-    final = start_push(*args, env={**env, "MODEL_PUSHER_LEASE_SECONDS": "2"})
-    stdout, stderr = final.communicate(timeout=120)
-    assert final.returncode == 0, stderr
+                assert not stderr.strip(), stderr
+        elif how == "SIGTERM":
+            assert push.returncode == 128 + signal.SIGTERM, stderr
+            [line] = error_lines(stderr)
+            assert "stopped by SIGTERM" in line
+            if "nothing was published" not in line:  # stopped after its version became visible
+                version = int(line.split("version ")[1].split()[0].rstrip("/").rsplit("/", 1)[-1])
+        elif how == "SIGKILL":
+            assert push.returncode == -signal.SIGKILL
+        elif how == "SIGSTOP" and push.returncode == 1:
+            # Stalled past its lease: another push cleaned up after it (on S3 an upload it was
+            # sending may have been aborted under it, which it finds before its lease).
+            [line] = error_lines(stderr)
+            assert "nothing was published" in line, line
+        else:
+            pytest.fail(f"push {number} ({how or 'not stopped'}) exited {push.returncode}: {stderr}")
+        if version is not None:
+            # The version held this push's model when it exited, unless retention had removed it.
+            assert marker(version) in (str(number), None), f"version {version} holds another push's model"
+            published.append(Pushed(number, version, started, exited))
+
+    for _ in range(rounds):
+        before = staging()
+        stalled_push = start()
+        deadline = time.monotonic() + 20
+        while not staging() - before and stalled_push[1].poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        stalled_push[1].send_signal(signal.SIGSTOP)  # a slow disk, a descheduled pod
+        during_stall = len(published)
+        pushes = [start() for _ in range(4)]
+        time.sleep(rng.uniform(0.2, 1.5))
+        pushes[0][1].send_signal(signal.SIGTERM)
+        pushes[1][1].send_signal(signal.SIGKILL)
+        finish(*pushes[0], how="SIGTERM")
+        finish(*pushes[1], how="SIGKILL")
+        for push in pushes[2:]:
+            finish(*push)
+        for _ in range(2):  # more versions, and retention, while the stalled push sleeps
+            finish(*start())
+        overtaking = [p.version for p in published[during_stall:]]
+        stalled_push[1].send_signal(signal.SIGCONT)
+        finish(*stalled_push, how="SIGSTOP")
+        stalled = published[-1] if published[-1].push == stalled_push[0] else None
+        if stalled is not None and overtaking:  # published before its stop, or after it, above everything since
+            assert stalled.version < min(overtaking) or stalled.version > max(overtaking), (stalled, overtaking)
+    time.sleep(2.5)  # every killed push's lease is stale now for a push that waits 2 s
+    finish(*start({"MODEL_PUSHER_LEASE_SECONDS": "2"}))
     complete, incomplete = listing()
     assert not incomplete, f"incomplete versions survived the next push: {incomplete}"
-    assert int(json.loads(stdout)["pushed_version"]) in complete
-    assert len(complete) <= 3 + 2  # keep_versions, plus what racing retentions may both keep
+    versions = [p.version for p in published]
+    assert len(set(versions)) == len(versions), f"a version number was published twice: {sorted(versions)}"
+    for earlier in published:  # numbers only go up: a push that began later publishes higher
+        for later in published:
+            if earlier.exited < later.started:
+                assert later.version > earlier.version, (earlier, later)
+    # Exactly keep_versions, the newest (a SIGKILLed push may have published one it never recorded).
+    assert len(complete) == 3 and max(complete) == published[-1].version, (complete, versions)
+    assert all(v in complete for v in versions if v >= min(complete)), (complete, versions)
+    for pushed in published:
+        assert marker(pushed.version) in (str(pushed.push), None)
 
 
 def test_soak_local(saved_model, tmp_path):
@@ -245,13 +307,23 @@ def test_soak_local(saved_model, tmp_path):
         names = [p.name for p in base.iterdir()]
         versions = [n for n in names if n.isdigit()]
         return ([int(v) for v in versions if (base / v / "saved_model.pb").exists()],
-                [v for v in versions if not (base / v / "saved_model.pb").exists()] + [n for n in names if n.startswith(".")])
+                [v for v in versions if not (base / v / "saved_model.pb").exists()]
+                + [n for n in names if n.startswith(".") and n != ".high-water"])
 
-    soak(model, str(base), {}, listing, rounds=3, seed=11)
+    def marker(version: int) -> str | None:
+        try:
+            return (base / str(version) / MARKER).read_text()
+        except FileNotFoundError:
+            return None
+
+    def staging() -> set[str]:
+        return {n for n in os.listdir(base) if n.startswith(".pushing-")} if base.exists() else set()
+
+    soak(model, str(base), {}, listing, marker, staging, rounds=3, seed=11, work=tmp_path)
     assert tree_digest(outside) == before
 
 
-def test_soak_gcs(saved_model, gcs_emulator, gcs_bucket):
+def test_soak_gcs(saved_model, gcs_emulator, gcs_bucket, tmp_path):
     model = with_big_files(saved_model, big=2, small=30)
     gcs = gcs_at(gcs_emulator, gcs_bucket)
 
@@ -261,9 +333,38 @@ def test_soak_gcs(saved_model, gcs_emulator, gcs_bucket):
         return ([v for v, files in found.items() if "saved_model.pb" in files],
                 [v for v, files in found.items() if "saved_model.pb" not in files] + staging)
 
+    def marker(version: int) -> str | None:
+        blob = gcs.client.bucket(gcs_bucket).get_blob(f"{BASE}/{version}/{MARKER}")
+        return None if blob is None else blob.download_as_bytes().decode()
+
     with FaultProxy(gcs_emulator.url, slow_uploads_and_downloads) as proxy:
-        soak(model, f"gs://{gcs_bucket}/{BASE}", {"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_LEASE_SECONDS": "2"},
-             listing, rounds=2, seed=5)
+        # Leases of the default length during the rounds: a stall shorter than a lease is the one
+        # that can outlast other pushes' publishing and retention without losing its lease.
+        soak(model, f"gs://{gcs_bucket}/{BASE}", {"STORAGE_EMULATOR_HOST": proxy.url},
+             listing, marker, lambda: {n for n in gcs.names(f"{BASE}/") if ".pushing-" in n},
+             rounds=2, seed=5, work=tmp_path)
+
+
+def test_soak_s3(saved_model, s3_destination, tmp_path):
+    model = with_big_files(saved_model, big=2, small=30)
+    s3 = s3_destination
+    client = s3.client
+
+    def listing():
+        found = s3.versions()
+        staging = [k for k in s3.names(f"{BASE}/") if ".pushing-" in k]
+        return ([v for v, files in found.items() if "saved_model.pb" in files],
+                [v for v, files in found.items() if "saved_model.pb" not in files] + staging)
+
+    def marker(version: int) -> str | None:
+        try:
+            return client.get_object(Bucket=s3.bucket, Key=f"{BASE}/{version}/{MARKER}")["Body"].read().decode()
+        except client.exceptions.NoSuchKey:
+            return None
+
+    soak(model, s3.uri(), s3.env,
+         listing, marker, lambda: {k for k in s3.names(f"{BASE}/") if ".pushing-" in k},
+         rounds=2, seed=7, work=tmp_path)
 
 
 def test_a_push_stalled_past_its_lease_stops_writing_when_it_wakes(saved_model, gcs_emulator, gcs_bucket):
@@ -289,3 +390,40 @@ def test_a_push_stalled_past_its_lease_stops_writing_when_it_wakes(saved_model, 
     assert "took over its lease" in error_lines(stderr)[0]
     assert set(gcs.versions()) == {theirs}
     assert not [n for n in gcs.names() if ".pushing-" in n]
+
+
+def test_sigterm_mid_archive_copy_in_a_store_removes_it(saved_model, gcs_emulator, gcs_bucket):
+    model = with_big_files(saved_model, big=0, small=40)
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    decide, archiving, go_on = holding(lambda seen: seen.path.startswith("/upload/")
+                                       and "pipeline/pushed_model/" in unquote(seen.path))
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        push = start_push("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+                          "--pushed-model", f"gs://{gcs_bucket}/pipeline/pushed_model",
+                          env={"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_MOUNT_ROOT": "/nonexistent"})
+        assert archiving.wait(60), "the push never began to write the archive copy"
+        time.sleep(0.5)  # some uploads of the archive finish meanwhile
+        push.send_signal(signal.SIGTERM)
+        go_on.set()
+        _, stderr = push.communicate(timeout=30)
+    assert push.returncode == 128 + signal.SIGTERM, stderr
+    [line] = error_lines(stderr)
+    assert "stopped by SIGTERM" in line and "nothing was published" in line
+    assert not gcs.names("pipeline/"), "a half archive copy was left"
+
+
+def test_sigterm_mid_local_archive_copy_removes_it(saved_model, gcs_emulator, gcs_bucket, tmp_path):
+    # A model read from GCS, its downloads held: the archive copy is half written when the stop comes.
+    model = with_big_files(saved_model, big=0, small=40)
+    gcs_at(gcs_emulator, gcs_bucket).upload("trainer/model", model)
+    decide, downloading, go_on = holding(lambda seen: "alt=media" in seen.path and "small-" in unquote(seen.path))
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        push = start_push("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(tmp_path / "serving"),
+                          "--pushed-model", str(tmp_path / "pushed_model"), env={"STORAGE_EMULATOR_HOST": proxy.url})
+        assert downloading.wait(60), "the push never began to copy the model"
+        push.send_signal(signal.SIGTERM)
+        go_on.set()
+        _, stderr = push.communicate(timeout=30)
+    assert push.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopped by SIGTERM" in error_lines(stderr)[0]
+    assert not (tmp_path / "pushed_model").exists() and not (tmp_path / "serving").exists()

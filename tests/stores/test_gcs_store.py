@@ -45,7 +45,7 @@ def test_a_live_push_is_left_alone_and_a_stalled_one_loses_its_lease(gcs_env, gc
     BucketBase(base, lease_seconds=30).clean_abandoned()  # another push starting: this lease is fresh
     assert alive.publish(staging, 1)
     alive.discard(staging)
-    assert names(gcs_bucket) == {f"serving/m/1/{f.rel}" for f in model.files}
+    assert names(gcs_bucket) == {f"serving/m/1/{f.rel}" for f in model.files} | {"serving/m/.claims/high-water"}
 
     stalled = BucketBase(base, lease_seconds=0.5)
     staging = stalled.stage(model, progress_for(model))
@@ -55,7 +55,7 @@ def test_a_live_push_is_left_alone_and_a_stalled_one_loses_its_lease(gcs_env, gc
     with pytest.raises(PublishError, match="took over its lease"):
         stalled.publish(staging, 2)
     stalled.discard(staging)
-    assert names(gcs_bucket) == {f"serving/m/1/{f.rel}" for f in model.files}
+    assert names(gcs_bucket) == {f"serving/m/1/{f.rel}" for f in model.files} | {"serving/m/.claims/high-water"}
 
 
 def test_a_download_whose_bytes_do_not_match_the_listed_crc32c_fails(gcs_env, gcs_bucket, tmp_path):
