@@ -10,7 +10,8 @@ from google.auth import exceptions as auth_exceptions
 
 from component.stores import gcs, registry as stores
 from component.errors import InputError, PublishError
-from component.stores.gcs import client, gcs_errors
+from component.stores.bucket import reported
+from component.stores.gcs import client, errors_translated
 from component.savedmodel.locate import local_model
 from component.push.bucket_base import BucketBase
 from component.stores.transfer import download
@@ -100,12 +101,13 @@ SECRET = "upload_id=AEnB2Uo-secret-session"
      "the Google Cloud credentials found could not get an access token (invalid_grant: Invalid JWT Signature. details follow)"),
 ])
 def test_errors_become_one_line_without_secrets(raised, reason):
-    with pytest.raises(PublishError) as info, gcs_errors("push_destination: gs://b/m", PublishError, "nothing was published"):
+    with pytest.raises(PublishError) as info, reported("push_destination: gs://b/m", PublishError,
+                                                       "nothing was published"), errors_translated():
         raise raised
     assert str(info.value) == f"push_destination: gs://b/m: {reason}; nothing was published"
 
 
 def test_reading_a_model_reports_an_input_error():
     with pytest.raises(InputError, match=r"^model: cannot read gs://b/m: bucket gs://b does not exist$"), \
-            gcs_errors("model: cannot read gs://b/m", InputError):
+            reported("model: cannot read gs://b/m", InputError), errors_translated():
         raise api_exceptions.NotFound("bucket gs://b does not exist")

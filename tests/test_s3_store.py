@@ -3,10 +3,11 @@ against moto's server where a detail is easier to see there than through the com
 
 import pytest
 from botocore import exceptions as boto_exceptions
+from google.api_core import exceptions as api_exceptions
 
 from component.stores import s3, registry as stores
 from component.errors import InputError, PublishError
-from component.stores.bucket import PreconditionFailed
+from component.stores.bucket import PreconditionFailed, reported
 from component.runtime.progress import Progress
 
 SECRET = "X-Amz-Signature=5ecret5ignature"
@@ -29,7 +30,8 @@ def client_error(status: int, code: str, message: str, operation: str = "PutObje
     (boto_exceptions.EndpointConnectionError(endpoint_url=f"http://minio-service.kubeflow:9000/b/k?{SECRET}"),
      'cannot reach the S3 endpoint of AWS (Could not connect to the endpoint URL: '
      '"http://minio-service.kubeflow:9000/b/k?..."); check AWS_ENDPOINT_URL'),
-    (s3.KeptFailing(120, client_error(503, "SlowDown", "Please reduce your request rate.")),
+    (api_exceptions.RetryError("Timeout of 120.0s exceeded",
+                               client_error(503, "SlowDown", "Please reduce your request rate.")),
      "the store kept failing for 120 s; last error: the store answered 503 SlowDown (Please reduce your request rate.)"),
     (client_error(400, "BadDigest", "The CRC32C you specified did not match the calculated checksum."),
      "the store received bytes that do not match the checksum sent (BadDigest); they were corrupted on the way"),
@@ -37,15 +39,17 @@ def client_error(status: int, code: str, message: str, operation: str = "PutObje
 def test_errors_become_one_line_without_secrets(monkeypatch, raised, reason):
     for name in s3.ENDPOINT_ENVS:
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(PublishError) as info, s3.s3_errors("push_destination: s3://b/m", PublishError,
-                                                           "nothing was published", "s3://b"):
+    monkeypatch.delenv(s3.RETRY_SECONDS_ENV, raising=False)
+    with pytest.raises(PublishError) as info, reported("push_destination: s3://b/m", PublishError,
+                                                       "nothing was published"), s3.errors_translated("s3://b"):
         raise raised
     assert str(info.value) == f"push_destination: s3://b/m: {reason}; nothing was published"
     assert "5ecret" not in str(info.value)
 
 
 def test_no_credentials_says_where_they_come_from():
-    with pytest.raises(InputError) as info, s3.s3_errors("model: cannot read s3://b/m", InputError):
+    with pytest.raises(InputError) as info, reported("model: cannot read s3://b/m", InputError), \
+            s3.errors_translated():
         raise boto_exceptions.NoCredentialsError()
     assert str(info.value).startswith("model: cannot read s3://b/m: no usable AWS credentials (Unable to locate "
                                       "credentials); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")

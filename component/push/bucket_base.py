@@ -27,30 +27,29 @@ import uuid
 from dataclasses import dataclass, field
 from functools import partial
 
-from component.errors import PublishError
+from component.errors import Interrupted, PublishError
 from component.model import SAVED_MODEL_FILES, Model, ModelFile
-from component.push.versioning import numeric_versions, parse_version
+from component.push.versioning import STAGING_PREFIX, numeric_versions, parse_version
 from component.runtime import stopping
+from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
 from component.savedmodel.locate import model_under
-from component.stores.bucket import Bucket, HiddenUpload, HiddenUploads, ObjectInfo, PreconditionFailed, join
+from component.stores.bucket import (Bucket, BucketError, HiddenUpload, HiddenUploads, ObjectInfo, PreconditionFailed,
+                                     join, reported)
 from component.stores.registry import locate
-from component.stores.transfer import in_parallel, put
+from component.stores.transfer import check_arrived, put
 
 log = logging.getLogger(__name__)
 
-STAGING_PREFIX = ".pushing-"
 LEASE_SUFFIX = ".lease"
 CLAIMS = ".claims"
 # Files up to this size go straight into the claimed version: one request either way, so staging
-# them would double the work (measured: staging the biggest 1 MiB files to bound the bytes moved
-# while a version is visible made 300 x 1 MiB take twice as long against the emulator, which copies
-# bytes, for a window 0.2 s shorter).
+# them would double the requests for a barely shorter time the version is incomplete.
 STRAIGHT_IN_MAX = 2 * 1024 * 1024
 # A push whose lease was not renewed for this long is dead. Far above the renewal interval plus the
 # longest retried request, so a slow push is never mistaken for a dead one.
 LEASE_SECONDS_ENV = "MODEL_PUSHER_LEASE_SECONDS"
-OLD_LEASE_SECONDS_ENV = "MODEL_PUSHER_GCS_LEASE_SECONDS"  # its name before S3 came; still read
+OLD_LEASE_SECONDS_ENV = "MODEL_PUSHER_GCS_LEASE_SECONDS"  # the variable's older name, still read
 DEFAULT_LEASE_SECONDS = 300.0
 NOTHING_PUBLISHED = "nothing was published"
 
@@ -178,8 +177,10 @@ class Lease:
             except PreconditionFailed:
                 self.lost = True
                 return
-            except Exception as exc:  # a missed renewal is survivable; the next one may work
-                log.warning("Could not renew the push's lease %s (%s); trying again.", self.key, type(exc).__name__)
+            except BucketError as exc:  # a missed renewal is survivable; the next one may work
+                log.warning("Could not renew the push's lease %s (%s); trying again.", self.key, exc.reason)
+            except Interrupted:
+                return  # stopping: the push's cleanup removes the lease
 
     def _write(self) -> None:
         with self._lock:
@@ -198,12 +199,6 @@ class Lease:
                 info = current
             self._tag = info.tag
             self._renewed_at = time.monotonic()
-
-
-def _check_arrived(f: ModelFile, uri: str, info: ObjectInfo, sent: str) -> None:
-    if info.crc32c and info.crc32c != sent:
-        raise PublishError(f"{f.rel}: the copy at {uri} is corrupt (its CRC32C is {info.crc32c}, the bytes sent "
-                           f"have {sent}); {NOTHING_PUBLISHED}")
 
 
 def _note(body: bytes) -> dict:
@@ -347,7 +342,7 @@ class BucketBase:
             def place(f: ModelFile) -> None:
                 staging.lease.check()  # a push whose lease was taken over writes nothing more
                 if f.rel in uploads:
-                    _check_arrived(f, self._uri_of(target + f.rel), *uploads[f.rel].finish(create_only=True))
+                    check_arrived(f.rel, self._uri_of(target + f.rel), *uploads[f.rel].finish(create_only=True))
                 else:
                     # Bytes of staged files were counted when they were staged.
                     put(f, self.bucket, target + f.rel, None if f.rel in staging.staged else staging.progress)
@@ -490,8 +485,8 @@ class BucketBase:
         """The version's own objects mark its number as taken now; the claim is clutter."""
         try:
             self.bucket.delete(f"{self._folder(CLAIMS)}{version}")
-        except Exception as exc:  # harmless: a leftover claim only keeps a number taken
-            log.warning("Could not remove the claim of version %d (%s); it is harmless.", version, type(exc).__name__)
+        except BucketError as exc:  # harmless: a leftover claim only keeps a number taken
+            log.warning("Could not remove the claim of version %d (%s); it is harmless.", version, exc.reason)
 
     def _clean_after(self, lease: Lease) -> None:
         token = lease.key[len(self._folder()): -len(LEASE_SUFFIX)]
@@ -529,4 +524,4 @@ class BucketBase:
         return f"{self.bucket.scheme}://{self.bucket.name}/{key}"
 
     def _errors(self, outcome: str = ""):
-        return self.bucket.errors(f"push_destination: {self.uri}", PublishError, outcome)
+        return reported(f"push_destination: {self.uri}", PublishError, outcome)

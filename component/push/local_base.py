@@ -15,7 +15,7 @@ from pathlib import Path
 
 from component.errors import InputError, PublishError
 from component.model import Model
-from component.push.versioning import numeric_versions
+from component.push.versioning import STAGING_PREFIX, numeric_versions
 from component.runtime import stopping
 from component.runtime.progress import Progress
 from component.savedmodel.locate import local_model
@@ -24,7 +24,6 @@ from component.stores.local_files import copy_model, fsync, remove_tree
 log = logging.getLogger(__name__)
 
 # Hidden, so model servers (which load only numeric names) never look inside.
-STAGING_PREFIX = ".pushing-"
 DELETING_PREFIX = ".deleting-"
 LOCK_SUFFIX = ".lock"
 

@@ -9,6 +9,9 @@ from component.push.destination import Versioning
 # TF Serving parses a version directory's name as a signed 64-bit integer (safe_strto64): a bigger
 # number is no version to it, so we never make one and never count one.
 MAX_VERSION = 2**63 - 1
+# How a push's staging area in a base is named, locally and in a bucket: no model server reads a
+# version number from it.
+STAGING_PREFIX = ".pushing-"
 _C_SPACES = " \t\n\v\f\r"  # C's isspace()
 
 

@@ -12,6 +12,10 @@ def b64_crc32c(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
+def crc32c_of_bytes(data: bytes) -> str:
+    return b64_crc32c(google_crc32c.value(data).to_bytes(4, "big"))
+
+
 def crc32c_of_file(path: str) -> str:
     checksum = google_crc32c.Checksum()
     with open(path, "rb") as f:

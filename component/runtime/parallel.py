@@ -11,11 +11,11 @@ WORKERS = 32
 T = TypeVar("T")
 
 
-def in_parallel(tasks: Sequence[Callable[[], T]]) -> list[T]:
-    """Run `tasks` on WORKERS threads; the first failure cancels those not started and is raised."""
+def in_parallel(tasks: Sequence[Callable[[], T]], workers: int = WORKERS) -> list[T]:
+    """Run `tasks` on `workers` threads; the first failure cancels those not started and is raised."""
     if not tasks:
         return []
-    with ThreadPoolExecutor(min(WORKERS, len(tasks))) as pool:
+    with ThreadPoolExecutor(min(workers, len(tasks))) as pool:
         futures = [pool.submit(task) for task in tasks]
         try:
             wait(futures, return_when=FIRST_EXCEPTION)

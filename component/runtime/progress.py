@@ -64,3 +64,24 @@ class Progress:
             sys.stderr.flush()
         else:
             log.info("%s", text)
+
+
+class RetriedTransfer:
+    """What a transfer that may be retried reports to its Progress: an attempt starts again from 0
+    (a stream) or sends a piece again (a part of a multipart upload), and the bytes already
+    reported are not counted twice."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._reached: dict[object, int] = {}
+        self._lock = threading.Lock()
+
+    def reached(self, offset: int, piece: object = None) -> None:
+        """`piece` (None for a whole stream) has now moved `offset` bytes in its current attempt."""
+        with self._lock:
+            new = offset - self._reached.get(piece, 0)
+            if new <= 0:
+                return
+            self._reached[piece] = offset
+        if self._progress is not None:
+            self._progress.add(new)

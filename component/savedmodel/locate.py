@@ -8,7 +8,7 @@ from typing import Protocol
 from component.artifacts import Artifact, parse_flag
 from component.errors import InputError
 from component.model import SAVED_MODEL_FILES, Model, ModelFile, safe_relative
-from component.stores.bucket import Bucket, children, join, split_uri
+from component.stores.bucket import Bucket, children, join, reported, split_uri
 from component.stores.registry import is_remote, locate, same_service
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ class ObjectTree:
                                origin, self.input_name)
 
     def _errors(self):
-        return self.bucket.errors(f"{self.input_name}: cannot read {self.uri}", InputError)
+        return reported(f"{self.input_name}: cannot read {self.uri}", InputError)
 
 
 def artifact_entries(artifact: Artifact) -> dict[str, bool]:

@@ -5,14 +5,15 @@ The publish protocol (push.bucket_base), model reading (savedmodel.locate) and t
 (s3.py) each implement only them. A new store (Azure Blob, say) is one module with a class that
 satisfies Bucket and an `open_bucket` function, plus its scheme in registry.SCHEMES.
 
-Each verb raises the store's own exceptions; `errors()` turns them into the project's one-line
-errors. Two outcomes every store reports the same way, because the protocol decides on them:
-PreconditionFailed (a create-only or if-tag write met another object) and a missing object
-(head and read return None, delete does nothing).
+Each store translates its library's exceptions at its own edge: its verbs raise only the
+BucketError family below, each with a one-line reason that holds no secret, and callers add what
+they were doing with `reported()`. Two outcomes the protocol decides on: PreconditionFailed (a
+create-only or if-tag write met another object) and a missing object (head and read return None,
+delete does nothing; other verbs raise NotFound).
 """
 
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -20,8 +21,46 @@ from component.errors import PusherError
 from component.runtime.progress import Progress
 
 
-class PreconditionFailed(Exception):
+class BucketError(Exception):
+    """A store's failure, as one line that says why and shows no secret."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotFound(BucketError):
+    """The bucket, or an object a verb other than head/read/delete needs, does not exist."""
+
+
+class PreconditionFailed(BucketError):
     """A create-only write found the object there, or an if-tag write found another generation."""
+
+
+class Denied(BucketError):
+    """The credentials are valid but not allowed to do this."""
+
+
+class Unauthenticated(BucketError):
+    """No usable credentials, or the store rejected them."""
+
+
+class Corrupt(BucketError):
+    """What the store holds is not what was sent, or what arrived is not what it holds."""
+
+
+class Unavailable(BucketError):
+    """The store could not be reached, or kept failing for the whole retry budget."""
+
+
+@contextmanager
+def reported(what: str, error: type[PusherError], outcome: str = "") -> Iterator[None]:
+    """Turn a bucket error into one line of `error`: "<what>: <reason>[; <outcome>]"."""
+    try:
+        yield
+    except BucketError as exc:
+        text = f"{what}: {exc.reason}"
+        raise error(f"{text}; {outcome}" if outcome else text) from None
 
 
 @dataclass(frozen=True)
@@ -75,9 +114,6 @@ class Bucket(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove `key`; nothing happens when it is not there."""
-
-    def errors(self, what: str, error: type[PusherError], outcome: str = "") -> AbstractContextManager[None]:
-        """Turn this store's exceptions into one line of `error`: "<what>: <reason>[; <outcome>]"."""
 
 
 def join(*parts: str) -> str:

@@ -1,6 +1,6 @@
 """Google Cloud Storage: the object-store verbs (stores.bucket.Bucket) on one bucket, one shared
-client and connection pool, the retry policy, and one-line errors that never show a token or a
-signed URL. Imported only when a gs:// location is involved.
+client and connection pool, the retry policy, and the translation of what the Google libraries
+raise into the bucket errors (stores.bucket), at this edge. Imported only when a gs:// location is involved.
 
 Credentials are Application Default Credentials (Workload Identity on GKE and Vertex AI, a key
 file, or gcloud's login on a laptop); with STORAGE_EMULATOR_HOST set, anonymous ones for the
@@ -12,11 +12,9 @@ then composes into one object; a copy is GCS's own rewrite.
 import functools
 import logging
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import google.auth
@@ -30,10 +28,12 @@ from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from component.errors import PusherError
-from component.runtime.checksums import b64_crc32c, crc32c_of_file
-from component.runtime.progress import Progress
-from component.stores.bucket import Listing, ObjectInfo, PreconditionFailed, split_uri
+from component.runtime.checksums import b64_crc32c, crc32c_of_bytes, crc32c_of_file
+from component.runtime.parallel import in_parallel
+from component.runtime.progress import Progress, RetriedTransfer
+from component.runtime.redact import redacted
+from component.stores.bucket import (BucketError, Corrupt, Denied, Listing, NotFound, ObjectInfo,
+                                     PreconditionFailed, Unauthenticated, Unavailable, split_uri)
 
 EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
 RETRY_SECONDS_ENV = "MODEL_PUSHER_GCS_RETRY_SECONDS"
@@ -53,6 +53,7 @@ MIN_SLICE = 16 * 1024 * 1024
 SLICE_WORKERS = 8
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 # 429, 5xx, resets and timeouts (google-cloud-storage's list of transient failures), retried with
 # exponential backoff for at most this long in all. Writes stay safe to repeat because they carry
@@ -81,6 +82,27 @@ def open_bucket(scheme: str, bucket: str) -> "GcsBucket":
     return GcsBucket(bucket)
 
 
+@contextmanager
+def errors_translated() -> Iterator[None]:
+    """Raise what google-cloud-storage, google-auth and requests raise as bucket errors."""
+    try:
+        yield
+    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError, requests.RequestException,
+            DataCorruption) as exc:
+        raise _translated(exc) from None
+
+
+def translated(verb: F) -> F:
+    """A GcsBucket verb that raises only bucket errors."""
+
+    @functools.wraps(verb)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with errors_translated():
+            return verb(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class GcsBucket:
     scheme = "gs"
     conditions_guaranteed = True  # ifGenerationMatch is part of every GCS write
@@ -88,6 +110,7 @@ class GcsBucket:
     def __init__(self, bucket: str) -> None:
         self.name = bucket
 
+    @translated
     def list(self, prefix: str, recursive: bool = True) -> Listing:
         try:
             pages = client().list_blobs(
@@ -96,13 +119,15 @@ class GcsBucket:
             objects = [_info(b) for b in pages]
         except api_exceptions.NotFound:
             # Listing never misses in a bucket that exists, so this can only mean the bucket.
-            raise api_exceptions.NotFound(f"bucket gs://{self.name} does not exist") from None
+            raise NotFound(f"bucket gs://{self.name} does not exist") from None
         return Listing(objects, [p[len(prefix):].rstrip("/") for p in sorted(pages.prefixes)])
 
+    @translated
     def head(self, key: str) -> ObjectInfo | None:
         blob = client().bucket(self.name).get_blob(key, retry=RETRY, timeout=TIMEOUT)
         return None if blob is None else _info(blob)
 
+    @translated
     def put_bytes(self, key: str, data: bytes, *, create_only: bool = False, if_tag: str = "",
                   metadata: Mapping[str, str] | None = None) -> ObjectInfo:
         # The library's multipart upload: metadata travels in the same request, and the emulator
@@ -110,12 +135,10 @@ class GcsBucket:
         blob = self._blob(key)
         blob.metadata = dict(metadata) if metadata else None
         match = 0 if create_only else int(if_tag) if if_tag else None
-        try:
-            blob.upload_from_string(data, if_generation_match=match, retry=RETRY, timeout=TIMEOUT)
-        except api_exceptions.PreconditionFailed:
-            raise PreconditionFailed(key) from None
+        blob.upload_from_string(data, if_generation_match=match, retry=RETRY, timeout=TIMEOUT)
         return _info(blob)
 
+    @translated
     def put_file(self, key: str, path: str, size: int, *, create_only: bool,
                  progress: Progress | None) -> tuple[ObjectInfo, str]:
         if size >= COMPOSITE_MIN:
@@ -126,52 +149,48 @@ class GcsBucket:
         with open(path, "rb") as src:
             data = src.read()
         params = {"uploadType": "media", "name": key, **({"ifGenerationMatch": "0"} if create_only else {})}
-        try:
-            resource = RETRY(_call)("POST", self._upload_url(), params=params, data=data, headers=_OCTETS).json()
-        except api_exceptions.PreconditionFailed:
-            raise PreconditionFailed(key) from None
-        _count(progress, len(data))
-        return _info_of(resource), b64_crc32c(google_crc32c.value(data).to_bytes(4, "big"))
+        resource = RETRY(_call)("POST", self._upload_url(), params=params, data=data, headers=_OCTETS).json()
+        if progress is not None:
+            progress.add(len(data))
+        return _info_of(resource), crc32c_of_bytes(data)
 
+    @translated
     def copy(self, source: str, key: str, *, create_only: bool) -> ObjectInfo:
-        # The JSON API's rewrite, called directly: the library's Blob.rewrite costs several times
-        # the CPU per call, and a version is filled with one copy per staged file.
+        # The JSON API's rewrite, called directly: the library's Blob.rewrite spends far more CPU
+        # per call than the request needs, and a version is filled with one copy per staged file.
         _, src_bucket, src_key = split_uri(source)
         url = (f"{client().api_endpoint}/storage/v1/b/{quote(src_bucket, safe='')}/o/{quote(src_key, safe='')}"
                f"/rewriteTo/b/{quote(self.name, safe='')}/o/{quote(key, safe='')}")
         params = {"ifGenerationMatch": "0"} if create_only else {}
-        try:
-            while True:  # across locations or storage classes GCS may need several calls for one copy
-                answer = RETRY(_call)("POST", url, params=params, json={}).json()
-                if answer.get("done"):
-                    return _info_of(answer["resource"])
-                params = {**params, "rewriteToken": answer["rewriteToken"]}
-        except api_exceptions.PreconditionFailed:
-            raise PreconditionFailed(key) from None
+        while True:  # across locations or storage classes GCS may need several calls for one copy
+            answer = RETRY(_call)("POST", url, params=params, json={}).json()
+            if answer.get("done"):
+                return _info_of(answer["resource"])
+            params = {**params, "rewriteToken": answer["rewriteToken"]}
 
+    @translated
     def read(self, key: str) -> bytes | None:
         try:
             return self._blob(key).download_as_bytes(checksum="crc32c", retry=RETRY, timeout=TIMEOUT)
         except api_exceptions.NotFound:
             return None
 
+    @translated
     def download(self, key: str, out: BinaryIO, progress: Progress | None) -> str:
         sink = _Sink(out, progress)
         self._blob(key).download_to_file(sink, raw_download=True, checksum=None, retry=RETRY, timeout=TIMEOUT)
         return sink.crc32c()
 
+    @translated
     def delete(self, key: str) -> None:
         try:
             self._blob(key).delete(retry=RETRY, timeout=TIMEOUT)
         except api_exceptions.NotFound:
             pass  # removed meanwhile by whoever else was cleaning
 
-    def errors(self, what: str, error: type[PusherError], outcome: str = ""):
-        return gcs_errors(what, error, outcome)
-
     def _put_streamed(self, key: str, path: str, size: int, create_only: bool,
                       progress: Progress | None) -> tuple[ObjectInfo, str]:
-        on_sent = _counted_once(progress)
+        on_sent = RetriedTransfer(progress).reached
 
         def attempt() -> tuple[ObjectInfo, str]:
             # Each attempt opens a new upload session and sends the whole file in one request.
@@ -183,10 +202,7 @@ class GcsBucket:
                 response = _call("PUT", start.headers["Location"], data=body, headers=_OCTETS)
             return _info_of(response.json()), body.crc32c()
 
-        try:
-            return RETRY(attempt)()
-        except api_exceptions.PreconditionFailed:
-            raise PreconditionFailed(key) from None
+        return RETRY(attempt)()
 
     def _put_composite(self, key: str, path: str, size: int, create_only: bool,
                        progress: Progress | None) -> tuple[ObjectInfo, str]:
@@ -201,29 +217,18 @@ class GcsBucket:
         token = os.urandom(8).hex()
         slices = [(f"{key}.slice-{token}-{i:02d}", offset, min(length, size - offset))
                   for i, offset in enumerate(range(0, size, length))]
-        with ThreadPoolExecutor(SLICE_WORKERS + 1) as pool:
-            whole = pool.submit(crc32c_of_file, path)
-            uploads = [pool.submit(self._put_slice, path, name, offset, n, progress) for name, offset, n in slices]
-            try:
-                wait(uploads, return_when=FIRST_EXCEPTION)
-                failed = next((u for u in uploads if u.done() and u.exception() is not None), None)
-                if failed is not None:
-                    raise failed.exception()  # type: ignore[misc]
-                target = self._blob(key)
-                try:
-                    target.compose([self._blob(name) for name, _, _ in slices], retry=RETRY, timeout=TIMEOUT,
-                                   **({"if_generation_match": 0} if create_only else {}))
-                except api_exceptions.PreconditionFailed:
-                    raise PreconditionFailed(key) from None
-            finally:
-                for upload in uploads:
-                    upload.cancel()
-                wait(uploads)
-                self._delete_slices(tuple(name for name, _, _ in slices), pool)
-            return _info(target), whole.result()
+        uploads = [functools.partial(self._put_slice, path, name, offset, n, progress) for name, offset, n in slices]
+        try:
+            whole, *_ = in_parallel([functools.partial(crc32c_of_file, path), *uploads], SLICE_WORKERS + 1)
+            target = self._blob(key)
+            target.compose([self._blob(name) for name, _, _ in slices], retry=RETRY, timeout=TIMEOUT,
+                           **({"if_generation_match": 0} if create_only else {}))
+        finally:
+            self._delete_slices(tuple(name for name, _, _ in slices))
+        return _info(target), whole
 
-    def _put_slice(self, path: str, name: str, offset: int, length: int, progress: Progress | None) -> None:
-        on_sent = _counted_once(progress)
+    def _put_slice(self, path: str, name: str, offset: int, length: int, progress: Progress | None) -> str:
+        on_sent = RetriedTransfer(progress).reached
 
         def attempt() -> tuple[ObjectInfo, str]:
             # One media request per slice: the body streams from the file, a block at a time.
@@ -236,28 +241,24 @@ class GcsBucket:
 
         info, sent = RETRY(attempt)()
         if info.crc32c != sent:
-            raise CorruptSlice(f"a slice of {path} arrived corrupt at gs://{self.name}/{name} (its CRC32C is "
-                               f"{info.crc32c}, the bytes sent have {sent})")
+            raise Corrupt(f"a slice of {path} arrived corrupt at gs://{self.name}/{name} (its CRC32C is "
+                          f"{info.crc32c}, the bytes sent have {sent})")
+        return sent
 
-    def _delete_slices(self, names: tuple[str, ...], pool: ThreadPoolExecutor) -> None:
+    def _delete_slices(self, names: tuple[str, ...]) -> None:
         def delete(name: str) -> None:
             try:
                 self.delete(name)
-            except Exception as exc:  # a leftover slice costs storage, not correctness
-                log.warning("Could not delete the upload slice gs://%s/%s (%s).", self.name, name, type(exc).__name__)
+            except BucketError as exc:  # a leftover slice costs storage, not correctness
+                log.warning("Could not delete the upload slice gs://%s/%s (%s).", self.name, name, exc.reason)
 
-        list(pool.map(delete, names))
+        in_parallel([functools.partial(delete, name) for name in names], SLICE_WORKERS)
 
     def _blob(self, key: str) -> storage.Blob:
         return client().bucket(self.name).blob(key)
 
     def _upload_url(self) -> str:
         return f"{client().api_endpoint}/upload/storage/v1/b/{quote(self.name, safe='')}/o"
-
-
-class CorruptSlice(api_exceptions.GoogleAPIError):
-    """A slice of a composite upload whose CRC32C, as GCS computed it, is not that of the bytes
-    sent. Not retried: the caller's errors() makes it one line with what it means for the push."""
 
 
 def _info(blob: storage.Blob) -> ObjectInfo:
@@ -278,24 +279,6 @@ def _call(method: str, url: str, **kwargs: Any) -> requests.Response:
     if response.status_code >= 300:
         raise api_exceptions.from_http_response(response)
     return response
-
-
-def _counted_once(progress: Progress | None) -> Callable[[int], None]:
-    """Report how far an upload got; a retried upload starts again from 0, and the bytes already
-    reported are not counted twice."""
-    counted = [0]
-
-    def on_sent(offset: int) -> None:
-        if offset > counted[0]:
-            _count(progress, offset - counted[0])
-            counted[0] = offset
-
-    return on_sent
-
-
-def _count(progress: Progress | None, nbytes: int) -> None:
-    if progress is not None:
-        progress.add(nbytes)
 
 
 class _Body:
@@ -334,52 +317,40 @@ class _Sink:
 
     def write(self, data: bytes) -> int:
         self._crc.update(data)
-        _count(self._progress, len(data))
+        if self._progress is not None:
+            self._progress.add(len(data))
         return self._out.write(data)
 
     def crc32c(self) -> str:
         return b64_crc32c(self._crc.digest())
 
 
-@contextmanager
-def gcs_errors(what: str, error: type[PusherError], outcome: str = "") -> Iterator[None]:
-    """Turn what google-cloud-storage, google-auth and requests raise into one line of `error`:
-    "<what>: <reason>[; <outcome>]"."""
-    try:
-        yield
-    except PusherError:
-        raise
-    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError, requests.RequestException,
-            DataCorruption) as exc:
-        text = f"{what}: {_reason(exc)}"
-        raise error(f"{text}; {outcome}" if outcome else text) from None
-
-
-def _reason(exc: BaseException) -> str:
+def _translated(exc: BaseException) -> BucketError:
     if isinstance(exc, auth_exceptions.DefaultCredentialsError):
-        return (
-            f"no usable Google Cloud credentials ({_clean(exc)[:200]}); set GOOGLE_APPLICATION_CREDENTIALS, "
+        return Unauthenticated(
+            f"no usable Google Cloud credentials ({redacted(exc, 200)}); set GOOGLE_APPLICATION_CREDENTIALS, "
             "run `gcloud auth application-default login`, or run with a service account (Workload "
             "Identity on GKE, Vertex AI)"
         )
     if isinstance(exc, auth_exceptions.RefreshError):
-        return f"the Google Cloud credentials found could not get an access token ({_clean(exc)})"
+        return Unauthenticated(f"the Google Cloud credentials found could not get an access token ({redacted(exc)})")
     if isinstance(exc, api_exceptions.RetryError):
-        cause = _reason(exc.cause) if exc.cause is not None else "no answer"
-        return f"Google Cloud Storage kept failing for {RETRY.timeout:.0f} s; last error: {cause}"
+        cause = _translated(exc.cause).reason if exc.cause is not None else "no answer"
+        return Unavailable(f"Google Cloud Storage kept failing for {RETRY.timeout:.0f} s; last error: {cause}")
+    if isinstance(exc, api_exceptions.PreconditionFailed):
+        return PreconditionFailed(f"Google Cloud Storage refused a conditional write ({_api_message(exc)})")
     if isinstance(exc, api_exceptions.Unauthorized):
-        return f"Google Cloud Storage rejected the credentials ({_api_message(exc)})"
+        return Unauthenticated(f"Google Cloud Storage rejected the credentials ({_api_message(exc)})")
     if isinstance(exc, api_exceptions.Forbidden):
-        return f"permission denied ({_api_message(exc)})"
+        return Denied(f"permission denied ({_api_message(exc)})")
     if isinstance(exc, api_exceptions.NotFound):
-        return _api_message(exc)
+        return NotFound(_api_message(exc))
     if isinstance(exc, api_exceptions.GoogleAPICallError):
-        return f"Google Cloud Storage answered {exc.code} ({_api_message(exc)})"
-    if isinstance(exc, CorruptSlice):
-        return str(exc)
+        said = f"Google Cloud Storage answered {exc.code} ({_api_message(exc)})"
+        return Unavailable(said) if exc.code in (429, 500, 502, 503, 504) else BucketError(said)
     if isinstance(exc, DataCorruption):
-        return "the bytes received do not match the object's checksum"
-    return f"cannot reach Google Cloud Storage ({_clean(exc)})"
+        return Corrupt("the bytes received do not match the object's checksum")
+    return Unavailable(f"cannot reach Google Cloud Storage ({redacted(exc)})")
 
 
 def _api_message(exc: api_exceptions.GoogleAPICallError) -> str:
@@ -391,13 +362,4 @@ def _api_message(exc: api_exceptions.GoogleAPICallError) -> str:
             errors = [exc.response.json()["error"]["message"]]
         except (ValueError, KeyError, TypeError):
             pass  # not GCS's JSON error document
-    return _clean(errors[0] if errors else exc.message)
-
-
-_QUERY = re.compile(r"\?[^\s'\"()]+")
-
-
-def _clean(value: object) -> str:
-    """One line, without URL query strings: a resumable upload's session id or a signed URL's
-    signature there is as good as a password."""
-    return _QUERY.sub("?...", " ".join(str(value).split()))[:400]
+    return redacted(errors[0] if errors else exc.message)

@@ -1,6 +1,7 @@
 """S3-compatible stores (AWS S3, and the SeaweedFS or MinIO of Kubeflow Pipelines, `minio://`): the
 object-store verbs (stores.bucket.Bucket) on one bucket, one shared client and connection pool, the
-retry policy, and one-line errors that never show a credential. Imported only when an s3:// or
+retry policy, and the translation of what boto3 raises into the bucket errors (stores.bucket), at
+this edge. Imported only when an s3:// or
 minio:// location is involved.
 
 Configuration is AWS's own: the default credential chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
@@ -23,7 +24,6 @@ import hashlib
 import logging
 import math
 import os
-import random
 import re
 import threading
 import time
@@ -38,11 +38,15 @@ from awscrt import checksums as crt_checksums
 from botocore import exceptions as boto_exceptions
 from botocore import handlers as botocore_handlers
 from botocore.config import Config
+from google.api_core import exceptions as api_exceptions
+from google.api_core import retry as api_retry
 
-from component.errors import PusherError
-from component.runtime.checksums import b64_crc32c
-from component.runtime.progress import Progress
-from component.stores.bucket import Listing, ObjectInfo, PreconditionFailed, split_uri
+from component.runtime import stopping
+from component.runtime.checksums import b64_crc32c, crc32c_of_bytes
+from component.runtime.progress import Progress, RetriedTransfer
+from component.runtime.redact import redacted
+from component.stores.bucket import (BucketError, Corrupt, Denied, Listing, NotFound, ObjectInfo,
+                                     PreconditionFailed, Unauthenticated, Unavailable, split_uri)
 
 log = logging.getLogger(__name__)
 # botocore's own INFO lines ("Found credentials in environment variables.") say nothing a user needs.
@@ -73,19 +77,7 @@ CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken
                     "TokenRefreshRequired", "AuthorizationHeaderMalformed"}
 
 T = TypeVar("T")
-
-
-class Corrupted(Exception):
-    """What the store holds is not what was sent, or what arrived is not what it holds."""
-
-
-class KeptFailing(Exception):
-    """Transient failures went on for the whole retry budget."""
-
-    def __init__(self, seconds: float, last: BaseException) -> None:
-        super().__init__(f"kept failing for {seconds:.0f} s")
-        self.seconds = seconds
-        self.last = last
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def endpoint() -> str | None:
@@ -105,8 +97,9 @@ def client() -> Any:
 def shared_client() -> Any:
     """Its connection pool is POOL_SIZE wide.
 
-    botocore's own retries are off: they count attempts rather than time and do not retry 409
-    ConditionalRequestConflict; `_retrying` applies one policy to every call instead, bounded in time.
+    botocore's own retries are off: they count attempts rather than time, do not retry 409
+    ConditionalRequestConflict and sleep where a stop request cannot reach them; `_retrying` applies
+    google.api_core's Retry (what the GCS store uses) to every call instead, bounded in time.
     """
     url = endpoint()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ("us-east-1" if url else None)
@@ -143,24 +136,18 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _retrying(call: Callable[[], T], what: str, retried: Callable[[BaseException], bool] = _transient) -> T:
-    """`call()`, retried on transient failures with exponential backoff from 0.5 s (jittered, so
+    """`call()`, retried on transient failures with jittered exponential backoff from 0.5 s (so
     racing pushes spread out) for at most retry_seconds() in all. Writes stay safe to repeat: they
     carry conditions, or go to names no other push uses, and a retry that meets its own earlier
     write knows it by its checksum."""
-    budget = retry_seconds()
-    deadline = time.monotonic() + budget
-    delay = 0.5
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            if not retried(exc):
-                raise
-            if time.monotonic() + delay > deadline:
-                raise KeptFailing(budget, exc) from None
-            log.info("The store did not complete %s (%s); trying again in %.1f s.", what, _reason(exc), delay)
-            time.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, 16.0)
+
+    def before_next_attempt(exc: Exception) -> None:
+        stopping.check()  # a stop request ends the retries of every thread
+        log.info("The store did not complete %s (%s); trying again.", what, _translated(exc).reason)
+
+    retry = api_retry.Retry(predicate=retried, initial=0.5, maximum=16.0, multiplier=2.0,
+                            timeout=retry_seconds(), on_error=before_next_attempt)
+    return retry(call)()
 
 
 def _code(exc: BaseException) -> str:
@@ -181,6 +168,27 @@ def open_bucket(scheme: str, bucket: str) -> "S3Bucket":
     return S3Bucket(scheme, bucket)
 
 
+@contextmanager
+def errors_translated(bucket: str = "") -> Iterator[None]:
+    """Raise what boto3 (and the retries around it) raise as bucket errors; `bucket` is its URI."""
+    try:
+        yield
+    except (boto_exceptions.BotoCoreError, boto_exceptions.ClientError, api_exceptions.RetryError) as exc:
+        raise _translated(exc, bucket) from None
+
+
+def translated(verb: F) -> F:
+    """A verb of an S3Bucket (or of an upload into one) that raises only bucket errors."""
+
+    @functools.wraps(verb)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bucket = self if isinstance(self, S3Bucket) else self.bucket
+        with errors_translated(f"{bucket.scheme}://{bucket.name}"):
+            return verb(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class S3Bucket:
     """Also HiddenUploads: multipart uploads are invisible until completed, so big files need no
     staging copy."""
@@ -192,6 +200,7 @@ class S3Bucket:
         self.scheme = scheme
         self.name = bucket
 
+    @translated
     def list(self, prefix: str, recursive: bool = True) -> Listing:
         # S3 listings carry no CRC32C: files listed here have crc32c "", and whoever needs it asks
         # head() (transfer.file_crc32c).
@@ -209,6 +218,7 @@ class S3Bucket:
             if not page.get("IsTruncated") or not token:
                 return Listing(objects, sorted(folders))
 
+    @translated
     def head(self, key: str) -> ObjectInfo | None:
         try:
             head = _retrying(lambda: client().head_object(Bucket=self.name, Key=key, ChecksumMode="ENABLED"),
@@ -220,12 +230,14 @@ class S3Bucket:
         return ObjectInfo(key, int(head["ContentLength"]), _full_crc32c(head), head["LastModified"].timestamp(),
                           head.get("ETag", ""), dict(head.get("Metadata") or {}))
 
+    @translated
     def put_bytes(self, key: str, data: bytes, *, create_only: bool = False, if_tag: str = "",
                   metadata: Mapping[str, str] | None = None) -> ObjectInfo:
         conditions = {"IfNoneMatch": "*"} if create_only else {"IfMatch": if_tag} if if_tag else {}
         info, _ = self._put_one(key, data, conditions, dict(metadata or {}))
         return info
 
+    @translated
     def put_file(self, key: str, path: str, size: int, *, create_only: bool,
                  progress: Progress | None) -> tuple[ObjectInfo, str]:
         conditions = {"IfNoneMatch": "*"} if create_only else {}
@@ -234,29 +246,27 @@ class S3Bucket:
         with open(path, "rb") as src:
             data = src.read()
         result = self._put_one(key, data, conditions, {})
-        _count(progress, len(data))
+        if progress is not None:
+            progress.add(len(data))
         return result
 
+    @translated
     def copy(self, source: str, key: str, *, create_only: bool) -> ObjectInfo:
         # One CopyObject, up to S3's 5 GiB limit for it (a multipart copy would lift that; models do
         # not need it yet). AWS honours If-None-Match on copies; emulators do not, which is why the
         # protocol claims a version before it copies into it.
         _, src_bucket, src_key = split_uri(source)
-        try:
-            _retrying(lambda: client().copy_object(
-                Bucket=self.name, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key},
-                ChecksumAlgorithm="CRC32C", **({"IfNoneMatch": "*"} if create_only else {}),
-            ), f"copying {source} to {self._uri(key)}")
-        except boto_exceptions.ClientError as exc:
-            if _precondition_failed(exc):
-                raise PreconditionFailed(key) from None
-            raise
+        _retrying(lambda: client().copy_object(
+            Bucket=self.name, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key},
+            ChecksumAlgorithm="CRC32C", **({"IfNoneMatch": "*"} if create_only else {}),
+        ), f"copying {source} to {self._uri(key)}")
         # A copy's answer has no size; the object's head has it, and the CRC32C the store computed.
         info = self.head(key)
         if info is None:
-            raise Corrupted(f"the copy {self._uri(key)} is not there after the store reported it done")
+            raise Corrupt(f"the copy {self._uri(key)} is not there after the store reported it done")
         return info
 
+    @translated
     def read(self, key: str) -> bytes | None:
         def attempt() -> bytes | None:
             # ChecksumMode: botocore checks the body against whatever checksum the store keeps.
@@ -268,14 +278,15 @@ class S3Bucket:
                 raise
             data = answer["Body"].read()
             stored = _full_crc32c(answer)
-            if stored and stored != b64_crc32c(google_crc32c.value(data).to_bytes(4, "big")):
-                raise Corrupted(f"the bytes read from {self._uri(key)} do not match its CRC32C")
+            if stored and stored != crc32c_of_bytes(data):
+                raise Corrupt(f"the bytes read from {self._uri(key)} do not match its CRC32C")
             return data
 
         return _retrying(attempt, f"reading {self._uri(key)}")
 
+    @translated
     def download(self, key: str, out: BinaryIO, progress: Progress | None) -> str:
-        counted = [0]  # bytes already reported, so a retried download does not count them twice
+        counted = RetriedTransfer(progress)
         start = out.tell()
 
         def attempt() -> str:
@@ -288,33 +299,24 @@ class S3Bucket:
                 crc.update(block)
                 out.write(block)
                 received += len(block)
-                if received > counted[0]:
-                    _count(progress, received - counted[0])
-                    counted[0] = received
+                counted.reached(received)
             return b64_crc32c(crc.digest())
 
         return _retrying(attempt, f"downloading {self._uri(key)}")
 
+    @translated
     def delete(self, key: str) -> None:
         # S3 answers 204 whether or not the object was there.
         _retrying(lambda: client().delete_object(Bucket=self.name, Key=key), f"deleting {self._uri(key)}")
 
-    def errors(self, what: str, error: type[PusherError], outcome: str = ""):
-        return s3_errors(what, error, outcome, f"{self.scheme}://{self.name}")
-
     def _put_one(self, key: str, data: bytes, conditions: Mapping[str, str],
                  metadata: dict[str, str]) -> tuple[ObjectInfo, str]:
-        crc = b64_crc32c(google_crc32c.value(data).to_bytes(4, "big"))
+        crc = crc32c_of_bytes(data)
         md5 = hashlib.md5(data).hexdigest()
-        try:
-            answer = _retrying(lambda: client().put_object(
-                Bucket=self.name, Key=key, Body=data, ChecksumAlgorithm="CRC32C", ChecksumCRC32C=crc,
-                Metadata=metadata, **conditions,
-            ), f"writing {self._uri(key)}")
-        except boto_exceptions.ClientError as exc:
-            if _precondition_failed(exc):
-                raise PreconditionFailed(key) from None
-            raise
+        answer = _retrying(lambda: client().put_object(
+            Bucket=self.name, Key=key, Body=data, ChecksumAlgorithm="CRC32C", ChecksumCRC32C=crc,
+            Metadata=metadata, **conditions,
+        ), f"writing {self._uri(key)}")
         _check_md5(answer, md5, self._uri(key))
         return ObjectInfo(key, len(data), answer.get("ChecksumCRC32C", ""), time.time(), answer.get("ETag", ""),
                           metadata), crc
@@ -328,12 +330,14 @@ class S3Bucket:
             upload.abort()
             raise
 
+    @translated
     def upload_hidden(self, key: str, path: str, size: int, progress: Progress | None) -> "S3HiddenUpload":
         """Upload a file's bytes as the parts of a multipart upload of `key`: S3 shows no object
         until the upload is completed, so a version can receive its big files unseen and appear
         with one completion request per file (HiddenUpload.finish), with no copy."""
         return _retrying(lambda: self._upload_parts(key, path, size, progress), f"uploading {self._uri(key)} in parts")
 
+    @translated
     def abort_hidden(self, prefix: str) -> None:
         """Abort every unfinished multipart upload under `prefix` (what a dead push left unseen)."""
         listed = _retrying(lambda: client().list_multipart_uploads(Bucket=self.name, Prefix=prefix),
@@ -345,7 +349,7 @@ class S3Bucket:
         part_size = max(PART_SIZE, math.ceil(size / MAX_PARTS / CHUNK) * CHUNK)
         ranges = [(number, offset, min(part_size, size - offset))
                   for number, offset in enumerate(range(0, size, part_size), start=1)]
-        counted = _Counter(progress)
+        counted = RetriedTransfer(progress)
         upload = client().create_multipart_upload(Bucket=self.name, Key=key, ChecksumAlgorithm="CRC32C",
                                                   ChecksumType="FULL_OBJECT")["UploadId"]
         futures = []
@@ -363,7 +367,7 @@ class S3Bucket:
         return S3HiddenUpload(self, key, path, upload, [p for p, _ in parts], b64_crc32c(whole.to_bytes(4, "big")), size)
 
     def _put_part(self, key: str, upload: str, path: str, part: tuple[int, int, int],
-                  counted: "_Counter") -> tuple[dict[str, Any], int]:
+                  counted: RetriedTransfer) -> tuple[dict[str, Any], int]:
         number, offset, length = part
         with open(path, "rb") as src:
             data = os.pread(src.fileno(), length, offset)
@@ -374,7 +378,7 @@ class S3Bucket:
             ChecksumAlgorithm="CRC32C", ChecksumCRC32C=b64,
         ), f"uploading part {number} of {self._uri(key)}")
         _check_md5(answer, hashlib.md5(data).hexdigest(), f"part {number} of {self._uri(key)}")
-        counted.add(number, length)
+        counted.reached(length, number)
         return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32C": b64}, crc
 
     def _complete(self, key: str, upload: str, parts: list[dict[str, Any]], crc: str,
@@ -410,6 +414,7 @@ class S3HiddenUpload:
         self.bucket, self.key, self.path, self.size = bucket, key, path, size
         self.upload, self.parts, self.crc = upload, parts, crc
 
+    @translated
     def finish(self, create_only: bool) -> tuple[ObjectInfo, str]:
         """Complete the upload; (the object's info, the CRC32C of the bytes sent). A retry after a
         lost answer finds the upload done; a 409 ConditionalRequestConflict (overlapping conditional
@@ -428,13 +433,8 @@ class S3HiddenUpload:
                     self.upload, self.parts, self.crc = again.upload, again.parts, again.crc
                 raise
 
-        try:
-            answer = _retrying(attempt, f"uploading {self.bucket._uri(self.key)} in parts",
-                               lambda exc: _code(exc) == "ConditionalRequestConflict")
-        except boto_exceptions.ClientError as exc:
-            if _precondition_failed(exc):
-                raise PreconditionFailed(self.key) from None
-            raise
+        answer = _retrying(attempt, f"uploading {self.bucket._uri(self.key)} in parts",
+                           lambda exc: _code(exc) == "ConditionalRequestConflict")
         stored = answer.get("ChecksumCRC32C", "") if answer.get("ChecksumType") == "FULL_OBJECT" else ""
         if not stored:  # some stores do not say it in the answer; the object's head does
             head = self.bucket.head(self.key)
@@ -445,28 +445,12 @@ class S3HiddenUpload:
         _abort(self.bucket.name, self.key, self.upload)
 
 
-class _Counter:
-    """Progress of a multipart upload: a part restarted with its upload is not counted twice."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self._progress = progress
-        self._done: set[int] = set()
-        self._lock = threading.Lock()
-
-    def add(self, number: int, length: int) -> None:
-        with self._lock:
-            if number in self._done:
-                return
-            self._done.add(number)
-        _count(self._progress, length)
-
-
 def _abort(bucket: str, key: str, upload: str) -> None:
     try:
         client().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
     except Exception as exc:  # the parts stay billed until a lifecycle rule removes them; say so
         log.warning("Could not abort the unfinished multipart upload of s3 key %s (%s); its parts stay in "
-                    "the bucket until a lifecycle rule for incomplete uploads removes them.", key, _reason(exc))
+                    "the bucket until a lifecycle rule for incomplete uploads removes them.", key, _translated(exc).reason)
 
 
 def _full_crc32c(answer: Mapping[str, Any]) -> str:
@@ -486,60 +470,43 @@ def _check_md5(answer: Mapping[str, Any], md5: str, where: str) -> None:
         return
     match = _MD5_ETAG.match(answer.get("ETag", ""))
     if match and match.group(1) != md5:
-        raise Corrupted(f"{where} is corrupt: the store holds other bytes than were sent (its MD5 is "
+        raise Corrupt(f"{where} is corrupt: the store holds other bytes than were sent (its MD5 is "
                         f"{match.group(1)}, the bytes sent have {md5})")
 
 
-def _count(progress: Progress | None, nbytes: int) -> None:
-    if progress is not None:
-        progress.add(nbytes)
-
-
-@contextmanager
-def s3_errors(what: str, error: type[PusherError], outcome: str = "", bucket: str = "") -> Iterator[None]:
-    """Turn what boto3 raises into one line of `error`: "<what>: <reason>[; <outcome>]"."""
-    try:
-        yield
-    except PusherError:
-        raise
-    except (boto_exceptions.BotoCoreError, boto_exceptions.ClientError, Corrupted, KeptFailing) as exc:
-        text = f"{what}: {_reason(exc, bucket)}"
-        raise error(f"{text}; {outcome}" if outcome else text) from None
-
-
-def _reason(exc: BaseException, bucket: str = "") -> str:
-    if isinstance(exc, KeptFailing):
-        return f"the store kept failing for {exc.seconds:.0f} s; last error: {_reason(exc.last, bucket)}"
-    if isinstance(exc, Corrupted):
-        return str(exc)
+def _translated(exc: BaseException, bucket: str = "") -> BucketError:
+    if isinstance(exc, BucketError):
+        return exc
+    if isinstance(exc, api_exceptions.RetryError):
+        last = _translated(exc.cause, bucket).reason if exc.cause is not None else "no answer"
+        return Unavailable(f"the store kept failing for {retry_seconds():.0f} s; last error: {last}")
     if isinstance(exc, boto_exceptions.FlexibleChecksumError):
-        return "the bytes received do not match the checksum the store keeps for them"
+        return Corrupt("the bytes received do not match the checksum the store keeps for them")
     if isinstance(exc, (boto_exceptions.NoCredentialsError, boto_exceptions.PartialCredentialsError,
                         boto_exceptions.CredentialRetrievalError)):
-        return (
-            f"no usable AWS credentials ({_clean(exc)}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (on "
+        return Unauthenticated(
+            f"no usable AWS credentials ({redacted(exc)}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (on "
             "Kubeflow, from the mlpipeline-minio-artifact secret with kubernetes.use_secret_as_env), a profile, "
             "or a web identity (IRSA)"
         )
     if isinstance(exc, boto_exceptions.EndpointConnectionError):
-        return f"cannot reach the S3 endpoint {endpoint() or 'of AWS'} ({_clean(exc)}); check AWS_ENDPOINT_URL"
+        return Unavailable(f"cannot reach the S3 endpoint {redacted(endpoint() or 'of AWS')} ({redacted(exc)}); "
+                           "check AWS_ENDPOINT_URL")
     if isinstance(exc, boto_exceptions.ClientError):
         code, message = _code(exc), exc.response.get("Error", {}).get("Message") or ""
+        if _precondition_failed(exc):
+            return PreconditionFailed(f"the store refused a conditional write ({code or 412})")
         if code == "NoSuchBucket":
-            return f"bucket {bucket or 'named'} does not exist"
+            return NotFound(f"bucket {bucket or 'named'} does not exist")
         if code in CREDENTIAL_CODES:
-            return f"the store rejected the credentials ({code}: {_clean(message)})"
+            return Unauthenticated(f"the store rejected the credentials ({code}: {redacted(message)})")
         if code == "AccessDenied" or _status(exc) == 403:
-            return f"access denied ({_clean(message or code)})"
+            return Denied(f"access denied ({redacted(message or code)})")
         if code in CORRUPTED_CODES:
-            return f"the store received bytes that do not match the checksum sent ({code}); they were corrupted on the way"
-        return f"the store answered {_status(exc)} {code} ({_clean(message or exc.operation_name)})"
-    return f"cannot talk to the S3 store ({_clean(exc)})"
-
-
-_QUERY = re.compile(r"\?[^\s'\"()]+")
-
-
-def _clean(value: object) -> str:
-    """One line, without URL query strings: a presigned URL's signature there is as good as a password."""
-    return _QUERY.sub("?...", " ".join(str(value).split()))[:400]
+            return Corrupt(f"the store received bytes that do not match the checksum sent ({code}); they were "
+                           "corrupted on the way")
+        said = f"the store answered {_status(exc)} {code} ({redacted(message or exc.operation_name)})"
+        if _status(exc) == 404:
+            return NotFound(said)
+        return Unavailable(said) if _transient(exc) else BucketError(said)
+    return Unavailable(f"cannot talk to the S3 store ({redacted(exc)})")

@@ -10,7 +10,7 @@ from component.model import Model, ModelFile
 from component.runtime.checksums import crc32c_of_file
 from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
-from component.stores.bucket import ObjectInfo, Bucket, PreconditionFailed, join
+from component.stores.bucket import ObjectInfo, Bucket, PreconditionFailed, join, reported
 from component.stores.registry import is_remote, locate, same_service
 
 
@@ -36,12 +36,15 @@ def put(f: ModelFile, store: Bucket, key: str, progress: Progress | None, *, cre
         if existing is None or existing.crc32c != sent:
             raise PublishError(f"{target} already exists with other content; refusing to overwrite it") from None
         info = existing
-    if sent and info.crc32c and info.crc32c != sent:
-        raise PublishError(
-            f"{f.rel}: the copy at {target} is corrupt (its CRC32C is {info.crc32c}, the bytes sent have "
-            f"{sent}); nothing was published"
-        )
+    check_arrived(f.rel, target, info, sent)
     return ModelFile(f.rel, info.size, target, info.crc32c or sent, f.modified)
+
+
+def check_arrived(rel: str, uri: str, info: ObjectInfo, sent: str) -> None:
+    """The object written at `uri` holds the bytes sent, as far as both CRC32C are known."""
+    if sent and info.crc32c and info.crc32c != sent:
+        raise PublishError(f"{rel}: the copy at {uri} is corrupt (its CRC32C is {info.crc32c}, the bytes sent "
+                           f"have {sent}); nothing was published")
 
 
 def _put_via_temp(f: ModelFile, store: Bucket, key: str, create_only: bool,
@@ -58,7 +61,7 @@ def _put_via_temp(f: ModelFile, store: Bucket, key: str, create_only: bool,
 def download(f: ModelFile, out: BinaryIO, progress: Progress | None) -> None:
     """Write the remote file `f.source` into `out`, checked against the CRC32C the store keeps."""
     store, key = locate(f.source)
-    with store.errors(f"model: downloading {f.source} failed", PublishError):
+    with reported(f"model: downloading {f.source} failed", PublishError):
         received = store.download(key, out, progress)
     expected = file_crc32c(f)
     if expected and received != expected:
@@ -74,7 +77,7 @@ def read_bytes(f: ModelFile) -> bytes:
         with open(f.source, "rb") as src:
             return src.read()
     store, key = locate(f.source)
-    with store.errors(f"model: cannot read {f.source}", InputError):
+    with reported(f"model: cannot read {f.source}", InputError):
         data = store.read(key)
     if data is None:
         raise InputError(f"model: {f.source} disappeared while the model was being read")
@@ -90,7 +93,7 @@ def put_model(model: Model, uri: str, progress: Progress) -> None:
         put(f, store, join(prefix) + f.rel, progress, create_only=False)
         progress.add(files=1)
 
-    with store.errors(f"pushed_model: writing the archive copy to {uri} failed", PublishError):
+    with reported(f"pushed_model: writing the archive copy to {uri} failed", PublishError):
         in_parallel([functools.partial(one, f) for f in model.files])
 
 
@@ -102,7 +105,7 @@ def file_crc32c(f: ModelFile) -> str:
         return f.crc32c
     if is_remote(f.source):
         store, key = locate(f.source)
-        with store.errors(f"cannot read the checksum of {f.source}", PublishError):
+        with reported(f"cannot read the checksum of {f.source}", PublishError):
             info = store.head(key)
         return info.crc32c if info is not None else ""
     return crc32c_of_file(f.source)

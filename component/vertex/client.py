@@ -1,8 +1,7 @@
 """Reach Vertex AI: the generated aiplatform_v1 clients, bounded waits on long-running operations,
 and one-line errors that say what to do (and never show a token).
 
-Imported only when a push registers a model: the clients take 0.6-1.5 s and 100 MB to
-load. They speak REST, with Application Default Credentials to the regional endpoint, or with
+Imported only when a push registers a model: the clients are slow to load and take much memory. They speak REST, with Application Default Credentials to the regional endpoint, or with
 anonymous credentials to MODEL_PUSHER_VERTEX_API_ENDPOINT when it is set (tests, private endpoints).
 """
 
@@ -23,6 +22,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient
 
 from component.errors import PublishError
+from component.runtime.redact import redacted
 from component.vertex.target import VertexTarget
 
 # Every operation wait is bounded; a deployment may take a quarter of an hour on Vertex.
@@ -91,12 +91,12 @@ def _reason(exc: Exception, target: VertexTarget) -> str:
     if isinstance(exc, auth_exceptions.DefaultCredentialsError):
         return "no Google Cloud credentials found (on a laptop: gcloud auth application-default login)"
     if isinstance(exc, auth_exceptions.GoogleAuthError):
-        return f"the Google Cloud credentials could not get an access token ({_clean(exc)})"
+        return f"the Google Cloud credentials could not get an access token ({redacted(exc)})"
     if isinstance(exc, api_exceptions.RetryError):
-        return f"Vertex AI kept failing; last error: {_clean(exc.cause) if exc.cause else 'no answer'}"
+        return f"Vertex AI kept failing; last error: {redacted(exc.cause) if exc.cause else 'no answer'}"
     if not isinstance(exc, api_exceptions.GoogleAPICallError):
-        return f"cannot reach Vertex AI ({_clean(exc)})"
-    said = _clean(_REQUEST_LINE.sub("", str(exc.message)))
+        return f"cannot reach Vertex AI ({redacted(exc)})"
+    said = redacted(_REQUEST_LINE.sub("", str(exc.message)))
     if "storage.objects" in said or "gcp-sa-aiplatform" in said:
         return (
             f"the Vertex AI Service Agent (service-PROJECT_NUMBER@gcp-sa-aiplatform.iam.gserviceaccount.com) "
@@ -127,9 +127,3 @@ def _reason(exc: Exception, target: VertexTarget) -> str:
 
 # REST errors start with the request ("GET https://...: "); Vertex's own words follow.
 _REQUEST_LINE = re.compile(r"^[A-Z]+ \S+: ")
-_SECRET = re.compile(r"(\?[^\s'\"()]+|ya29\.[\w.-]+|Bearer\s+\S+)")
-
-
-def _clean(value: object) -> str:
-    """One line, with no URL query string nor access token in it."""
-    return _SECRET.sub("...", " ".join(str(value).split()))[:400]
