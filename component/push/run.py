@@ -55,7 +55,7 @@ def _on_vertex(target: VertexTarget, outcome: Outcome) -> Outcome:
     published: the error carries the outcome so far, for the record and the pipeline's outputs."""
     log.info("Registering version %d in the Vertex AI Model Registry as a version of %s.",
              outcome.published.version, target.model_name)
-    # Only a push that registers loads the Vertex clients (0.6-1.5 s and 100 MB measured here).
+    # Only a push that registers loads the Vertex clients: they take seconds and much memory to load.
     from component.vertex.client import clients
     from component.vertex.deploy import deploy
     from component.vertex.registry import register
@@ -76,7 +76,7 @@ def _on_vertex(target: VertexTarget, outcome: Outcome) -> Outcome:
 
 def _deep_check(model: Model, required_signatures: tuple[str, ...]) -> None:
     if is_remote(model.root):
-        import tempfile  # 1 ms at every start otherwise; only this check needs it
+        import tempfile  # only this check needs it; every start would load it otherwise
 
         # TensorFlow's own store access is not what the push uses (credentials, emulators): load a copy.
         with tempfile.TemporaryDirectory(prefix="model-pusher-deep-check-") as tmp:

@@ -76,7 +76,7 @@ def _copy_stream(src: int, dst: int, progress: Progress) -> None:
 
 def remove_tree(path: Path) -> None:
     """rmtree that tolerates another push removing the same tree at the same time."""
-    import shutil  # its compression imports cost every start 4 ms; most pushes remove nothing
+    import shutil  # its compression imports would slow every start; most pushes remove nothing
 
     def gone_already(function, name, exc_info) -> None:
         if not issubclass(exc_info[0], FileNotFoundError):
