@@ -88,3 +88,26 @@ def s3_bucket(s3_server) -> str:
     name = f"test-{uuid.uuid4().hex[:16]}"
     s3_server.create_bucket(name)
     return name
+
+
+# --- S3 (ministack: a second, independent implementation) ---
+
+
+@pytest.fixture(scope="session")
+def ministack_server():
+    """ministack for the whole session (tests/ministack_server.py), installed on first use."""
+    from ministack_server import MinistackServer
+
+    with MinistackServer() as server:
+        yield server
+
+
+@pytest.fixture
+def ministack_bucket(ministack_server) -> str:
+    """A new, empty bucket in a freshly reset ministack."""
+    import uuid
+
+    ministack_server.reset()
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    ministack_server.create_bucket(name)
+    return name

@@ -108,16 +108,18 @@ def _store(kind: str, request, tmp_path) -> Store:
                                 client_options={"api_endpoint": emulator.url})
         return Store("gs", {"STORAGE_EMULATOR_HOST": emulator.url}, client=client,
                      bucket=request.getfixturevalue("gcs_bucket"))
-    server = request.getfixturevalue("s3_server")
-    return Store("s3", server.env(), client=server.client(), bucket=request.getfixturevalue("s3_bucket"))
+    # S3 on two independent implementations: moto, and ministack (which verifies checksums).
+    server = request.getfixturevalue("s3_server" if kind == "s3" else "ministack_server")
+    bucket = request.getfixturevalue("s3_bucket" if kind == "s3" else "ministack_bucket")
+    return Store("s3", server.env(), client=server.client(), bucket=bucket)
 
 
-@pytest.fixture(params=["local", "gs", "s3"])
+@pytest.fixture(params=["local", "gs", "s3", "s3-ministack"])
 def store(request, tmp_path) -> Store:
     return _store(request.param, request, tmp_path)
 
 
-@pytest.fixture(params=["gs", "s3"])
+@pytest.fixture(params=["gs", "s3", "s3-ministack"])
 def remote_store(request, tmp_path) -> Store:
     return _store(request.param, request, tmp_path)
 
