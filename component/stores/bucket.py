@@ -12,6 +12,7 @@ create-only or if-tag write met another object) and a missing object (head and r
 delete does nothing; other verbs raise NotFound).
 """
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -156,5 +157,8 @@ class HiddenUploads(Protocol):
 
     def upload_hidden(self, key: str, path: str, size: int, progress: Progress | None) -> HiddenUpload: ...
 
-    def abort_hidden(self, prefix: str) -> None:
-        """Abort every unfinished hidden upload under `prefix`."""
+    def hidden(self, prefix: str) -> list[tuple[str, float]]:
+        """(key, Unix time it began) of every unfinished hidden upload under `prefix`."""
+
+    def abort_hidden(self, prefix: str, begun_before: float = math.inf) -> None:
+        """Abort every unfinished hidden upload under `prefix` begun before `begun_before`."""

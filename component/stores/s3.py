@@ -12,9 +12,13 @@ Integrity: every upload carries the CRC32C of its bytes, which AWS, MinIO and Se
 (BadDigest otherwise); where the store's ETag is the MD5 of what it stored (an unencrypted or
 SSE-S3 single request or part), that is compared too, the one proof a store that does not check
 checksums (moto) still gives. Big files go in multipart uploads whose parts are read from disk and
-sent in parallel, at most PARTS_IN_FLIGHT at a time (memory stays flat), with a FULL_OBJECT CRC32C
-of the whole file (combined from the parts' CRC32C), so every object of a version has a CRC32C in
-the same form as GCS's and as a local file's.
+sent in parallel, at most PARTS_IN_FLIGHT at a time (memory stays flat), each with its CRC32C, which
+the store checks. Their object gets the COMPOSITE checksum (a CRC32C of the parts' CRC32C, "...-N"),
+the one kind every S3 store with checksums implements: FULL_OBJECT multipart checksums came late to
+MinIO and SeaweedFS, and stores without them refuse one as BadDigest. The composite is computed here
+from the same parts and compared with the store's. The CRC32C of the whole file goes with the object
+as metadata (CRC32C_METADATA), so that every object of a version has a CRC32C in the same form as
+GCS's and as a local file's, and a re-push recognises it without reading it back.
 """
 
 from __future__ import annotations  # S3Bucket.list would shadow the builtin in annotations
@@ -42,7 +46,7 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
 
 from component.runtime import stopping
-from component.runtime.checksums import b64_crc32c, crc32c_of_bytes
+from component.runtime.checksums import b64_crc32c, crc32c_of_bytes, crc32c_of_file
 from component.runtime.progress import Progress, RetriedTransfer
 from component.runtime.redact import redacted
 from component.stores.bucket import (BucketError, Corrupt, Denied, Listing, NotFound, ObjectInfo,
@@ -65,6 +69,8 @@ MAX_PARTS = 10_000
 # Parts read into memory and being sent, across all files of the process: at most 64 MiB.
 PARTS_IN_FLIGHT = 8
 CHUNK = 1024 * 1024
+# The user metadata (x-amz-meta-crc32c) in which a multipart upload records its whole file's CRC32C.
+CRC32C_METADATA = "crc32c"
 
 # Answers worth another try: S3's throttling and transient errors, and 409 ConditionalRequestConflict
 # (two conditional writes of one key overlapped; AWS says retry), which botocore never retries.
@@ -227,7 +233,7 @@ class S3Bucket:
             if _status(exc) == 404:
                 return None
             raise
-        return ObjectInfo(key, int(head["ContentLength"]), _full_crc32c(head), head["LastModified"].timestamp(),
+        return ObjectInfo(key, int(head["ContentLength"]), _crc32c_of(head), head["LastModified"].timestamp(),
                           head.get("ETag", ""), dict(head.get("Metadata") or {}))
 
     @translated
@@ -277,7 +283,7 @@ class S3Bucket:
                     return None  # removed between a listing and this read (a lease, a claim)
                 raise
             data = answer["Body"].read()
-            stored = _full_crc32c(answer)
+            stored = _crc32c_of(answer)
             if stored and stored != crc32c_of_bytes(data):
                 raise Corrupt(f"the bytes read from {self._uri(key)} do not match its CRC32C")
             return data
@@ -338,33 +344,44 @@ class S3Bucket:
         return _retrying(lambda: self._upload_parts(key, path, size, progress), f"uploading {self._uri(key)} in parts")
 
     @translated
-    def abort_hidden(self, prefix: str) -> None:
-        """Abort every unfinished multipart upload under `prefix` (what a dead push left unseen)."""
+    def hidden(self, prefix: str) -> list[tuple[str, float]]:
+        return [(upload["Key"], upload["Initiated"].timestamp()) for upload in self._unfinished(prefix)]
+
+    @translated
+    def abort_hidden(self, prefix: str, begun_before: float = math.inf) -> None:
+        for upload in self._unfinished(prefix):
+            if upload["Initiated"].timestamp() < begun_before:
+                _abort(self.name, upload["Key"], upload["UploadId"])
+
+    def _unfinished(self, prefix: str) -> list[dict[str, Any]]:
         listed = _retrying(lambda: client().list_multipart_uploads(Bucket=self.name, Prefix=prefix),
                            f"listing the unfinished uploads under {self._uri(prefix)}")
-        for upload in listed.get("Uploads", ()):
-            _abort(self.name, upload["Key"], upload["UploadId"])
+        return list(listed.get("Uploads", ()))
 
     def _upload_parts(self, key: str, path: str, size: int, progress: Progress | None) -> "S3HiddenUpload":
         part_size = max(PART_SIZE, math.ceil(size / MAX_PARTS / CHUNK) * CHUNK)
         ranges = [(number, offset, min(part_size, size - offset))
                   for number, offset in enumerate(range(0, size, part_size), start=1)]
         counted = RetriedTransfer(progress)
+        whole = crc32c_of_file(path)  # the object's metadata is given when its upload is created
         upload = client().create_multipart_upload(Bucket=self.name, Key=key, ChecksumAlgorithm="CRC32C",
-                                                  ChecksumType="FULL_OBJECT")["UploadId"]
+                                                  Metadata={CRC32C_METADATA: whole})["UploadId"]
         futures = []
         try:
             futures = [_PARTS.submit(self._put_part, key, upload, path, r, counted) for r in ranges]
             parts = [f.result() for f in futures]
+            combined = 0
+            for (_, _, length), (_, crc) in zip(ranges, parts):
+                combined = crt_checksums.combine_crc32c(combined, crc, length)
+            if b64_crc32c(combined.to_bytes(4, "big")) != whole:
+                raise Corrupt(f"{path} changed while it was being uploaded to {self._uri(key)}")
         except BaseException:
             for future in futures:
                 future.cancel()
             _abort(self.name, key, upload)
             raise
-        whole = 0
-        for (_, _, length), (_, crc) in zip(ranges, parts):
-            whole = crt_checksums.combine_crc32c(whole, crc, length)
-        return S3HiddenUpload(self, key, path, upload, [p for p, _ in parts], b64_crc32c(whole.to_bytes(4, "big")), size)
+        composite = crc32c_of_bytes(b"".join(crc.to_bytes(4, "big") for _, crc in parts))
+        return S3HiddenUpload(self, key, path, upload, [p for p, _ in parts], whole, f"{composite}-{len(parts)}", size)
 
     def _put_part(self, key: str, upload: str, path: str, part: tuple[int, int, int],
                   counted: RetriedTransfer) -> tuple[dict[str, Any], int]:
@@ -385,8 +402,7 @@ class S3Bucket:
                   conditions: Mapping[str, str]) -> dict[str, Any]:
         try:
             return client().complete_multipart_upload(
-                Bucket=self.name, Key=key, UploadId=upload, MultipartUpload={"Parts": parts},
-                ChecksumCRC32C=crc, ChecksumType="FULL_OBJECT", **conditions,
+                Bucket=self.name, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}, **conditions,
             )
         except boto_exceptions.ClientError as exc:
             if _code(exc) != "NoSuchUpload":
@@ -395,7 +411,7 @@ class S3Bucket:
             head = self.head(key)
             if head is None or head.crc32c != crc:
                 raise
-            return {"ChecksumCRC32C": head.crc32c, "ChecksumType": "FULL_OBJECT", "ETag": head.tag}
+            return {"ETag": head.tag}
 
     def _uri(self, key: str) -> str:
         return f"{self.scheme}://{self.name}/{key}"
@@ -410,9 +426,9 @@ class S3HiddenUpload:
     """A multipart upload whose parts are all in: `finish` makes the object exist, `abort` drops it."""
 
     def __init__(self, bucket: S3Bucket, key: str, path: str, upload: str, parts: list[dict[str, Any]], crc: str,
-                 size: int) -> None:
+                 composite: str, size: int) -> None:
         self.bucket, self.key, self.path, self.size = bucket, key, path, size
-        self.upload, self.parts, self.crc = upload, parts, crc
+        self.upload, self.parts, self.crc, self.composite = upload, parts, crc, composite
 
     @translated
     def finish(self, create_only: bool) -> tuple[ObjectInfo, str]:
@@ -430,16 +446,22 @@ class S3HiddenUpload:
                 if _code(exc) == "ConditionalRequestConflict":
                     self.abort()
                     again = self.bucket._upload_parts(self.key, self.path, self.size, None)
-                    self.upload, self.parts, self.crc = again.upload, again.parts, again.crc
+                    self.upload, self.parts, self.crc, self.composite = again.upload, again.parts, again.crc, again.composite
                 raise
 
         answer = _retrying(attempt, f"uploading {self.bucket._uri(self.key)} in parts",
                            lambda exc: _code(exc) == "ConditionalRequestConflict")
-        stored = answer.get("ChecksumCRC32C", "") if answer.get("ChecksumType") == "FULL_OBJECT" else ""
-        if not stored:  # some stores do not say it in the answer; the object's head does
-            head = self.bucket.head(self.key)
-            stored = head.crc32c if head is not None else ""
-        return ObjectInfo(self.key, self.size, stored, time.time(), answer.get("ETag", "")), self.crc
+        # What the store computed, where it says (some stores answer with no checksum; those that
+        # offer FULL_OBJECT ones may compute one anyway): the composite, or the whole file's.
+        stored = answer.get("ChecksumCRC32C") or ""
+        if answer.get("ChecksumType") == "FULL_OBJECT":
+            expected = {self.crc}
+        else:  # a composite one, with its "-N" or (moto) without
+            expected = {self.composite, self.composite.partition("-")[0], self.crc}
+        if stored and stored not in expected:
+            raise Corrupt(f"{self.bucket._uri(self.key)} is corrupt: the store computed its CRC32C as {stored}, "
+                          f"which is not that of the parts sent ({self.composite})")
+        return ObjectInfo(self.key, self.size, self.crc, time.time(), answer.get("ETag", "")), self.crc
 
     def abort(self) -> None:
         _abort(self.bucket.name, self.key, self.upload)
@@ -453,11 +475,17 @@ def _abort(bucket: str, key: str, upload: str) -> None:
                     "the bucket until a lifecycle rule for incomplete uploads removes them.", key, _translated(exc).reason)
 
 
-def _full_crc32c(answer: Mapping[str, Any]) -> str:
-    """The object's CRC32C when the store keeps one for the whole object; "" for none, or for a
-    COMPOSITE one ("...-N": a CRC of the parts' CRCs, comparable with nothing)."""
+def _crc32c_of(answer: Mapping[str, Any]) -> str:
+    """The object's CRC32C: the store's, when it keeps one for the whole object; else the one a
+    multipart upload of this pusher recorded in its metadata; "" when there is neither (a COMPOSITE
+    one, "...-N", is a CRC of the parts' CRCs: comparable only with a composite of the same parts)."""
     value = answer.get("ChecksumCRC32C") or ""
-    return "" if "-" in value or answer.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT" else value
+    # A multipart object's ETag ends in "-N"; its checksum is of the whole object only where the store
+    # says so (moto answers a composite one without its "-N").
+    kind = answer.get("ChecksumType") or ("COMPOSITE" if re.search(r'-\d+"?$', answer.get("ETag", "")) else "FULL_OBJECT")
+    if "-" in value or kind != "FULL_OBJECT":
+        value = ""
+    return value or (answer.get("Metadata") or {}).get(CRC32C_METADATA, "")
 
 
 _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
