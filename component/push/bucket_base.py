@@ -34,8 +34,8 @@ from component.runtime import stopping
 from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
 from component.savedmodel.locate import model_under
-from component.stores.bucket import (Bucket, BucketError, HiddenUpload, HiddenUploads, ObjectInfo, PreconditionFailed,
-                                     join, reported)
+from component.stores.bucket import (Bucket, BucketError, HiddenUpload, HiddenUploads, NotFound, ObjectInfo,
+                                     PreconditionFailed, join, reported)
 from component.stores.registry import locate
 from component.stores.transfer import check_arrived, put
 
@@ -151,6 +151,15 @@ class Lease:
                 self.lost = True
         self.check()
 
+    def explain(self) -> None:
+        """A write of this push failed: raise LeaseLost instead when that is because the lease was
+        taken over (the push that took it removed what this one had written, so its next write
+        meets a missing object)."""
+        try:
+            self.confirm()
+        except BucketError:
+            pass  # the store's own failure, not the lease, is what the caller reports
+
     def stop(self) -> None:
         self._stop.set()
         if self._renewer is not None:
@@ -190,15 +199,26 @@ class Lease:
                 note["version"] = str(self.version)
             body = json.dumps(note).encode()
             try:
-                info = self.bucket.put_bytes(self.key, body, create_only=not self._tag, if_tag=self._tag)
-            except PreconditionFailed:
-                # Taken over; or this very write landed, its answer was lost, and the retry met it.
-                current = self.bucket.head(self.key)
-                if current is None or self.bucket.read(self.key) != body:
-                    raise
-                info = current
+                info = put_own(self.bucket, self.key, body, create_only=not self._tag, if_tag=self._tag)
+            except NotFound:
+                # S3 answers an if-tag write of a missing object 404: a push took the lease over and
+                # removed it with what it cleaned up.
+                raise PreconditionFailed(f"the lease {self.key} is gone") from None
             self._tag = info.tag
             self._renewed_at = time.monotonic()
+
+
+def put_own(store: Bucket, key: str, body: bytes, **write: object) -> ObjectInfo:
+    """Write `body` under `key`, a name only this push writes. A retried write whose first attempt
+    landed but whose answer was lost meets that attempt and is refused: an object holding `body`
+    is this very write, not another push's."""
+    try:
+        return store.put_bytes(key, body, **write)  # type: ignore[arg-type]
+    except PreconditionFailed:
+        current = store.head(key)
+        if current is None or store.read(key) != body:
+            raise
+        return current
 
 
 def _note(body: bytes) -> dict:
@@ -270,6 +290,21 @@ class BucketBase:
                         log.warning("Could not remove %s (%s).", self._uri_of(staging + "/"), exc)
                         continue
                     log.info("Removed %s, left by a push that had lost its lease.", self._uri_of(staging + "/"))
+            if isinstance(self.bucket, HiddenUploads):
+                self._abort_orphan_uploads(leases, now)
+
+    def _abort_orphan_uploads(self, leases: list[ObjectInfo], now: float) -> None:
+        """Abort the hidden uploads into versions no live push is writing, once they are a lease
+        period old. A push aborts its own when it fails; these are what it could not know of: an
+        upload whose creation's answer was lost, or whose abort failed."""
+        old = [key for key, begun in self.bucket.hidden(self._folder()) if now - begun > self.lease_seconds]
+        if not old:
+            return
+        live = {_note(self.bucket.read(o.key) or b"").get("version") for o in leases
+                if now - o.updated <= self.lease_seconds}
+        for version in {key[len(self._folder()):].split("/", 1)[0] for key in old} - live:
+            self.bucket.abort_hidden(self._folder(version), begun_before=now - self.lease_seconds)
+            log.info("Aborted the unfinished uploads into %s that no live push owns.", self._uri_of(self._folder(version)))
 
     def stage(self, model: Model, progress: Progress) -> BucketStaging:
         """Take a lease, then upload (or copy) the big files under a hidden prefix."""
@@ -296,7 +331,11 @@ class BucketBase:
                     lease.check()
                     return put(f, self.bucket, target + f.rel, progress)
 
-                staged = in_parallel([partial(stage_one, f) for f in big])
+                try:
+                    staged = in_parallel([partial(stage_one, f) for f in big])
+                except BucketError:
+                    lease.explain()
+                    raise
                 staging.staged = {f.rel: f for f in staged}
             except BaseException:
                 self.discard(staging)
@@ -337,7 +376,11 @@ class BucketBase:
                      version, len(staging.model.files), self.version_uri(version))
             files = [staging.staged.get(f.rel, f) for f in staging.model.in_publish_order()]
             loaders = [f for f in files if f.rel in SAVED_MODEL_FILES]
-            uploads = self._upload_unseen(staging, target)
+            try:
+                uploads = self._upload_unseen(staging, target)
+            except BucketError:
+                staging.lease.explain()
+                raise
 
             def place(f: ModelFile) -> None:
                 staging.lease.check()  # a push whose lease was taken over writes nothing more
@@ -348,7 +391,11 @@ class BucketBase:
                     put(f, self.bucket, target + f.rel, None if f.rel in staging.staged else staging.progress)
                 staging.progress.add(files=1)
 
-            in_parallel([partial(place, f) for f in files if f not in loaders])
+            try:
+                in_parallel([partial(place, f) for f in files if f not in loaders])
+            except BucketError:
+                staging.lease.explain()
+                raise
             # Every other object is in place and verified; a push that stalled long enough to lose
             # its lease must not make the version loadable now (check() proves a lease not renewed
             # for half its period: a push that kept renewing cannot have been taken over).
@@ -444,14 +491,14 @@ class BucketBase:
 
         def refused(condition: str, **write: object) -> bool:
             try:
-                self.bucket.put_bytes(probe, f"probe {condition}".encode(), **write)
+                self.bucket.put_bytes(probe, f"probe {condition}".encode(), **write)  # type: ignore[arg-type]
                 return False
             except PreconditionFailed:
                 return True
 
         try:
-            first = self.bucket.put_bytes(probe, b"probe 1", create_only=True)
-            self.bucket.put_bytes(probe, b"probe 2", if_tag=first.tag)
+            first = put_own(self.bucket, probe, b"probe 1", create_only=True)
+            put_own(self.bucket, probe, b"probe 2", if_tag=first.tag)
             # Now both must be refused: the object exists, and its tag is no longer the first one.
             # Checked at once: neither can change what the other finds unless the store ignores it.
             checks = {"If-None-Match": {"create_only": True}, "If-Match": {"if_tag": first.tag}}
