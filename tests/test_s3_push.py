@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -386,3 +387,55 @@ def test_unseen_uploads_of_a_killed_push_are_aborted_by_the_next(saved_model, s3
     assert "incomplete version 1" in result.stderr
     assert not client.list_multipart_uploads(Bucket=s3_bucket, Prefix=f"{BASE}/").get("Uploads")
     assert versions_in(s3_server, s3_bucket) == {2: crcs(saved_model)}
+
+
+@pytest.mark.parametrize("fault", ["503", "hang"])
+def test_a_stop_takes_effect_within_seconds_while_requests_fail_or_hang(saved_model, s3_server, s3_bucket, fault):
+    model = with_extra_files(saved_model, big=1, size=50_000_000)
+    failing, release = threading.Event(), threading.Event()
+
+    def decide(seen):
+        if seen.method == "PUT" and "partNumber=" in seen.path:
+            failing.set()
+        if not failing.is_set():
+            return None
+        return "503" if fault == "503" else (lambda: release.wait(120))  # accepted, never answered
+
+    with FaultProxy(s3_server.url, decide, dialect="s3") as proxy:
+        env = {**os.environ, **s3_server.env(proxy.url)}
+        pushing = subprocess.Popen([sys.executable, "-m", "component", "--model", str(model), "--push-destination",
+                                    f"s3://{s3_bucket}/{BASE}"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            assert failing.wait(60), "the push never began its multipart upload"
+            time.sleep(1.5)  # parts are being retried, or waiting for answers
+            asked = time.monotonic()
+            pushing.send_signal(signal.SIGTERM)
+            _, stderr = pushing.communicate(timeout=120)
+            took = time.monotonic() - asked
+        finally:
+            release.set()
+            pushing.kill()
+    assert pushing.returncode == 143, stderr
+    assert took < 20, f"the push stopped {took:.0f} s after SIGTERM; Kubernetes kills it after 30 s"
+    assert "stopped by SIGTERM" in error_lines(stderr)[-1]
+    no_secret(pushing_result(pushing, stderr))
+
+
+def test_a_hung_store_is_given_up_on_within_the_retry_budget(saved_model, s3_server, s3_bucket):
+    release = threading.Event()
+    with FaultProxy(s3_server.url, lambda seen: (lambda: release.wait(120)), dialect="s3") as proxy:
+        started = time.monotonic()
+        try:
+            result = push(saved_model, f"s3://{s3_bucket}/{BASE}",
+                          env={**s3_server.env(proxy.url), "MODEL_PUSHER_S3_RETRY_SECONDS": "5"})
+        finally:
+            release.set()
+        took = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert "kept failing for 5 s" in error_lines(result.stderr)[-1]
+    assert took < 20, f"a 5 s retry budget took {took:.0f} s"
+
+
+def pushing_result(process: subprocess.Popen, stderr: str) -> subprocess.CompletedProcess:
+    return subprocess.CompletedProcess(process.args, process.returncode, "", stderr)

@@ -43,7 +43,6 @@ from botocore import exceptions as boto_exceptions
 from botocore import handlers as botocore_handlers
 from botocore.config import Config
 from google.api_core import exceptions as api_exceptions
-from google.api_core import retry as api_retry
 
 from component.runtime import stopping
 from component.runtime.checksums import b64_crc32c, crc32c_of_bytes, crc32c_of_file
@@ -51,6 +50,7 @@ from component.runtime.progress import Progress, RetriedTransfer
 from component.runtime.redact import redacted
 from component.stores.bucket import (BucketError, Corrupt, Denied, Listing, NotFound, ObjectInfo,
                                      PreconditionFailed, Unauthenticated, Unavailable, split_uri)
+from component.stores.retrying import bounded_retry, timeouts
 
 log = logging.getLogger(__name__)
 # botocore's own INFO lines ("Found credentials in environment variables.") say nothing a user needs.
@@ -61,7 +61,6 @@ RETRY_SECONDS_ENV = "MODEL_PUSHER_S3_RETRY_SECONDS"
 # Every transfer thread (runtime.parallel.WORKERS), every part in flight and the lease heartbeat
 # get a connection without waiting.
 POOL_SIZE = 64
-CONNECT_TIMEOUT, READ_TIMEOUT = 20, 120
 # Files up to this size go in one PutObject; bigger ones in a multipart upload of parts this size
 # (or bigger, to stay within S3's 10,000 parts).
 PART_SIZE = 8 * 1024 * 1024
@@ -94,30 +93,33 @@ _CLIENT_LOCK = threading.Lock()
 
 
 def client() -> Any:
-    """The one client of this process (boto3 clients are thread-safe; making one is not, hence the lock)."""
+    """The one client of this process, and once a stop was requested, one that waits only briefly
+    (boto3 clients are thread-safe; making one is not, hence the lock)."""
     with _CLIENT_LOCK:
-        return shared_client()
+        return shared_client(stopping.requested())
 
 
 @functools.cache
-def shared_client() -> Any:
-    """Its connection pool is POOL_SIZE wide.
+def shared_client(stopping_now: bool = False) -> Any:
+    """Its connection pool is POOL_SIZE wide; its timeouts are retrying.timeouts'.
 
     botocore's own retries are off: they count attempts rather than time, do not retry 409
     ConditionalRequestConflict and sleep where a stop request cannot reach them; `_retrying` applies
-    google.api_core's Retry (what the GCS store uses) to every call instead, bounded in time.
+    the stores' one retry policy (stores.retrying) to every call instead, bounded in time.
     """
     url = endpoint()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ("us-east-1" if url else None)
+    connect_timeout, read_timeout = timeouts(retry_seconds())
     config = Config(
         max_pool_connections=POOL_SIZE,
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
         retries={"mode": "standard", "total_max_attempts": 1},
         s3={"addressing_style": "path"} if url else {},
     )
     # boto3 reads the AWS_ENDPOINT_URL* variables itself; the session reads the credential chain.
-    log.info("Using the S3 API at %s.", f"{url} (path-style addresses)" if url else f"AWS (region {region or 'from the AWS configuration'})")
+    if not stopping_now:
+        log.info("Using the S3 API at %s.", f"{redacted(url)} (path-style addresses)" if url else f"AWS (region {region or 'from the AWS configuration'})")
     s3 = boto3.session.Session().client("s3", region_name=region, config=config)
     # botocore asks before every upload body whether the store wants it ("Expect: 100-continue"),
     # which costs every PUT a second round trip. Its point is not sending a huge body the store
@@ -146,13 +148,8 @@ def _retrying(call: Callable[[], T], what: str, retried: Callable[[BaseException
     racing pushes spread out) for at most retry_seconds() in all. Writes stay safe to repeat: they
     carry conditions, or go to names no other push uses, and a retry that meets its own earlier
     write knows it by its checksum."""
-
-    def before_next_attempt(exc: Exception) -> None:
-        stopping.check()  # a stop request ends the retries of every thread
-        log.info("The store did not complete %s (%s); trying again.", what, _translated(exc).reason)
-
-    retry = api_retry.Retry(predicate=retried, initial=0.5, maximum=16.0, multiplier=2.0,
-                            timeout=retry_seconds(), on_error=before_next_attempt)
+    retry = bounded_retry(retried, retry_seconds(),
+                          lambda exc: f"The store did not complete {what} ({_translated(exc).reason})")
     return retry(call)()
 
 
