@@ -439,3 +439,33 @@ def test_a_hung_store_is_given_up_on_within_the_retry_budget(saved_model, s3_ser
 
 def pushing_result(process: subprocess.Popen, stderr: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
+
+
+@pytest.mark.parametrize("client_kind", ["put_object", "upload_file", "md5_only"])
+def test_a_model_another_client_uploaded_is_recognised_without_reading_it_back(saved_model, s3_server, s3_bucket,
+                                                                              client_kind):
+    import boto3
+    from botocore.config import Config
+
+    model = with_extra_files(saved_model, big=1, size=20_000_000)  # 3 parts for upload_file
+    checksums = "when_required" if client_kind == "md5_only" else "when_supported"
+    client = boto3.client("s3", endpoint_url=s3_server.url, region_name="us-east-1",
+                          aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                          config=Config(s3={"addressing_style": "path"}, request_checksum_calculation=checksums))
+    for path in model.rglob("*"):
+        if path.is_file():
+            key = f"{BASE}/1/{path.relative_to(model)}"
+            if client_kind == "upload_file":
+                client.upload_file(str(path), s3_bucket, key)
+            else:
+                client.put_object(Bucket=s3_bucket, Key=key, Body=path.read_bytes())
+    head = client.head_object(Bucket=s3_bucket, Key=f"{BASE}/1/assets/big-0.bin", ChecksumMode="ENABLED")
+    assert not head.get("ChecksumCRC32C")  # what makes it a test: no CRC32C to compare
+    with FaultProxy(s3_server.url, dialect="s3") as proxy:
+        result = push(model, f"s3://{s3_bucket}/{BASE}", env=s3_server.env(proxy.url))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["pushed_version"] == "1" and "reusing it" in result.stderr
+    assert set(versions_in(s3_server, s3_bucket)) == {1}
+    assert not [s for s in proxy.requests if s.method == "GET" and "/1/" in unquote(s.path)
+                and "list-type" not in s.path]  # nothing read back

@@ -72,6 +72,9 @@ class ObjectInfo:
     updated: float = 0.0  # Unix time of the last write
     tag: str = ""  # what an if-tag write must match: GCS's generation, S3's ETag
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # Other checksums the store keeps, for objects other clients wrote: "crc32", "crc32c" (base64;
+    # a composite one of N parts ends in "-N"), "md5" (hex, "-N" likewise: an S3 ETag).
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

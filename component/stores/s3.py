@@ -231,7 +231,7 @@ class S3Bucket:
                 return None
             raise
         return ObjectInfo(key, int(head["ContentLength"]), _crc32c_of(head), head["LastModified"].timestamp(),
-                          head.get("ETag", ""), dict(head.get("Metadata") or {}))
+                          head.get("ETag", ""), dict(head.get("Metadata") or {}), _other_checksums(head))
 
     @translated
     def put_bytes(self, key: str, data: bytes, *, create_only: bool = False, if_tag: str = "",
@@ -486,6 +486,30 @@ def _crc32c_of(answer: Mapping[str, Any]) -> str:
 
 
 _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
+_ANY_MD5_ETAG = re.compile(r'^"?([0-9a-f]{32}(-\d+)?)"?$')
+
+
+def _other_checksums(head: Mapping[str, Any]) -> dict[str, str]:
+    """What else identifies the object's bytes: the CRC32 that boto3 sends by default, a composite
+    CRC32C of another client's parts, and the ETag where it is an MD5 (of the object, or of its
+    parts' MD5 for a multipart one; not under KMS or customer-key encryption)."""
+    parts = re.search(r'-(\d+)"?$', head.get("ETag", ""))
+
+    def with_parts(value: str) -> str:
+        # A multipart object's checksum is a composite one unless the store says otherwise; moto
+        # leaves out its "-N".
+        if value and parts and "-" not in value and head.get("ChecksumType") != "FULL_OBJECT":
+            return f"{value}-{parts.group(1)}"
+        return value
+
+    found = {"crc32": with_parts(head.get("ChecksumCRC32") or "")}
+    if "-" in with_parts(head.get("ChecksumCRC32C") or ""):
+        found["crc32c"] = with_parts(head["ChecksumCRC32C"])
+    encrypted = head.get("SSECustomerAlgorithm") or str(head.get("ServerSideEncryption", "")).startswith("aws:kms")
+    match = _ANY_MD5_ETAG.match(head.get("ETag", ""))
+    if match and not encrypted:
+        found["md5"] = match.group(1)
+    return {kind: value for kind, value in found.items() if value}
 
 
 def _check_md5(answer: Mapping[str, Any], md5: str, where: str) -> None:
