@@ -469,3 +469,18 @@ def test_a_model_another_client_uploaded_is_recognised_without_reading_it_back(s
     assert set(versions_in(s3_server, s3_bucket)) == {1}
     assert not [s for s in proxy.requests if s.method == "GET" and "/1/" in unquote(s.path)
                 and "list-type" not in s.path]  # nothing read back
+
+
+def test_on_a_store_that_forbids_deletes_warnings_do_not_grow_push_after_push(saved_model, s3_server, s3_bucket):
+    warned = []
+    with FaultProxy(s3_server.url, lambda seen: "403" if seen.method == "DELETE" else None, dialect="s3") as proxy:
+        env = {**s3_server.env(proxy.url), "MODEL_PUSHER_LEASE_SECONDS": "1"}
+        for _ in range(3):
+            result = push(saved_model, f"s3://{s3_bucket}/{BASE}", "--versioning", "SEQUENTIAL",
+                          "--force-new-version", "true", env=env)
+            assert result.returncode == 0, result.stderr
+            assert "interrupted push" not in result.stderr  # the leases left are finished pushes'
+            warned.append(len([line for line in result.stderr.splitlines() if " WARNING " in line]))
+            time.sleep(1.5)  # every lease left is stale for the next push
+    assert warned[0] == warned[1] == warned[2], warned
+    assert set(versions_in(s3_server, s3_bucket)) == {1, 2, 3}

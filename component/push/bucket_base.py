@@ -34,8 +34,8 @@ from component.runtime import stopping
 from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
 from component.savedmodel.locate import model_under
-from component.stores.bucket import (Bucket, BucketError, HiddenUpload, HiddenUploads, NotFound, ObjectInfo,
-                                     PreconditionFailed, join, reported)
+from component.stores.bucket import (Bucket, BucketError, Denied, HiddenUpload, HiddenUploads, NotFound,
+                                     ObjectInfo, PreconditionFailed, join, reported)
 from component.stores.registry import locate
 from component.stores.transfer import check_arrived, put
 
@@ -113,6 +113,8 @@ class Lease:
         if body is None:
             return None  # its owner finished, or another push cleaned it up, meanwhile
         note = _note(body)
+        if note.get("finished"):
+            return None  # a finished push's, on a store that forbids deletes: nothing to clean
         version = parse_version(str(note.get("version", "")))
         lease = cls(store, listed.key, seconds, listed.tag, version)
         try:
@@ -167,8 +169,20 @@ class Lease:
 
     def release(self) -> None:
         self.stop()
-        if self.written:
+        if not self.written:
+            return
+        try:
             self.bucket.delete(self.key)
+        except Denied:
+            # A store that forbids deletes keeps the lease: marked finished, no later push takes it
+            # for one an interrupted push left, nor warns about it again.
+            with self._lock:
+                body = json.dumps({"holder": self._holder, "finished": True}).encode()
+                try:
+                    put_own(self.bucket, self.key, body, if_tag=self._tag)
+                except BucketError:
+                    pass  # then it is cleaned up like any other stale lease, warnings and all
+            raise
 
     def _start(self) -> None:
         self._write()
