@@ -66,7 +66,7 @@ def main(parts: list[str]) -> None:
             print()
             network.print_targets(slow)
         if "s3" in parts:
-            s3, logs = s3_rows.rows({case: work / case for case in ("a", "b", "b-half", "c")})
+            s3, logs = s3_rows.rows({case: work / case for case in ("a", "b", "b-half", "c", "e", "f")})
             s3_rows.print_table(s3)
             s3_rows.print_round_trips(logs)
             print()
