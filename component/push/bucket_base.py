@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 LEASE_SUFFIX = ".lease"
 CLAIMS = ".claims"
+PROBE_PREFIX = "probe-"  # under CLAIMS: no version number
 # Files up to this size go straight into the claimed version: one request either way, so staging
 # them would double the requests for a barely shorter time the version is incomplete.
 STRAIGHT_IN_MAX = 2 * 1024 * 1024
@@ -263,6 +264,7 @@ class BucketBase:
         self.uri = base.rstrip("/")
         self.bucket, self.prefix = locate(self.uri)
         self.lease_seconds = lease_seconds_from_env() if lease_seconds is None else lease_seconds
+        self._probes_left: list[str] = []  # probe objects a store that forbids deletes kept
 
     def version_uri(self, version: int) -> str:
         return f"{self.uri}/{version}"
@@ -271,6 +273,7 @@ class BucketBase:
         with self._errors():
             top, claims = in_parallel([partial(self.bucket.list, self._folder(), False),
                                        partial(self.bucket.list, self._folder(CLAIMS), False)])
+        self._probes_left = [o.key for o in claims.objects if o.key.rsplit("/", 1)[-1].startswith(PROBE_PREFIX)]
         return numeric_versions(top.folders) | numeric_versions(o.key.rsplit("/", 1)[-1] for o in claims.objects)
 
     def clean_abandoned(self) -> None:
@@ -501,7 +504,29 @@ class BucketBase:
         over each other."""
         if self.bucket.conditions_guaranteed or self.uri in _PROVEN:
             return
-        probe = f"{self._folder(CLAIMS)}probe-{uuid.uuid4().hex}"
+        # A probe a store that forbids deletes kept (or a killed push left) is used again and kept,
+        # so such a store collects one, not one per push. Pushes may share it: one's writes only
+        # move its tag further from the other's first one. If another push wrote it between this
+        # one's head and its write, this one makes a new probe.
+        for probe in self._probes_left[:1]:
+            try:
+                ignored = self._probe(probe, existing=True)
+                break
+            except PreconditionFailed:
+                continue
+        else:
+            ignored = self._probe(f"{self._folder(CLAIMS)}{PROBE_PREFIX}{uuid.uuid4().hex}", existing=False)
+        if ignored:
+            raise PublishError(
+                f"push_destination: {self.uri}: the store accepted writes it should have refused (it ignores "
+                f"{' and '.join(ignored)}), so racing pushes could overwrite each other; pushing needs a store "
+                f"that honours conditional writes (If-None-Match and If-Match: AWS S3, MinIO since "
+                f"RELEASE.2024-05-07, SeaweedFS 4.18 or later, GCS); {NOTHING_PUBLISHED}"
+            )
+        _PROVEN.add(self.uri)
+
+    def _probe(self, probe: str, existing: bool) -> list[str]:
+        """The conditions the store ignores, found by writing `probe` (made now unless `existing`)."""
 
         def refused(condition: str, **write: object) -> bool:
             try:
@@ -511,27 +536,22 @@ class BucketBase:
                 return True
 
         try:
-            first = put_own(self.bucket, probe, b"probe 1", create_only=True)
-            put_own(self.bucket, probe, b"probe 2", if_tag=first.tag)
+            first = self.bucket.head(probe) if existing else put_own(self.bucket, probe, b"probe 1", create_only=True)
+            if first is None:
+                raise PreconditionFailed(f"{self._uri_of(probe)} is gone")
+            put_own(self.bucket, probe, f"probe {uuid.uuid4().hex}".encode(), if_tag=first.tag)
             # Now both must be refused: the object exists, and its tag is no longer the first one.
             # Checked at once: neither can change what the other finds unless the store ignores it.
             checks = {"If-None-Match": {"create_only": True}, "If-Match": {"if_tag": first.tag}}
             results = in_parallel([partial(refused, name, **write) for name, write in checks.items()])
-            ignored = [name for name, ok in zip(checks, results) if not ok]
+            return [name for name, ok in zip(checks, results) if not ok]
         finally:
-            try:
-                with self._errors():
-                    self.bucket.delete(probe)
-            except PublishError as exc:  # harmless: a hidden name no model server or push looks at
-                log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), exc)
-        if ignored:
-            raise PublishError(
-                f"push_destination: {self.uri}: the store accepted writes it should have refused (it ignores "
-                f"{' and '.join(ignored)}), so racing pushes could overwrite each other; pushing needs a store "
-                f"that honours conditional writes (If-None-Match and If-Match: AWS S3, MinIO since "
-                f"RELEASE.2024-05-07, SeaweedFS 4.18 or later, GCS); {NOTHING_PUBLISHED}"
-            )
-        _PROVEN.add(self.uri)
+            if not existing:  # a shared one stays: removing it under another push's checks would fail them
+                try:
+                    with self._errors():
+                        self.bucket.delete(probe)
+                except PublishError as exc:  # harmless: a hidden name no model server or push looks at
+                    log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), exc)
 
     def _claim(self, version: int, token: str) -> bool:
         key = f"{self._folder(CLAIMS)}{version}"
