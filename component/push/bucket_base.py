@@ -273,7 +273,9 @@ class BucketBase:
         with self._errors():
             top, claims = in_parallel([partial(self.bucket.list, self._folder(), False),
                                        partial(self.bucket.list, self._folder(CLAIMS), False)])
-        self._probes_left = [o.key for o in claims.objects if o.key.rsplit("/", 1)[-1].startswith(PROBE_PREFIX)]
+        # A live push's probe is seconds old and removed by it; one older than a lease period was kept.
+        self._probes_left = [o.key for o in claims.objects if o.key.rsplit("/", 1)[-1].startswith(PROBE_PREFIX)
+                             and time.time() - o.updated > self.lease_seconds]
         return numeric_versions(top.folders) | numeric_versions(o.key.rsplit("/", 1)[-1] for o in claims.objects)
 
     def clean_abandoned(self) -> None:
@@ -512,7 +514,7 @@ class BucketBase:
             try:
                 ignored = self._probe(probe, existing=True)
                 break
-            except PreconditionFailed:
+            except (PreconditionFailed, NotFound):
                 continue
         else:
             ignored = self._probe(f"{self._folder(CLAIMS)}{PROBE_PREFIX}{uuid.uuid4().hex}", existing=False)
@@ -538,7 +540,7 @@ class BucketBase:
         try:
             first = self.bucket.head(probe) if existing else put_own(self.bucket, probe, b"probe 1", create_only=True)
             if first is None:
-                raise PreconditionFailed(f"{self._uri_of(probe)} is gone")
+                raise NotFound(f"{self._uri_of(probe)} is gone")
             put_own(self.bucket, probe, f"probe {uuid.uuid4().hex}".encode(), if_tag=first.tag)
             # Now both must be refused: the object exists, and its tag is no longer the first one.
             # Checked at once: neither can change what the other finds unless the store ignores it.
