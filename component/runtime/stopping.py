@@ -26,6 +26,10 @@ def install() -> None:
         signal.signal(signum, _on_signal)
 
 
+def requested() -> bool:
+    return _requested.is_set()
+
+
 def check() -> None:
     """Raise Interrupted in whichever thread asks, once a stop was requested (not while a version
     is being made visible: that finishes first)."""

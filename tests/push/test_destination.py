@@ -5,7 +5,7 @@ from component.errors import InputError
 
 
 @pytest.mark.parametrize("text, base, versioning", [
-    ('{"filesystem": {"base_directory": "gs://b/m/", "versioning": "AUTO"}}', "gs://b/m", Versioning.AUTO),
+    ('{"filesystem": {"base_directory": "gs://bkt/m/", "versioning": "AUTO"}}', "gs://bkt/m", Versioning.AUTO),
     ('{"filesystem": {"baseDirectory": "/srv/m", "versioning": 1}}', "/srv/m", Versioning.UNIX_TIMESTAMP),
     ('{"filesystem": {"base_directory": "/srv/m", "versioning": "sequential"}}', "/srv/m", Versioning.SEQUENTIAL),
     ('{"filesystem": {"base_directory": "/srv/m"}}', "/srv/m", Versioning.AUTO),
@@ -28,3 +28,9 @@ def test_a_destination_on_the_gcs_mount_is_published_through_the_api(tmp_path, m
     monkeypatch.setenv("MODEL_PUSHER_MOUNT_ROOT", str(tmp_path))
     assert parse_destination(f"{tmp_path}/gcs/bucket/serving/m").base == "gs://bucket/serving/m"
     assert parse_destination(f"{tmp_path}/gcsx/bucket").base == f"{tmp_path}/gcsx/bucket"
+
+
+@pytest.mark.parametrize("text", ["gs://b/m", "gs://My_Bucket/m", '{"filesystem": {"base_directory": "gs://b/m/"}}'])
+def test_a_gcs_uri_naming_no_valid_bucket_is_refused(text):
+    with pytest.raises(InputError, match=r"^push_destination: '.*' names no valid bucket: bucket names are"):
+        parse_destination(text)

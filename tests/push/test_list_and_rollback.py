@@ -5,8 +5,6 @@ SEQUENTIAL. Always through the real command."""
 import json
 import os
 
-import pytest
-
 from component.push.rollback_note import NOTE
 from tests.support.command import run_cli
 from tests.support.destinations import BASE, push, pushed
