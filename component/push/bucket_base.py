@@ -302,13 +302,23 @@ class BucketBase:
     def _abort_orphan_uploads(self, leases: list[ObjectInfo], now: float) -> None:
         """Abort the hidden uploads into versions no live push is writing, once they are a lease
         period old. A push aborts its own when it fails; these are what it could not know of: an
-        upload whose creation's answer was lost, or whose abort failed."""
-        old = [key for key, begun in self.bucket.hidden(self._folder()) if now - begun > self.lease_seconds]
-        if not old:
+        upload whose creation's answer was lost, or whose abort failed. Only uploads into numbered
+        version folders are ours: other tools' uploads elsewhere under the base are left alone."""
+        try:
+            hidden = self.bucket.hidden(self._folder())
+        except Denied as exc:
+            # Listing unfinished uploads is a permission of its own (s3:ListBucketMultipartUploads):
+            # without it the push goes on, only this cleaning is skipped.
+            log.warning("Cannot list the unfinished multipart uploads under %s (%s), so none that a killed push "
+                        "left is aborted; grant s3:ListBucketMultipartUploads to clean them up.", self.uri, exc.reason)
             return
-        live = {_note(self.bucket.read(o.key) or b"").get("version") for o in leases
+        folders = {key[len(self._folder()):].split("/", 1)[0] for key, begun in hidden if now - begun > self.lease_seconds}
+        ours = {name for name in folders if name.isdigit() and parse_version(name) is not None}
+        if not ours:
+            return
+        live = {str(_note(self.bucket.read(o.key) or b"").get("version")) for o in leases
                 if now - o.updated <= self.lease_seconds}
-        for version in {key[len(self._folder()):].split("/", 1)[0] for key in old} - live:
+        for version in sorted(ours - live):
             self.bucket.abort_hidden(self._folder(version), begun_before=now - self.lease_seconds)
             log.info("Aborted the unfinished uploads into %s that no live push owns.", self._uri_of(self._folder(version)))
 

@@ -337,6 +337,7 @@ class S3Bucket:
         return _retrying(lambda: self._upload_parts(key, path, size, progress), f"uploading {self._uri(key)} in parts")
 
     @translated
+    @translated
     def hidden(self, prefix: str) -> list[tuple[str, float]]:
         return [(upload["Key"], upload["Initiated"].timestamp()) for upload in self._unfinished(prefix)]
 
@@ -347,9 +348,15 @@ class S3Bucket:
                 _abort(self.name, upload["Key"], upload["UploadId"])
 
     def _unfinished(self, prefix: str) -> list[dict[str, Any]]:
-        listed = _retrying(lambda: client().list_multipart_uploads(Bucket=self.name, Prefix=prefix),
-                           f"listing the unfinished uploads under {self._uri(prefix)}")
-        return list(listed.get("Uploads", ()))
+        uploads: list[dict[str, Any]] = []
+        markers: dict[str, str] = {}
+        while True:  # a page holds at most 1000 uploads
+            listed = _retrying(lambda: client().list_multipart_uploads(Bucket=self.name, Prefix=prefix, **markers),
+                               f"listing the unfinished uploads under {self._uri(prefix)}")
+            uploads += listed.get("Uploads", ())
+            if not listed.get("IsTruncated"):
+                return uploads
+            markers = {"KeyMarker": listed.get("NextKeyMarker", ""), "UploadIdMarker": listed.get("NextUploadIdMarker", "")}
 
     def _upload_parts(self, key: str, path: str, size: int, progress: Progress | None) -> "S3HiddenUpload":
         part_size = max(PART_SIZE, math.ceil(size / MAX_PARTS / CHUNK) * CHUNK)

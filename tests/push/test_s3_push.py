@@ -446,3 +446,16 @@ def test_on_a_store_that_forbids_deletes_warnings_do_not_grow_push_after_push(
     assert warned[2] == warned[1] <= warned[0], warned
     assert s3_destination.versions() == {v: crcs(saved_model) for v in (1, 2, 3)}
     assert len([k for k in s3_destination.names() if "/.claims/probe-" in k]) == 1  # used again, not one a push
+
+
+def test_a_push_without_the_permission_to_list_unfinished_uploads_still_publishes(
+    saved_model, s3_server, s3_bucket, s3_destination
+):
+    # A narrow policy (Get, Put, Delete, ListBucket) has no s3:ListBucketMultipartUploads: only the
+    # cleaning of what killed pushes left unseen is skipped, with a warning that names the permission.
+    denied = lambda seen: "403" if seen.method == "GET" and "uploads" in seen.path.partition("?")[2].split("&") else None
+    with FaultProxy(s3_server.url, denied, dialect="s3") as proxy:
+        result = push(saved_model, f"s3://{s3_bucket}/{BASE}", "--versioning", "SEQUENTIAL", env=s3_server.env(proxy.url))
+    assert result.returncode == 0, result.stderr
+    assert "s3:ListBucketMultipartUploads" in result.stderr
+    assert s3_destination.versions() == {1: crcs(saved_model)}
