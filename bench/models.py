@@ -61,3 +61,5 @@ if __name__ == "__main__":
     many_files(work / "c", shards=200, shard_size=256 * 1024, small=0)
     one_big_file(work / "d", 1024 * MiB)
     one_big_file(work / "e", 128 * MiB)
+    # Latency-bound on S3: what each request costs is its round trip, not its bytes.
+    many_files(work / "f", shards=400, shard_size=16 * 1024, small=0)

@@ -86,7 +86,7 @@ def one_pass(parts: list[str], work: Path) -> list[Row]:
         network.print_targets(slow)
         rows += slow
     if "s3" in parts:
-        s3, logs = s3_rows.rows({case: work / case for case in ("a", "b", "b-half", "c")})
+        s3, logs = s3_rows.rows({case: work / case for case in ("a", "b", "b-half", "c", "e", "f")})
         s3_rows.print_table(s3)
         s3_rows.print_round_trips(logs)
         print()

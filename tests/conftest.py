@@ -91,6 +91,29 @@ def s3_bucket(s3_server) -> str:
     return name
 
 
+# --- S3 (ministack: a second, independent implementation) ---
+
+
+@pytest.fixture(scope="session")
+def ministack_server():
+    """ministack for the whole session (tests/support/ministack_server.py), installed on first use."""
+    from tests.support.ministack_server import MinistackServer
+
+    with MinistackServer() as server:
+        yield server
+
+
+@pytest.fixture
+def ministack_bucket(ministack_server) -> str:
+    """A new, empty bucket in a freshly reset ministack."""
+    import uuid
+
+    ministack_server.reset()
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    ministack_server.create_bucket(name)
+    return name
+
+
 # --- Destinations (tests/support/destinations.py): where pushes go, and how tests look at them ---
 
 
@@ -104,20 +127,27 @@ def s3_destination(s3_server, s3_bucket) -> Destination:
     return s3_at(s3_server, s3_bucket)
 
 
+@pytest.fixture
+def ministack_destination(ministack_server, ministack_bucket) -> Destination:
+    return s3_at(ministack_server, ministack_bucket)
+
+
 def _destination(request, tmp_path) -> Destination:
     # By name, so that a test on one store starts no other store's server.
     if request.param == "local":
         return local_at(tmp_path / "store")
-    return request.getfixturevalue({"gs": "gcs_destination", "s3": "s3_destination"}[request.param])
+    return request.getfixturevalue({"gs": "gcs_destination", "s3": "s3_destination",
+                                    "s3-ministack": "ministack_destination"}[request.param])
 
 
-@pytest.fixture(params=["local", "gs", "s3"])
+@pytest.fixture(params=["local", "gs", "s3", "s3-ministack"])
 def destination(request, tmp_path) -> Destination:
-    """Every store in turn: a local directory, gs:// on fake-gcs-server, s3:// on moto."""
+    """Every store in turn: a local directory, gs:// on fake-gcs-server, s3:// on moto and on
+    ministack (a second, independent S3 implementation, which verifies checksums)."""
     return _destination(request, tmp_path)
 
 
-@pytest.fixture(params=["gs", "s3"])
+@pytest.fixture(params=["gs", "s3", "s3-ministack"])
 def remote_destination(request, tmp_path) -> Destination:
     """Every bucket store in turn."""
     return _destination(request, tmp_path)

@@ -41,8 +41,8 @@ from component.runtime import stopping
 from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
 from component.savedmodel.locate import model_under
-from component.stores.bucket import (Bucket, BucketError, HiddenUpload, HiddenUploads, ObjectInfo, PreconditionFailed,
-                                     join, reported)
+from component.stores.bucket import (Bucket, BucketError, Denied, HiddenUpload, HiddenUploads, NotFound,
+                                     ObjectInfo, PreconditionFailed, join, reported)
 from component.stores.registry import locate
 from component.stores.transfer import check_arrived, check_unchanged, put
 
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 LEASE_SUFFIX = ".lease"
 CLAIMS = ".claims"
 HIGH_WATER = "high-water"
+PROBE_PREFIX = "probe-"  # under CLAIMS: no version number
 # Files up to this size go straight into the claimed version: one request either way, so staging
 # them would double the requests for a barely shorter time the version is incomplete.
 STRAIGHT_IN_MAX = 2 * 1024 * 1024
@@ -108,6 +109,8 @@ class Lease:
         if body is None:
             return None  # its owner finished, or another push cleaned it up, meanwhile
         note = _note(body)
+        if note.get("finished"):
+            return None  # a finished push's, on a store that forbids deletes: nothing to clean
         version = parse_version(str(note.get("version", "")))
         lease = cls(store, listed.key, seconds, listed.tag, version)
         try:
@@ -146,6 +149,15 @@ class Lease:
                 self.lost = True
         self.check()
 
+    def explain(self) -> None:
+        """A write of this push failed: raise LeaseLost instead when that is because the lease was
+        taken over (the push that took it removed what this one had written, so its next write
+        meets a missing object)."""
+        try:
+            self.confirm()
+        except BucketError:
+            pass  # the store's own failure, not the lease, is what the caller reports
+
     def stop(self) -> None:
         self._stop.set()
         if self._renewer is not None:
@@ -153,8 +165,20 @@ class Lease:
 
     def release(self) -> None:
         self.stop()
-        if self.written:
+        if not self.written:
+            return
+        try:
             self.bucket.delete(self.key)
+        except Denied:
+            # A store that forbids deletes keeps the lease: marked finished, no later push takes it
+            # for one an interrupted push left, nor warns about it again.
+            with self._lock:
+                body = json.dumps({"holder": self._holder, "finished": True}).encode()
+                try:
+                    put_own(self.bucket, self.key, body, if_tag=self._tag)
+                except BucketError:
+                    pass  # then it is cleaned up like any other stale lease, warnings and all
+            raise
 
     def _start(self) -> None:
         self._write()
@@ -185,15 +209,26 @@ class Lease:
                 note["version"] = str(self.version)
             body = json.dumps(note).encode()
             try:
-                info = self.bucket.put_bytes(self.key, body, create_only=not self._tag, if_tag=self._tag)
-            except PreconditionFailed:
-                # Taken over; or this very write landed, its answer was lost, and the retry met it.
-                current = self.bucket.head(self.key)
-                if current is None or self.bucket.read(self.key) != body:
-                    raise
-                info = current
+                info = put_own(self.bucket, self.key, body, create_only=not self._tag, if_tag=self._tag)
+            except NotFound:
+                # S3 answers an if-tag write of a missing object 404: a push took the lease over and
+                # removed it with what it cleaned up.
+                raise PreconditionFailed(f"the lease {self.key} is gone") from None
             self._tag = info.tag
             self._renewed_at = time.monotonic()
+
+
+def put_own(store: Bucket, key: str, body: bytes, **write: object) -> ObjectInfo:
+    """Write `body` under `key`, a name only this push writes. A retried write whose first attempt
+    landed but whose answer was lost meets that attempt and is refused: an object holding `body`
+    is this very write, not another push's."""
+    try:
+        return store.put_bytes(key, body, **write)  # type: ignore[arg-type]
+    except PreconditionFailed:
+        current = store.head(key)
+        if current is None or store.read(key) != body:
+            raise
+        return current
 
 
 def _note(body: bytes) -> dict:
@@ -227,6 +262,7 @@ class BucketBase:
         # The high-water mark as last read or written here: the first raise is conditional on it,
         # one request when no other push raised it meanwhile.
         self._mark: tuple[int, ObjectInfo | None] | None = None
+        self._probes_left: list[str] = []  # probe objects a store that forbids deletes kept
 
     def version_uri(self, version: int) -> str:
         return f"{self.uri}/{version}"
@@ -235,6 +271,9 @@ class BucketBase:
         with self._errors():
             top, claims = in_parallel([partial(self.bucket.list, self._folder(), False),
                                        partial(self.bucket.list, self._folder(CLAIMS), False)])
+        # A live push's probe is seconds old and removed by it; one older than a lease period was kept.
+        self._probes_left = [o.key for o in claims.objects if o.key.rsplit("/", 1)[-1].startswith(PROBE_PREFIX)
+                             and time.time() - o.updated > self.lease_seconds]
         return numeric_versions(top.folders) | numeric_versions(o.key.rsplit("/", 1)[-1] for o in claims.objects)
 
     def highest_used(self) -> int:
@@ -273,6 +312,31 @@ class BucketBase:
                         log.warning("Could not remove %s (%s).", self._uri_of(staging + "/"), exc)
                         continue
                     log.info("Removed %s, left by a push that had lost its lease.", self._uri_of(staging + "/"))
+            if isinstance(self.bucket, HiddenUploads):
+                self._abort_orphan_uploads(leases, now)
+
+    def _abort_orphan_uploads(self, leases: list[ObjectInfo], now: float) -> None:
+        """Abort the hidden uploads into versions no live push is writing, once they are a lease
+        period old. A push aborts its own when it fails; these are what it could not know of: an
+        upload whose creation's answer was lost, or whose abort failed. Only uploads into numbered
+        version folders are ours: other tools' uploads elsewhere under the base are left alone."""
+        try:
+            hidden = self.bucket.hidden(self._folder())
+        except Denied as exc:
+            # Listing unfinished uploads is a permission of its own (s3:ListBucketMultipartUploads):
+            # without it the push goes on, only this cleaning is skipped.
+            log.warning("Cannot list the unfinished multipart uploads under %s (%s), so none that a killed push "
+                        "left is aborted; grant s3:ListBucketMultipartUploads to clean them up.", self.uri, exc.reason)
+            return
+        folders = {key[len(self._folder()):].split("/", 1)[0] for key, begun in hidden if now - begun > self.lease_seconds}
+        ours = {name for name in folders if name.isdigit() and parse_version(name) is not None}
+        if not ours:
+            return
+        live = {str(_note(self.bucket.read(o.key) or b"").get("version")) for o in leases
+                if now - o.updated <= self.lease_seconds}
+        for version in sorted(ours - live):
+            self.bucket.abort_hidden(self._folder(version), begun_before=now - self.lease_seconds)
+            log.info("Aborted the unfinished uploads into %s that no live push owns.", self._uri_of(self._folder(version)))
 
     def stage(self, model: Model, progress: Progress) -> BucketStaging:
         """Take a lease, then upload (or copy) the big files under a hidden prefix."""
@@ -299,7 +363,11 @@ class BucketBase:
                     lease.check()
                     return put(f, self.bucket, target + f.rel, progress)
 
-                staged = in_parallel([partial(stage_one, f) for f in big])
+                try:
+                    staged = in_parallel([partial(stage_one, f) for f in big])
+                except BucketError:
+                    lease.explain()
+                    raise
                 staging.staged = {f.rel: f for f in staged}
             except BaseException:
                 self.discard(staging)
@@ -340,7 +408,11 @@ class BucketBase:
                      version, len(staging.model.files), self.version_uri(version))
             files = [staging.staged.get(f.rel, f) for f in staging.model.in_publish_order()]
             loaders = [f for f in files if f.rel in SAVED_MODEL_FILES]
-            uploads = self._upload_unseen(staging, target)
+            try:
+                uploads = self._upload_unseen(staging, target)
+            except BucketError:
+                staging.lease.explain()
+                raise
 
             def place(f: ModelFile) -> None:
                 staging.lease.check()  # a push whose lease was taken over writes nothing more
@@ -353,7 +425,11 @@ class BucketBase:
                     put(f, self.bucket, target + f.rel, None if f.rel in staging.staged else staging.progress)
                 staging.progress.add(files=1)
 
-            in_parallel([partial(place, f) for f in files if f not in loaders])
+            try:
+                in_parallel([partial(place, f) for f in files if f not in loaders])
+            except BucketError:
+                staging.lease.explain()
+                raise
             # Every other object is in place and verified; a push that stalled long enough to lose
             # its lease must not make the version loadable now (check() proves a lease not renewed
             # for half its period: a push that kept renewing cannot have been taken over).
@@ -452,29 +528,18 @@ class BucketBase:
         over each other."""
         if self.bucket.conditions_guaranteed or self.uri in _PROVEN:
             return
-        probe = f"{self._folder(CLAIMS)}probe-{uuid.uuid4().hex}"
-
-        def refused(condition: str, **write: object) -> bool:
+        # A probe a store that forbids deletes kept (or a killed push left) is used again and kept,
+        # so such a store collects one, not one per push. Pushes may share it: one's writes only
+        # move its tag further from the other's first one. If another push wrote it between this
+        # one's head and its write, this one makes a new probe.
+        for probe in self._probes_left[:1]:
             try:
-                self.bucket.put_bytes(probe, f"probe {condition}".encode(), **write)
-                return False
-            except PreconditionFailed:
-                return True
-
-        try:
-            first = self.bucket.put_bytes(probe, b"probe 1", create_only=True)
-            self.bucket.put_bytes(probe, b"probe 2", if_tag=first.tag)
-            # Now both must be refused: the object exists, and its tag is no longer the first one.
-            # Checked at once: neither can change what the other finds unless the store ignores it.
-            checks = {"If-None-Match": {"create_only": True}, "If-Match": {"if_tag": first.tag}}
-            results = in_parallel([partial(refused, name, **write) for name, write in checks.items()])
-            ignored = [name for name, ok in zip(checks, results) if not ok]
-        finally:
-            try:
-                with self._errors():
-                    self.bucket.delete(probe)
-            except PublishError as exc:  # harmless: a hidden name no model server or push looks at
-                log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), exc)
+                ignored = self._probe(probe, existing=True)
+                break
+            except (PreconditionFailed, NotFound):
+                continue
+        else:
+            ignored = self._probe(f"{self._folder(CLAIMS)}{PROBE_PREFIX}{uuid.uuid4().hex}", existing=False)
         if ignored:
             raise PublishError(
                 f"push_destination: {self.uri}: the store accepted writes it should have refused (it ignores "
@@ -486,10 +551,22 @@ class BucketBase:
 
     def _high_water(self) -> tuple[int, ObjectInfo | None]:
         """The high-water mark and the object holding it (its tag conditions the next raise)."""
-        info = self.bucket.head(f"{self._folder(CLAIMS)}{HIGH_WATER}")
+        key = f"{self._folder(CLAIMS)}{HIGH_WATER}"
+        info = self.bucket.head(key)
         if info is None:
             return 0, None
-        return parse_version(info.metadata.get(HIGH_WATER, "")) or 0, info
+        # The number is in the object's metadata (one HEAD); a copy made by a tool that dropped the
+        # metadata still holds it in its body. A mark that holds no number fails closed: reading it
+        # as 0 could hand out a number that was used before.
+        text = info.metadata.get(HIGH_WATER) or (self.bucket.read(key) or b"").decode("ascii", "replace").strip()
+        mark = parse_version(text)
+        if mark is None or not info.tag:
+            raise PublishError(
+                f"push_destination: the high-water mark {self._uri_of(key)} holds no version number (or the store gave "
+                f"it no tag to update it by); it records the highest number ever used here: restore it with the "
+                f"highest version number this base has had, then push again"
+            )
+        return mark, info
 
     def _overtaken(self, version: int) -> bool:
         """Whether a version above `version` is loadable already. Usually one request: nothing was
@@ -516,6 +593,34 @@ class BucketBase:
                 return True
             except PreconditionFailed:
                 self._mark = None  # another push raised it meanwhile: look again
+
+    def _probe(self, probe: str, existing: bool) -> list[str]:
+        """The conditions the store ignores, found by writing `probe` (made now unless `existing`)."""
+
+        def refused(condition: str, **write: object) -> bool:
+            try:
+                self.bucket.put_bytes(probe, f"probe {condition}".encode(), **write)  # type: ignore[arg-type]
+                return False
+            except PreconditionFailed:
+                return True
+
+        try:
+            first = self.bucket.head(probe) if existing else put_own(self.bucket, probe, b"probe 1", create_only=True)
+            if first is None:
+                raise NotFound(f"{self._uri_of(probe)} is gone")
+            put_own(self.bucket, probe, f"probe {uuid.uuid4().hex}".encode(), if_tag=first.tag)
+            # Now both must be refused: the object exists, and its tag is no longer the first one.
+            # Checked at once: neither can change what the other finds unless the store ignores it.
+            checks = {"If-None-Match": {"create_only": True}, "If-Match": {"if_tag": first.tag}}
+            results = in_parallel([partial(refused, name, **write) for name, write in checks.items()])
+            return [name for name, ok in zip(checks, results) if not ok]
+        finally:
+            if not existing:  # a shared one stays: removing it under another push's checks would fail them
+                try:
+                    with self._errors():
+                        self.bucket.delete(probe)
+                except PublishError as exc:  # harmless: a hidden name no model server or push looks at
+                    log.warning("Could not remove the probe object %s (%s).", self._uri_of(probe), exc)
 
     def _claim(self, version: int, token: str) -> bool:
         key = f"{self._folder(CLAIMS)}{version}"

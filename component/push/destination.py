@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from component.errors import InputError
 from component.jsontext import is_json, load_json
 from component.stores.mounts import check_path_text, gcs_uri_of_mount
+from component.runtime.redact import redacted
 from component.stores.registry import SCHEMES as OBJECT_STORE_SCHEMES
+from component.stores.registry import bucket_name_problem
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,9 @@ def _normalise_base(base: str) -> str:
             )
         if not rest.strip("/") or rest.startswith("/"):
             raise InputError(f"push_destination: {base!r} names no bucket")
+        problem = bucket_name_problem(scheme, rest.partition("/")[0])
+        if problem:
+            raise InputError(f"push_destination: {redacted(base)!r} names no valid bucket: {problem}")
         if ".." in base.split("/"):
             # A literal object name to GCS, a step up on the /gcs mount: the two would disagree.
             raise InputError(f"push_destination: {base!r} has a '..' segment")

@@ -10,7 +10,7 @@ from component.push.base import ServingBase
 from component.push.outcome import Published
 from component.push.rollback_note import without_note
 from component.stores.registry import is_remote
-from component.stores.transfer import file_crc32c
+from component.stores.transfer import file_crc32c, same_as_stored
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,19 @@ def find_reusable(base: ServingBase, model: Model, taken: set[int]) -> Published
 def same_content(a: Model, b: Model) -> bool:
     """Same relative paths, sizes and CRC32C. Sizes are compared first, so different models
     usually cost no reading at all; checksums are computed or asked for in parallel. A file whose
-    CRC32C nobody knows cannot be proved the same, so its model is not."""
+    CRC32C nobody knows cannot be proved the same, so its model is not, unless it is a local file
+    and the other an object another client wrote, with another checksum (transfer.same_as_stored)."""
     by_rel = {f.rel: f for f in b.files}
     if {(f.rel, f.size) for f in a.files} != {(f.rel, f.size) for f in b.files}:
         return False
 
     def same(f: ModelFile) -> bool:
+        other = by_rel[f.rel]
+        theirs = file_crc32c(other)
+        if not theirs and "://" not in f.source and is_remote(other.source):
+            return same_as_stored(f, other)
         mine = file_crc32c(f)
-        return bool(mine) and mine == file_crc32c(by_rel[f.rel])
+        return bool(mine) and mine == theirs
 
     # Computing checksums of local files is CPU work (4 threads keep 2 cores busy); asking a store
     # for them (one HEAD per file on S3) is waiting on round trips: many more in flight pays.

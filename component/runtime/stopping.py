@@ -33,6 +33,10 @@ def finished() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
+def requested() -> bool:
+    return _requested.is_set()
+
+
 def check() -> None:
     """Raise Interrupted in whichever thread asks, once a stop was requested (not while a version
     is being made visible: that finishes first)."""

@@ -8,8 +8,9 @@ from typing import Protocol
 from component.artifacts import Artifact, parse_flag
 from component.errors import InputError
 from component.model import SAVED_MODEL_FILES, Model, ModelFile, safe_relative
+from component.runtime.redact import redacted
 from component.stores.bucket import Bucket, children, join, reported, split_uri
-from component.stores.registry import is_remote, locate, same_service
+from component.stores.registry import bucket_name_problem, is_remote, locate, same_service
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +152,12 @@ class ObjectTree:
     def __init__(self, artifact: Artifact) -> None:
         self.input_name = artifact.name
         self.uri = artifact.uri.rstrip("/")
-        _, bucket, _ = split_uri(self.uri)
+        scheme, bucket, _ = split_uri(self.uri)
         if not bucket:
             raise InputError(f"{artifact.name}: {artifact.uri!r} names no bucket")
+        problem = bucket_name_problem(scheme, bucket)
+        if problem:
+            raise InputError(f"{artifact.name}: {redacted(artifact.uri)!r} names no valid bucket: {problem}")
         self.bucket, self.prefix = locate(self.uri)
 
     def entries(self, rel: str) -> dict[str, bool]:

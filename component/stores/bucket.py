@@ -12,6 +12,7 @@ create-only or if-tag write met another object) and a missing object (head and r
 delete does nothing; other verbs raise NotFound).
 """
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ class ObjectInfo:
     updated: float = 0.0  # Unix time of the last write
     tag: str = ""  # what an if-tag write must match: GCS's generation, S3's ETag
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # Other checksums the store keeps, for objects other clients wrote: "crc32", "crc32c" (base64;
+    # a composite one of N parts ends in "-N"), "md5" (hex, "-N" likewise: an S3 ETag).
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,5 +160,8 @@ class HiddenUploads(Protocol):
 
     def upload_hidden(self, key: str, path: str, size: int, progress: Progress | None) -> HiddenUpload: ...
 
-    def abort_hidden(self, prefix: str) -> None:
-        """Abort every unfinished hidden upload under `prefix`."""
+    def hidden(self, prefix: str) -> list[tuple[str, float]]:
+        """(key, Unix time it began) of every unfinished hidden upload under `prefix`."""
+
+    def abort_hidden(self, prefix: str, begun_before: float = math.inf) -> None:
+        """Abort every unfinished hidden upload under `prefix` begun before `begun_before`."""

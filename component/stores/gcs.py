@@ -35,11 +35,11 @@ from component.runtime.progress import Progress, RetriedTransfer
 from component.runtime.redact import redacted
 from component.stores.bucket import (BucketError, Corrupt, Denied, Listing, NotFound, ObjectInfo,
                                      PreconditionFailed, Unauthenticated, Unavailable, split_uri)
+from component.stores.retrying import bounded_retry, timeouts
 
 SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)
 # Connections kept open: every transfer thread plus the lease heartbeat gets one without waiting.
 POOL_SIZE = 64
-TIMEOUT = (20, 120)  # seconds to connect; to wait for an answer or to send one block
 # Files up to this size are read whole and sent in one request; bigger ones are streamed.
 ONE_REQUEST_MAX = 2 * 1024 * 1024
 # Files from this size on go up in slices, SLICE_WORKERS at a time, composed by GCS into one object
@@ -54,12 +54,12 @@ SLICE_WORKERS = 8
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
-# 429, 5xx, resets and timeouts (google-cloud-storage's list of transient failures), retried with
-# exponential backoff for at most this long in all. Writes stay safe to repeat because they carry
-# preconditions (ifGenerationMatch) or go to names no other push uses.
-RETRY = DEFAULT_RETRY.with_delay(initial=0.5, maximum=16.0, multiplier=2.0).with_timeout(
-    settings.current().gcs_retry_seconds
-)
+# 429, 5xx, resets and timeouts (google-cloud-storage's list of transient failures, its retry's
+# predicate), retried for at most this long in all (stores.retrying). Writes stay safe to repeat
+# because they carry preconditions (ifGenerationMatch) or go to names no other push uses.
+RETRY_SECONDS = settings.current().gcs_retry_seconds
+RETRY = bounded_retry(DEFAULT_RETRY._predicate, RETRY_SECONDS,
+                      lambda exc: f"Google Cloud Storage did not complete a request ({_translated(exc).reason})")
 _OCTETS = {"Content-Type": "application/octet-stream"}
 
 
@@ -113,7 +113,7 @@ class GcsBucket:
     def list(self, prefix: str, recursive: bool = True) -> Listing:
         try:
             pages = client().list_blobs(
-                self.name, prefix=prefix, delimiter=None if recursive else "/", retry=RETRY, timeout=TIMEOUT
+                self.name, prefix=prefix, delimiter=None if recursive else "/", retry=RETRY, timeout=timeouts(RETRY_SECONDS)
             )
             objects = [_info(b) for b in pages]
         except api_exceptions.NotFound:
@@ -123,7 +123,7 @@ class GcsBucket:
 
     @translated
     def head(self, key: str) -> ObjectInfo | None:
-        blob = client().bucket(self.name).get_blob(key, retry=RETRY, timeout=TIMEOUT)
+        blob = client().bucket(self.name).get_blob(key, retry=RETRY, timeout=timeouts(RETRY_SECONDS))
         return None if blob is None else _info(blob)
 
     @translated
@@ -134,7 +134,7 @@ class GcsBucket:
         blob = self._blob(key)
         blob.metadata = dict(metadata) if metadata else None
         match = 0 if create_only else int(if_tag) if if_tag else None
-        blob.upload_from_string(data, if_generation_match=match, retry=RETRY, timeout=TIMEOUT)
+        blob.upload_from_string(data, if_generation_match=match, retry=RETRY, timeout=timeouts(RETRY_SECONDS))
         return _info(blob)
 
     @translated
@@ -170,20 +170,20 @@ class GcsBucket:
     @translated
     def read(self, key: str) -> bytes | None:
         try:
-            return self._blob(key).download_as_bytes(checksum="crc32c", retry=RETRY, timeout=TIMEOUT)
+            return self._blob(key).download_as_bytes(checksum="crc32c", retry=RETRY, timeout=timeouts(RETRY_SECONDS))
         except api_exceptions.NotFound:
             return None
 
     @translated
     def download(self, key: str, out: BinaryIO, progress: Progress | None) -> str:
         sink = _Sink(out, progress)
-        self._blob(key).download_to_file(sink, raw_download=True, checksum=None, retry=RETRY, timeout=TIMEOUT)
+        self._blob(key).download_to_file(sink, raw_download=True, checksum=None, retry=RETRY, timeout=timeouts(RETRY_SECONDS))
         return sink.crc32c()
 
     @translated
     def delete(self, key: str) -> None:
         try:
-            self._blob(key).delete(retry=RETRY, timeout=TIMEOUT)
+            self._blob(key).delete(retry=RETRY, timeout=timeouts(RETRY_SECONDS))
         except api_exceptions.NotFound:
             pass  # removed meanwhile by whoever else was cleaning
 
@@ -220,7 +220,7 @@ class GcsBucket:
         try:
             whole, *_ = in_parallel([functools.partial(crc32c_of_file, path), *uploads], SLICE_WORKERS + 1)
             target = self._blob(key)
-            target.compose([self._blob(name) for name, _, _ in slices], retry=RETRY, timeout=TIMEOUT,
+            target.compose([self._blob(name) for name, _, _ in slices], retry=RETRY, timeout=timeouts(RETRY_SECONDS),
                            **({"if_generation_match": 0} if create_only else {}))
         finally:
             self._delete_slices(tuple(name for name, _, _ in slices))
@@ -274,7 +274,7 @@ def _info_of(resource: dict[str, Any]) -> ObjectInfo:
 
 
 def _call(method: str, url: str, **kwargs: Any) -> requests.Response:
-    response = client()._http.request(method, url, timeout=TIMEOUT, **kwargs)
+    response = client()._http.request(method, url, timeout=timeouts(RETRY_SECONDS), **kwargs)
     if response.status_code >= 300:
         raise api_exceptions.from_http_response(response)
     return response
@@ -335,7 +335,7 @@ def _translated(exc: BaseException) -> BucketError:
         return Unauthenticated(f"the Google Cloud credentials found could not get an access token ({redacted(exc)})")
     if isinstance(exc, api_exceptions.RetryError):
         cause = _translated(exc.cause).reason if exc.cause is not None else "no answer"
-        return Unavailable(f"Google Cloud Storage kept failing for {RETRY.timeout:.0f} s; last error: {cause}")
+        return Unavailable(f"Google Cloud Storage kept failing for {RETRY_SECONDS:.0f} s; last error: {cause}")
     if isinstance(exc, api_exceptions.PreconditionFailed):
         return PreconditionFailed(f"Google Cloud Storage refused a conditional write ({_api_message(exc)})")
     if isinstance(exc, api_exceptions.Unauthorized):

@@ -3,6 +3,7 @@ for its in-cluster store) are S3-compatible. Each store's module is imported onl
 URIs is used, so a local push loads no cloud library."""
 
 import functools
+import re
 
 from component.stores.bucket import Bucket, split_uri
 
@@ -23,6 +24,29 @@ def bucket_of(scheme: str, bucket: str) -> Bucket:
     from component.stores import s3
 
     return s3.open_bucket(scheme, bucket)
+
+
+# The bucket names each service allows (S3: 3-63 lowercase letters, digits, dots and hyphens; GCS
+# also underscores, and up to 222 characters with dots), so that a mistyped URI is refused as an
+# input before anything is sent, and a "user:password@host:port" written into it is never echoed.
+_BUCKET_NAMES = {
+    "gs": re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]"),
+    "s3": re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
+}
+_IP_ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+")
+
+
+def bucket_name_problem(scheme: str, bucket: str) -> str:
+    """Why `bucket` is no bucket name of the service behind `scheme`; "" when it is one."""
+    if "@" in bucket or ":" in bucket:
+        return ("it holds credentials or a port, which a bucket name cannot; credentials come from the "
+                "environment (AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS), an endpoint from AWS_ENDPOINT_URL")
+    pattern = _BUCKET_NAMES["gs" if scheme == "gs" else "s3"]
+    if not pattern.fullmatch(bucket) or ".." in bucket or _IP_ADDRESS.fullmatch(bucket):
+        rule = ("3-222 lowercase letters, digits, '-', '_' and '.'" if scheme == "gs" else
+                "3-63 lowercase letters, digits, '-' and '.', not an IP address")
+        return f"bucket names are {rule}, beginning and ending with a letter or digit"
+    return ""
 
 
 def locate(uri: str) -> tuple[Bucket, str]:

@@ -12,9 +12,13 @@ Integrity: every upload carries the CRC32C of its bytes, which AWS, MinIO and Se
 (BadDigest otherwise); where the store's ETag is the MD5 of what it stored (an unencrypted or
 SSE-S3 single request or part), that is compared too, the one proof a store that does not check
 checksums (moto) still gives. Big files go in multipart uploads whose parts are read from disk and
-sent in parallel, at most PARTS_IN_FLIGHT at a time (memory stays flat), with a FULL_OBJECT CRC32C
-of the whole file (combined from the parts' CRC32C), so every object of a version has a CRC32C in
-the same form as GCS's and as a local file's.
+sent in parallel, at most PARTS_IN_FLIGHT at a time (memory stays flat), each with its CRC32C, which
+the store checks. Their object gets the COMPOSITE checksum (a CRC32C of the parts' CRC32C, "...-N"),
+the one kind every S3 store with checksums implements: FULL_OBJECT multipart checksums came late to
+MinIO and SeaweedFS, and stores without them refuse one as BadDigest. The composite is computed here
+from the same parts and compared with the store's. The CRC32C of the whole file goes with the object
+as metadata (CRC32C_METADATA), so that every object of a version has a CRC32C in the same form as
+GCS's and as a local file's, and a re-push recognises it without reading it back.
 """
 
 from __future__ import annotations  # S3Bucket.list would shadow the builtin in annotations
@@ -39,15 +43,15 @@ from botocore import exceptions as boto_exceptions
 from botocore import handlers as botocore_handlers
 from botocore.config import Config
 from google.api_core import exceptions as api_exceptions
-from google.api_core import retry as api_retry
 
 from component import settings
 from component.runtime import stopping
-from component.runtime.checksums import b64_crc32c, crc32c_of_bytes
+from component.runtime.checksums import b64_crc32c, crc32c_of_bytes, crc32c_of_file
 from component.runtime.progress import Progress, RetriedTransfer
 from component.runtime.redact import redacted
 from component.stores.bucket import (BucketError, Corrupt, Denied, Listing, NotFound, ObjectInfo,
                                      PreconditionFailed, Unauthenticated, Unavailable, split_uri)
+from component.stores.retrying import bounded_retry, timeouts
 
 log = logging.getLogger(__name__)
 # botocore's own INFO lines ("Found credentials in environment variables.") say nothing a user needs.
@@ -56,7 +60,6 @@ logging.getLogger("botocore").setLevel(logging.WARNING)
 # Every transfer thread (runtime.parallel.WORKERS), every part in flight and the lease heartbeat
 # get a connection without waiting.
 POOL_SIZE = 64
-CONNECT_TIMEOUT, READ_TIMEOUT = 20, 120
 # Files up to this size go in one PutObject; bigger ones in a multipart upload of parts this size
 # (or bigger, to stay within S3's 10,000 parts).
 PART_SIZE = 8 * 1024 * 1024
@@ -64,6 +67,8 @@ MAX_PARTS = 10_000
 # Parts read into memory and being sent, across all files of the process: at most 64 MiB.
 PARTS_IN_FLIGHT = 8
 CHUNK = 1024 * 1024
+# The user metadata (x-amz-meta-crc32c) in which a multipart upload records its whole file's CRC32C.
+CRC32C_METADATA = "crc32c"
 
 # Answers worth another try: S3's throttling and transient errors, and 409 ConditionalRequestConflict
 # (two conditional writes of one key overlapped; AWS says retry), which botocore never retries.
@@ -87,30 +92,33 @@ _CLIENT_LOCK = threading.Lock()
 
 
 def client() -> Any:
-    """The one client of this process (boto3 clients are thread-safe; making one is not, hence the lock)."""
+    """The one client of this process, and once a stop was requested, one that waits only briefly
+    (boto3 clients are thread-safe; making one is not, hence the lock)."""
     with _CLIENT_LOCK:
-        return shared_client()
+        return shared_client(stopping.requested())
 
 
 @functools.cache
-def shared_client() -> Any:
-    """Its connection pool is POOL_SIZE wide.
+def shared_client(stopping_now: bool = False) -> Any:
+    """Its connection pool is POOL_SIZE wide; its timeouts are retrying.timeouts'.
 
     botocore's own retries are off: they count attempts rather than time, do not retry 409
     ConditionalRequestConflict and sleep where a stop request cannot reach them; `_retrying` applies
-    google.api_core's Retry (what the GCS store uses) to every call instead, bounded in time.
+    the stores' one retry policy (stores.retrying) to every call instead, bounded in time.
     """
     url = endpoint()
     region = settings.current().s3_region or ("us-east-1" if url else None)
+    connect_timeout, read_timeout = timeouts(retry_seconds())
     config = Config(
         max_pool_connections=POOL_SIZE,
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
         retries={"mode": "standard", "total_max_attempts": 1},
         s3={"addressing_style": "path"} if url else {},
     )
     # boto3 reads the AWS_ENDPOINT_URL* variables itself; the session reads the credential chain.
-    log.info("Using the S3 API at %s.", f"{url} (path-style addresses)" if url else f"AWS (region {region or 'from the AWS configuration'})")
+    if not stopping_now:
+        log.info("Using the S3 API at %s.", f"{redacted(url)} (path-style addresses)" if url else f"AWS (region {region or 'from the AWS configuration'})")
     s3 = boto3.session.Session().client("s3", region_name=region, config=config)
     # botocore asks before every upload body whether the store wants it ("Expect: 100-continue"),
     # which costs every PUT a second round trip. Its point is not sending a huge body the store
@@ -136,13 +144,8 @@ def _retrying(call: Callable[[], T], what: str, retried: Callable[[BaseException
     racing pushes spread out) for at most retry_seconds() in all. Writes stay safe to repeat: they
     carry conditions, or go to names no other push uses, and a retry that meets its own earlier
     write knows it by its checksum."""
-
-    def before_next_attempt(exc: Exception) -> None:
-        stopping.check()  # a stop request ends the retries of every thread
-        log.info("The store did not complete %s (%s); trying again.", what, _translated(exc).reason)
-
-    retry = api_retry.Retry(predicate=retried, initial=0.5, maximum=16.0, multiplier=2.0,
-                            timeout=retry_seconds(), on_error=before_next_attempt)
+    retry = bounded_retry(retried, retry_seconds(),
+                          lambda exc: f"The store did not complete {what} ({_translated(exc).reason})")
     return retry(call)()
 
 
@@ -223,8 +226,8 @@ class S3Bucket:
             if _status(exc) == 404:
                 return None
             raise
-        return ObjectInfo(key, int(head["ContentLength"]), _full_crc32c(head), head["LastModified"].timestamp(),
-                          head.get("ETag", ""), dict(head.get("Metadata") or {}))
+        return ObjectInfo(key, int(head["ContentLength"]), _crc32c_of(head), head["LastModified"].timestamp(),
+                          head.get("ETag", ""), dict(head.get("Metadata") or {}), _other_checksums(head))
 
     @translated
     def put_bytes(self, key: str, data: bytes, *, create_only: bool = False, if_tag: str = "",
@@ -273,7 +276,7 @@ class S3Bucket:
                     return None  # removed between a listing and this read (a lease, a claim)
                 raise
             data = answer["Body"].read()
-            stored = _full_crc32c(answer)
+            stored = _crc32c_of(answer)
             if stored and stored != crc32c_of_bytes(data):
                 raise Corrupt(f"the bytes read from {self._uri(key)} do not match its CRC32C")
             return data
@@ -334,33 +337,51 @@ class S3Bucket:
         return _retrying(lambda: self._upload_parts(key, path, size, progress), f"uploading {self._uri(key)} in parts")
 
     @translated
-    def abort_hidden(self, prefix: str) -> None:
-        """Abort every unfinished multipart upload under `prefix` (what a dead push left unseen)."""
-        listed = _retrying(lambda: client().list_multipart_uploads(Bucket=self.name, Prefix=prefix),
-                           f"listing the unfinished uploads under {self._uri(prefix)}")
-        for upload in listed.get("Uploads", ()):
-            _abort(self.name, upload["Key"], upload["UploadId"])
+    @translated
+    def hidden(self, prefix: str) -> list[tuple[str, float]]:
+        return [(upload["Key"], upload["Initiated"].timestamp()) for upload in self._unfinished(prefix)]
+
+    @translated
+    def abort_hidden(self, prefix: str, begun_before: float = math.inf) -> None:
+        for upload in self._unfinished(prefix):
+            if upload["Initiated"].timestamp() < begun_before:
+                _abort(self.name, upload["Key"], upload["UploadId"])
+
+    def _unfinished(self, prefix: str) -> list[dict[str, Any]]:
+        uploads: list[dict[str, Any]] = []
+        markers: dict[str, str] = {}
+        while True:  # a page holds at most 1000 uploads
+            listed = _retrying(lambda: client().list_multipart_uploads(Bucket=self.name, Prefix=prefix, **markers),
+                               f"listing the unfinished uploads under {self._uri(prefix)}")
+            uploads += listed.get("Uploads", ())
+            if not listed.get("IsTruncated"):
+                return uploads
+            markers = {"KeyMarker": listed.get("NextKeyMarker", ""), "UploadIdMarker": listed.get("NextUploadIdMarker", "")}
 
     def _upload_parts(self, key: str, path: str, size: int, progress: Progress | None) -> "S3HiddenUpload":
         part_size = max(PART_SIZE, math.ceil(size / MAX_PARTS / CHUNK) * CHUNK)
         ranges = [(number, offset, min(part_size, size - offset))
                   for number, offset in enumerate(range(0, size, part_size), start=1)]
         counted = RetriedTransfer(progress)
+        whole = crc32c_of_file(path)  # the object's metadata is given when its upload is created
         upload = client().create_multipart_upload(Bucket=self.name, Key=key, ChecksumAlgorithm="CRC32C",
-                                                  ChecksumType="FULL_OBJECT")["UploadId"]
+                                                  Metadata={CRC32C_METADATA: whole})["UploadId"]
         futures = []
         try:
             futures = [_PARTS.submit(self._put_part, key, upload, path, r, counted) for r in ranges]
             parts = [f.result() for f in futures]
+            combined = 0
+            for (_, _, length), (_, crc) in zip(ranges, parts):
+                combined = crt_checksums.combine_crc32c(combined, crc, length)
+            if b64_crc32c(combined.to_bytes(4, "big")) != whole:
+                raise Corrupt(f"{path} changed while it was being uploaded to {self._uri(key)}")
         except BaseException:
             for future in futures:
                 future.cancel()
             _abort(self.name, key, upload)
             raise
-        whole = 0
-        for (_, _, length), (_, crc) in zip(ranges, parts):
-            whole = crt_checksums.combine_crc32c(whole, crc, length)
-        return S3HiddenUpload(self, key, path, upload, [p for p, _ in parts], b64_crc32c(whole.to_bytes(4, "big")), size)
+        composite = crc32c_of_bytes(b"".join(crc.to_bytes(4, "big") for _, crc in parts))
+        return S3HiddenUpload(self, key, path, upload, [p for p, _ in parts], whole, f"{composite}-{len(parts)}", size)
 
     def _put_part(self, key: str, upload: str, path: str, part: tuple[int, int, int],
                   counted: RetriedTransfer) -> tuple[dict[str, Any], int]:
@@ -381,8 +402,7 @@ class S3Bucket:
                   conditions: Mapping[str, str]) -> dict[str, Any]:
         try:
             return client().complete_multipart_upload(
-                Bucket=self.name, Key=key, UploadId=upload, MultipartUpload={"Parts": parts},
-                ChecksumCRC32C=crc, ChecksumType="FULL_OBJECT", **conditions,
+                Bucket=self.name, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}, **conditions,
             )
         except boto_exceptions.ClientError as exc:
             if _code(exc) != "NoSuchUpload":
@@ -391,7 +411,7 @@ class S3Bucket:
             head = self.head(key)
             if head is None or head.crc32c != crc:
                 raise
-            return {"ChecksumCRC32C": head.crc32c, "ChecksumType": "FULL_OBJECT", "ETag": head.tag}
+            return {"ETag": head.tag}
 
     def _uri(self, key: str) -> str:
         return f"{self.scheme}://{self.name}/{key}"
@@ -406,9 +426,9 @@ class S3HiddenUpload:
     """A multipart upload whose parts are all in: `finish` makes the object exist, `abort` drops it."""
 
     def __init__(self, bucket: S3Bucket, key: str, path: str, upload: str, parts: list[dict[str, Any]], crc: str,
-                 size: int) -> None:
+                 composite: str, size: int) -> None:
         self.bucket, self.key, self.path, self.size = bucket, key, path, size
-        self.upload, self.parts, self.crc = upload, parts, crc
+        self.upload, self.parts, self.crc, self.composite = upload, parts, crc, composite
 
     @translated
     def finish(self, create_only: bool) -> tuple[ObjectInfo, str]:
@@ -426,16 +446,22 @@ class S3HiddenUpload:
                 if _code(exc) == "ConditionalRequestConflict":
                     self.abort()
                     again = self.bucket._upload_parts(self.key, self.path, self.size, None)
-                    self.upload, self.parts, self.crc = again.upload, again.parts, again.crc
+                    self.upload, self.parts, self.crc, self.composite = again.upload, again.parts, again.crc, again.composite
                 raise
 
         answer = _retrying(attempt, f"uploading {self.bucket._uri(self.key)} in parts",
                            lambda exc: _code(exc) == "ConditionalRequestConflict")
-        stored = answer.get("ChecksumCRC32C", "") if answer.get("ChecksumType") == "FULL_OBJECT" else ""
-        if not stored:  # some stores do not say it in the answer; the object's head does
-            head = self.bucket.head(self.key)
-            stored = head.crc32c if head is not None else ""
-        return ObjectInfo(self.key, self.size, stored, time.time(), answer.get("ETag", "")), self.crc
+        # What the store computed, where it says (some stores answer with no checksum; those that
+        # offer FULL_OBJECT ones may compute one anyway): the composite, or the whole file's.
+        stored = answer.get("ChecksumCRC32C") or ""
+        if answer.get("ChecksumType") == "FULL_OBJECT":
+            expected = {self.crc}
+        else:  # a composite one, with its "-N" or (moto) without
+            expected = {self.composite, self.composite.partition("-")[0], self.crc}
+        if stored and stored not in expected:
+            raise Corrupt(f"{self.bucket._uri(self.key)} is corrupt: the store computed its CRC32C as {stored}, "
+                          f"which is not that of the parts sent ({self.composite})")
+        return ObjectInfo(self.key, self.size, self.crc, time.time(), answer.get("ETag", "")), self.crc
 
     def abort(self) -> None:
         _abort(self.bucket.name, self.key, self.upload)
@@ -449,14 +475,44 @@ def _abort(bucket: str, key: str, upload: str) -> None:
                     "the bucket until a lifecycle rule for incomplete uploads removes them.", key, _translated(exc).reason)
 
 
-def _full_crc32c(answer: Mapping[str, Any]) -> str:
-    """The object's CRC32C when the store keeps one for the whole object; "" for none, or for a
-    COMPOSITE one ("...-N": a CRC of the parts' CRCs, comparable with nothing)."""
+def _crc32c_of(answer: Mapping[str, Any]) -> str:
+    """The object's CRC32C: the store's, when it keeps one for the whole object; else the one a
+    multipart upload of this pusher recorded in its metadata; "" when there is neither (a COMPOSITE
+    one, "...-N", is a CRC of the parts' CRCs: comparable only with a composite of the same parts)."""
     value = answer.get("ChecksumCRC32C") or ""
-    return "" if "-" in value or answer.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT" else value
+    # A multipart object's ETag ends in "-N"; its checksum is of the whole object only where the store
+    # says so (moto answers a composite one without its "-N").
+    kind = answer.get("ChecksumType") or ("COMPOSITE" if re.search(r'-\d+"?$', answer.get("ETag", "")) else "FULL_OBJECT")
+    if "-" in value or kind != "FULL_OBJECT":
+        value = ""
+    return value or (answer.get("Metadata") or {}).get(CRC32C_METADATA, "")
 
 
 _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
+_ANY_MD5_ETAG = re.compile(r'^"?([0-9a-f]{32}(-\d+)?)"?$')
+
+
+def _other_checksums(head: Mapping[str, Any]) -> dict[str, str]:
+    """What else identifies the object's bytes: the CRC32 that boto3 sends by default, a composite
+    CRC32C of another client's parts, and the ETag where it is an MD5 (of the object, or of its
+    parts' MD5 for a multipart one; not under KMS or customer-key encryption)."""
+    parts = re.search(r'-(\d+)"?$', head.get("ETag", ""))
+
+    def with_parts(value: str) -> str:
+        # A multipart object's checksum is a composite one unless the store says otherwise; moto
+        # leaves out its "-N".
+        if value and parts and "-" not in value and head.get("ChecksumType") != "FULL_OBJECT":
+            return f"{value}-{parts.group(1)}"
+        return value
+
+    found = {"crc32": with_parts(head.get("ChecksumCRC32") or "")}
+    if "-" in with_parts(head.get("ChecksumCRC32C") or ""):
+        found["crc32c"] = with_parts(head["ChecksumCRC32C"])
+    encrypted = head.get("SSECustomerAlgorithm") or str(head.get("ServerSideEncryption", "")).startswith("aws:kms")
+    match = _ANY_MD5_ETAG.match(head.get("ETag", ""))
+    if match and not encrypted:
+        found["md5"] = match.group(1)
+    return {kind: value for kind, value in found.items() if value}
 
 
 def _check_md5(answer: Mapping[str, Any], md5: str, where: str) -> None:

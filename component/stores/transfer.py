@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from component.errors import InputError, PublishError
 from component.model import Model, ModelFile
-from component.runtime.checksums import crc32c_of_file
+from component.runtime.checksums import checksum_of_file, crc32c_of_file
 from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
 from component.stores.bucket import ObjectInfo, Bucket, PreconditionFailed, join, reported
@@ -111,6 +111,25 @@ def put_model(model: Model, uri: str, progress: Progress) -> None:
 
     with reported(f"pushed_model: writing the archive copy to {uri} failed", PublishError):
         in_parallel([functools.partial(one, f) for f in model.files])
+
+
+# The part size of boto3's upload_file (s3transfer's multipart_chunksize), which most S3 clients share.
+CLIENT_PART_SIZE = 8 * 1024 * 1024
+
+
+def same_as_stored(local: ModelFile, stored: ModelFile) -> bool:
+    """Whether the local file `local` holds the bytes of `stored`, an object in a store that keeps
+    no CRC32C of it (another client wrote it): by the first other checksum the store keeps that can
+    be computed here (CRC32, MD5 of a single upload, or a composite one of CLIENT_PART_SIZE parts).
+    Reads the local file once; the object is never read back."""
+    store, key = locate(stored.source)
+    with reported(f"cannot read the checksums of {stored.source}", PublishError):
+        info = store.head(key)
+    for kind, value in (info.checksums if info is not None else {}).items():
+        parts = value.rpartition("-")[2] if "-" in value else "0"
+        if parts.isdigit() and (parts == "0" or int(parts) == -(-local.size // CLIENT_PART_SIZE)):
+            return checksum_of_file(local.source, kind, int(parts), CLIENT_PART_SIZE) == value
+    return False
 
 
 def file_crc32c(f: ModelFile) -> str:

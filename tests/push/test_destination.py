@@ -5,7 +5,7 @@ from component.errors import InputError
 
 
 @pytest.mark.parametrize("text, base, versioning", [
-    ('{"filesystem": {"base_directory": "gs://b/m/", "versioning": "AUTO"}}', "gs://b/m", Versioning.AUTO),
+    ('{"filesystem": {"base_directory": "gs://bkt/m/", "versioning": "AUTO"}}', "gs://bkt/m", Versioning.AUTO),
     ('{"filesystem": {"baseDirectory": "/srv/m", "versioning": 1}}', "/srv/m", Versioning.UNIX_TIMESTAMP),
     ('{"filesystem": {"base_directory": "/srv/m", "versioning": "sequential"}}', "/srv/m", Versioning.SEQUENTIAL),
     ('{"filesystem": {"base_directory": "/srv/m"}}', "/srv/m", Versioning.AUTO),
@@ -38,4 +38,10 @@ def test_a_destination_on_the_gcs_mount_is_published_through_the_api(tmp_path, m
 ])
 def test_json_that_would_mean_two_things_or_crash_is_refused(text, message):
     with pytest.raises(InputError, match=f"push_destination: {message}"):
+        parse_destination(text)
+
+
+@pytest.mark.parametrize("text", ["gs://b/m", "gs://My_Bucket/m", '{"filesystem": {"base_directory": "gs://b/m/"}}'])
+def test_a_gcs_uri_naming_no_valid_bucket_is_refused(text):
+    with pytest.raises(InputError, match=r"^push_destination: '.*' names no valid bucket: bucket names are"):
         parse_destination(text)

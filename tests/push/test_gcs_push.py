@@ -339,3 +339,34 @@ def test_retention_on_gcs_leaves_an_incomplete_version_alone(saved_model, gcs_em
         assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["removed_versions"] == [3]
     assert sorted(gcs.versions()) == [1, 4]
+
+
+def test_a_stop_takes_effect_within_seconds_while_gcs_hangs(saved_model, gcs_emulator, gcs_bucket):
+    (saved_model / "assets").mkdir(exist_ok=True)
+    (saved_model / "assets" / "big.bin").write_bytes(random.Random(3).randbytes(5_000_000))  # staged, streamed
+    hanging, release = threading.Event(), threading.Event()
+
+    def decide(seen):
+        if "big.bin" in unquote(seen.path) or hanging.is_set():  # uploaded by a transfer thread
+            hanging.set()
+            return lambda: release.wait(120)  # accepted, never answered
+        return None
+
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        pushing = subprocess.Popen([sys.executable, "-m", "component", "--model", str(saved_model),
+                                    "--push-destination", f"gs://{gcs_bucket}/{BASE}"], cwd=REPO,
+                                   env={**os.environ, "STORAGE_EMULATOR_HOST": proxy.url},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert hanging.wait(60), "the push never began to upload"
+            time.sleep(1.5)
+            asked = time.monotonic()
+            pushing.send_signal(signal.SIGTERM)
+            _, stderr = pushing.communicate(timeout=120)
+            took = time.monotonic() - asked
+        finally:
+            release.set()
+            pushing.kill()
+    assert pushing.returncode == 143, stderr
+    assert took < 20, f"the push stopped {took:.0f} s after SIGTERM; Kubernetes kills it after 30 s"
+    assert "stopped by SIGTERM" in error_lines(stderr)[-1]

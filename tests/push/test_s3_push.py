@@ -5,6 +5,7 @@ front of it where a test needs faults. What every store guarantees is in test_st
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -158,7 +159,9 @@ def test_a_store_that_forbids_deletes_still_gets_the_push_and_retention_fails_cl
     assert s3_destination.versions() == {1: crcs(saved_model), 2: crcs(keras_saved_model)}
 
 
-def test_a_big_file_goes_in_parallel_parts_with_a_full_object_crc32c(saved_model, s3_server, s3_bucket, s3_destination):
+def test_a_big_file_goes_in_parallel_parts_with_its_whole_crc32c_recorded(
+    saved_model, s3_server, s3_bucket, s3_destination
+):
     model = with_big_files(saved_model, big=1, size=50_000_000)  # 6 parts of 8 MiB
     in_flight, most, seen_in_version = [0], [0], set()
     lock = threading.Lock()
@@ -189,9 +192,12 @@ def test_a_big_file_goes_in_parallel_parts_with_a_full_object_crc32c(saved_model
     assert all(f"/{BASE}/{version}/assets/big-0.bin" in unquote(s.path) for s in parts)
     assert not seen_in_version
     assert not [s for s in proxy.requests if ".pushing-" in unquote(s.path) and s.method == "PUT" and "lease" not in s.path]
+    # Composite multipart checksums (what every S3 store with checksums offers), and the whole
+    # file's CRC32C as metadata, which a re-push compares without reading the object back.
     head = s3_server.client().head_object(Bucket=s3_bucket, Key=f"{BASE}/{version}/assets/big-0.bin",
                                           ChecksumMode="ENABLED")
-    assert head["ChecksumCRC32C"] == crc32c_of_file(str(model / "assets" / "big-0.bin"))
+    assert head["ETag"].endswith('-6"')
+    assert head["Metadata"]["crc32c"] == crc32c_of_file(str(model / "assets" / "big-0.bin"))
 
 
 def test_an_s3_model_pushed_to_s3_is_copied_server_side(saved_model, s3_server, s3_bucket, s3_destination):
@@ -218,6 +224,16 @@ def test_minio_artifacts_and_destination(saved_model, s3_server, s3_bucket, s3_d
     assert record["blessings"]["model_blessing"]["evidence"] == "marker file BLESSED"
     assert record["pushed_destination"] == f"minio://{s3_bucket}/{BASE}/{record['pushed_version']}"
     assert s3_destination.versions() == {int(record["pushed_version"]): crcs(saved_model)}
+
+
+@pytest.mark.parametrize("base", ["s3://user:topsecret@bucket/x", "s3://host:9000/x", "s3://Not_A_Bucket/x",
+                                  "s3://192.168.1.2/x", "minio://a..b/x"])
+def test_a_uri_naming_no_valid_bucket_is_an_input_error_that_echoes_no_credentials(saved_model, s3_server, base):
+    result = push(saved_model, base, env=s3_server.env("http://127.0.0.1:9"))  # nothing may be sent
+    assert result.returncode == 2, result.stderr
+    [line] = error_lines(result.stderr)
+    assert "names no valid bucket" in line and "topsecret" not in result.stderr + result.stdout
+    no_secret(result)
 
 
 def test_a_missing_bucket_is_one_line_and_exit_1(saved_model, s3_server, s3_bucket):
@@ -322,3 +338,119 @@ def test_unseen_uploads_of_a_killed_push_are_aborted_by_the_next(saved_model, s3
     assert "incomplete version 1" in result.stderr
     assert not client.list_multipart_uploads(Bucket=s3_bucket, Prefix=f"{BASE}/").get("Uploads")
     assert s3_destination.versions() == {2: crcs(saved_model)}
+
+
+@pytest.mark.parametrize("fault", ["503", "hang"])
+def test_a_stop_takes_effect_within_seconds_while_requests_fail_or_hang(saved_model, s3_server, s3_bucket, fault):
+    model = with_big_files(saved_model, big=1, size=50_000_000)
+    failing, release = threading.Event(), threading.Event()
+
+    def decide(seen):
+        if seen.method == "PUT" and "partNumber=" in seen.path:
+            failing.set()
+        if not failing.is_set():
+            return None
+        return "503" if fault == "503" else (lambda: release.wait(120))  # accepted, never answered
+
+    with FaultProxy(s3_server.url, decide, dialect="s3") as proxy:
+        env = {**os.environ, **s3_server.env(proxy.url)}
+        pushing = subprocess.Popen([sys.executable, "-m", "component", "--model", str(model), "--push-destination",
+                                    f"s3://{s3_bucket}/{BASE}"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            assert failing.wait(60), "the push never began its multipart upload"
+            time.sleep(1.5)  # parts are being retried, or waiting for answers
+            asked = time.monotonic()
+            pushing.send_signal(signal.SIGTERM)
+            _, stderr = pushing.communicate(timeout=120)
+            took = time.monotonic() - asked
+        finally:
+            release.set()
+            pushing.kill()
+    assert pushing.returncode == 143, stderr
+    assert took < 20, f"the push stopped {took:.0f} s after SIGTERM; Kubernetes kills it after 30 s"
+    assert "stopped by SIGTERM" in error_lines(stderr)[-1]
+    no_secret(pushing_result(pushing, stderr))
+
+
+def test_a_hung_store_is_given_up_on_within_the_retry_budget(saved_model, s3_server, s3_bucket):
+    release = threading.Event()
+    with FaultProxy(s3_server.url, lambda seen: (lambda: release.wait(120)), dialect="s3") as proxy:
+        started = time.monotonic()
+        try:
+            result = push(saved_model, f"s3://{s3_bucket}/{BASE}",
+                          env={**s3_server.env(proxy.url), "MODEL_PUSHER_S3_RETRY_SECONDS": "5"})
+        finally:
+            release.set()
+        took = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert "kept failing for 5 s" in error_lines(result.stderr)[-1]
+    assert took < 20, f"a 5 s retry budget took {took:.0f} s"
+
+
+def pushing_result(process: subprocess.Popen, stderr: str) -> subprocess.CompletedProcess:
+    return subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
+
+
+@pytest.mark.parametrize("client_kind", ["put_object", "upload_file", "md5_only"])
+def test_a_model_another_client_uploaded_is_recognised_without_reading_it_back(
+    saved_model, s3_server, s3_bucket, s3_destination, client_kind
+):
+    import boto3
+    from botocore.config import Config
+
+    model = with_big_files(saved_model, big=1, size=20_000_000)  # 3 parts for upload_file
+    checksums = "when_required" if client_kind == "md5_only" else "when_supported"
+    client = boto3.client("s3", endpoint_url=s3_server.url, region_name="us-east-1",
+                          aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                          config=Config(s3={"addressing_style": "path"}, request_checksum_calculation=checksums))
+    for path in model.rglob("*"):
+        if path.is_file():
+            key = f"{BASE}/1/{path.relative_to(model)}"
+            if client_kind == "upload_file":
+                client.upload_file(str(path), s3_bucket, key)
+            else:
+                client.put_object(Bucket=s3_bucket, Key=key, Body=path.read_bytes())
+    head = client.head_object(Bucket=s3_bucket, Key=f"{BASE}/1/assets/big-0.bin", ChecksumMode="ENABLED")
+    assert not head.get("ChecksumCRC32C")  # what makes it a test: no CRC32C to compare
+    with FaultProxy(s3_server.url, dialect="s3") as proxy:
+        result = push(model, f"s3://{s3_bucket}/{BASE}", env=s3_server.env(proxy.url))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["pushed_version"] == "1" and "reusing it" in result.stderr
+    # By name: the store keeps no CRC32C of these objects for Destination.versions to compare.
+    in_versions = {k for k in s3_destination.names(f"{BASE}/") if parse_version(k.split("/")[2]) is not None}
+    assert in_versions == {f"{BASE}/1/{name}" for name in crcs(model)}
+    assert not [s for s in proxy.requests if s.method == "GET" and "/1/" in unquote(s.path)
+                and "list-type" not in s.path]  # nothing read back
+
+
+def test_on_a_store_that_forbids_deletes_warnings_do_not_grow_push_after_push(
+    saved_model, s3_server, s3_bucket, s3_destination
+):
+    warned = []
+    with FaultProxy(s3_server.url, lambda seen: "403" if seen.method == "DELETE" else None, dialect="s3") as proxy:
+        env = {**s3_server.env(proxy.url), "MODEL_PUSHER_LEASE_SECONDS": "1"}
+        for _ in range(3):
+            result = push(saved_model, f"s3://{s3_bucket}/{BASE}", "--versioning", "SEQUENTIAL",
+                          "--force-new-version", "true", env=env)
+            assert result.returncode == 0, result.stderr
+            assert "interrupted push" not in result.stderr  # the leases left are finished pushes'
+            warned.append(len([line for line in result.stderr.splitlines() if " WARNING " in line]))
+            time.sleep(1.5)  # every lease left is stale for the next push
+    assert warned[2] == warned[1] <= warned[0], warned
+    assert s3_destination.versions() == {v: crcs(saved_model) for v in (1, 2, 3)}
+    assert len([k for k in s3_destination.names() if "/.claims/probe-" in k]) == 1  # used again, not one a push
+
+
+def test_a_push_without_the_permission_to_list_unfinished_uploads_still_publishes(
+    saved_model, s3_server, s3_bucket, s3_destination
+):
+    # A narrow policy (Get, Put, Delete, ListBucket) has no s3:ListBucketMultipartUploads: only the
+    # cleaning of what killed pushes left unseen is skipped, with a warning that names the permission.
+    denied = lambda seen: "403" if seen.method == "GET" and "uploads" in seen.path.partition("?")[2].split("&") else None
+    with FaultProxy(s3_server.url, denied, dialect="s3") as proxy:
+        result = push(saved_model, f"s3://{s3_bucket}/{BASE}", "--versioning", "SEQUENTIAL", env=s3_server.env(proxy.url))
+    assert result.returncode == 0, result.stderr
+    assert "s3:ListBucketMultipartUploads" in result.stderr
+    assert s3_destination.versions() == {1: crcs(saved_model)}

@@ -1,5 +1,7 @@
 """S3's one-line errors and retry decisions, which need no server; and the S3 verbs in-process
-against moto's server where a detail is easier to see there than through the command."""
+against moto's server and ministack where a detail is easier to see there than through the command."""
+
+import time
 
 import pytest
 from botocore import exceptions as boto_exceptions
@@ -70,11 +72,21 @@ def test_what_is_retried(raised, retried):
     assert s3._transient(raised) is retried
 
 
+@pytest.fixture(params=["moto", "ministack"])
+def server_and_bucket(request):
+    """An S3 server and one of its buckets: moto's, or ministack (a second implementation, which
+    verifies the checksums a client sends)."""
+    if request.param == "moto":
+        return request.getfixturevalue("s3_server"), request.getfixturevalue("s3_bucket")
+    return request.getfixturevalue("ministack_server"), request.getfixturevalue("ministack_bucket")
+
+
 @pytest.fixture
-def bucket(request, monkeypatch, s3_server, s3_bucket):
+def bucket(request, monkeypatch, server_and_bucket):
     """This process's shared client, pointed at the server."""
-    point_at(request, monkeypatch, s3_server.env(), "s3")
-    return s3.S3Bucket("s3", s3_bucket)
+    server, name = server_and_bucket
+    point_at(request, monkeypatch, server.env(), "s3")
+    return s3.S3Bucket("s3", name)
 
 
 def test_create_only_and_if_tag_writes(bucket):
@@ -102,3 +114,54 @@ def test_a_multipart_upload_keeps_memory_to_its_parts_and_records_the_whole_crc3
     assert not s3.client().list_multipart_uploads(Bucket=bucket.name).get("Uploads")  # the refused one aborted
     listed = bucket.list("m/", recursive=False)
     assert [(o.key, o.size, o.crc32c) for o in listed.objects] == [("m/shard", path.stat().st_size, "")]
+
+
+def test_a_lease_removed_by_the_push_that_took_it_over_is_lost(bucket):
+    # S3 answers an If-Match write of a missing object 404 NoSuchKey, not 412.
+    from component.push.bucket_base import Lease, LeaseLost
+
+    lease = Lease.create(bucket, "m/.pushing-x.lease", 300)
+    lease.stop()
+    bucket.delete(lease.key)
+    with pytest.raises(LeaseLost, match="another push took over its lease"):
+        lease.explain()
+
+
+def test_a_probe_write_whose_answer_was_lost_is_recognised_as_its_own(request, monkeypatch, server_and_bucket):
+    from component.push.bucket_base import _PROVEN, BucketBase
+    from tests.support.gcs_faults import FaultProxy
+
+    server, name = server_and_bucket
+    lost = []
+
+    def decide(seen):
+        if seen.method == "PUT" and "/.claims/probe-" in seen.path and len(lost) < 2:
+            lost.append(seen.path)
+            return "reset-after"  # the store wrote it; the client never hears so
+        return None
+
+    with FaultProxy(server.url, decide, dialect="s3") as proxy:
+        point_at(request, monkeypatch, server.env(proxy.url), "s3")
+        BucketBase(f"s3://{name}/m")._require_conditional_writes()
+    assert len(lost) == 2 and f"s3://{name}/m" in _PROVEN
+    assert not server.client().list_objects_v2(Bucket=name).get("Contents")  # the probe is gone
+
+
+def test_uploads_no_live_push_owns_are_aborted_once_a_lease_period_old(bucket):
+    from component.push.bucket_base import BucketBase, Lease
+
+    client = s3.client()
+    lease = Lease.create(bucket, "m/.pushing-live.lease", 0.5)  # renewed every 0.05 s
+    try:
+        lease.write_version(3)
+        live = client.create_multipart_upload(Bucket=bucket.name, Key="m/3/variables/data")["UploadId"]
+        client.create_multipart_upload(Bucket=bucket.name, Key="m/4/variables/data")  # its push is gone
+        # Another tool's uploads under the base, outside any numbered version: never ours to abort.
+        others = {client.create_multipart_upload(Bucket=bucket.name, Key=key)["UploadId"]
+                  for key in ("m/backups/db-dump.tar", "m/notes/big.bin", "m/007x/data")}
+        time.sleep(1.1)  # S3 keeps the time an upload began to the second
+        BucketBase(f"s3://{bucket.name}/m", lease_seconds=1).clean_abandoned()
+        left = {u["UploadId"] for u in client.list_multipart_uploads(Bucket=bucket.name).get("Uploads", ())}
+        assert left == {live} | others
+    finally:
+        lease.release()

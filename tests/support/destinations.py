@@ -1,8 +1,9 @@
 """Where the tests push to, and how they look at it without the pusher: one harness for a local
-directory, gs:// on fake-gcs-server and s3:// on moto's S3 server.
+directory, gs:// on fake-gcs-server and s3:// on moto's S3 server and on ministack.
 
 A store-facing test takes a Destination from a fixture (conftest.py: `destination` for every
-store, `remote_destination` for the buckets, or `gcs_destination` / `s3_destination`), pushes with
+store, `remote_destination` for the buckets, or `gcs_destination` / `s3_destination` /
+`ministack_destination`), pushes with
 `push`, reads versions with `Destination.versions` and builds big models with `with_big_files`. A
 new store is one more kind here and one more parameter of those fixtures.
 """
@@ -67,7 +68,7 @@ class Destination:
                     got = self.client.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
                 except self.client.exceptions.NoSuchKey:
                     continue
-                yield key, got["Body"].read(), got.get("ChecksumCRC32C")
+                yield key, got["Body"].read(), _whole_crc32c(got)
 
     def versions(self, base: str = BASE) -> dict[int, dict[str, str]]:
         """Each numeric version under `base`: its files and the CRC32C of the bytes the store serves,
@@ -102,6 +103,18 @@ class Destination:
         return dest
 
 
+def _whole_crc32c(got: dict) -> str | None:
+    """The CRC32C an S3 store keeps of a whole object. A multipart object's (ETag "...-N") is a
+    COMPOSITE one, a CRC32C of its parts' CRC32Cs, unless the store says FULL_OBJECT; the pusher
+    records the whole file's in the object's metadata."""
+    from component.stores.s3 import CRC32C_METADATA  # boto3 only where S3 is looked at
+
+    composite = got.get("ChecksumType") == "COMPOSITE" or got["ETag"].rstrip('"').rpartition("-")[1]
+    if composite and got.get("ChecksumType") != "FULL_OBJECT":
+        return got.get("Metadata", {}).get(CRC32C_METADATA)
+    return got.get("ChecksumCRC32C")
+
+
 def local_at(root: Path) -> Destination:
     return Destination("local", root=root)
 
@@ -117,7 +130,8 @@ def gcs_at(emulator, bucket: str) -> Destination:
 
 
 def s3_at(server, bucket: str) -> Destination:
-    """`server`: a running tests.support.s3_server.S3Server; `bucket`: one of its buckets."""
+    """`server`: a running tests.support.s3_server.S3Server or ministack_server.MinistackServer;
+    `bucket`: one of its buckets."""
     return Destination("s3", server.env(), client=server.client(), bucket=bucket)
 
 
