@@ -54,9 +54,10 @@ def env_for(vertex, **extra: str) -> dict:
 
 
 def register(model, bucket: str, vertex, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """A push to gs://BUCKET/serving/taxi that registers the version as the Vertex model `taxi`."""
-    return push(model, f"gs://{bucket}/serving/taxi", "--vertex-model", "taxi", *args,
-                env=env_for(vertex, **(env or {})))
+    """A push to gs://BUCKET/serving/taxi that registers the version as the Vertex model `taxi`
+    (unless `args` name another model)."""
+    named = () if "--vertex-model" in args else ("--vertex-model", "taxi")
+    return push(model, f"gs://{bucket}/serving/taxi", *named, *args, env=env_for(vertex, **(env or {})))
 
 
 def aliases(vertex) -> dict[str, list[str]]:
@@ -484,7 +485,7 @@ def test_labels_as_vertex_states_them(saved_model, gcs_bucket, vertex):
 
 
 @pytest.mark.parametrize("args, env, message", [
-    (["--vertex-labels", f"note={'x' * 64}"], {}, "vertex_labels: note=" + "x" * 64 + " is not a label: a value has at most 63"),
+    (["--vertex-labels", f"note={'x' * 64}"], {}, "--vertex-labels: note=" + "x" * 64 + " is not a label: a value has at most 63"),
     (["--vertex-labels", "a=1,b=2,c=3,d=4,e=5"], {"VERTEX_AI_PIPELINES_RUN_LABELS": json.dumps({f"run-{i}": "x" for i in range(60)})},
      "the version would have 65 labels; Vertex AI allows 64"),
 ])
@@ -503,7 +504,7 @@ def test_a_malformed_run_label_is_dropped_with_a_warning(saved_model, gcs_bucket
 def test_a_numeric_model_that_does_not_exist_is_refused_before_the_push(saved_model, gcs_bucket, vertex):
     result = register(saved_model, gcs_bucket, vertex, "--vertex-model", "1234567")
     assert result.returncode == 2, result.stderr
-    assert "vertex_model: there is no model 1234567 in projects/test-project/locations/us-central1" in result.stderr
+    assert "--vertex-model: there is no model 1234567 in projects/test-project/locations/us-central1" in result.stderr
     assert json.loads(_list(gcs_bucket, vertex)) == [] and vertex.count("UploadModel") == 0
 
 
@@ -520,11 +521,11 @@ def fault_no_endpoint(v):
 
 
 @pytest.mark.parametrize("fault, code, says", [
-    (fault_model_403, 1, "vertex_model: reading projects/test-project/locations/us-central1/models/taxi before pushing "
+    (fault_model_403, 1, "--vertex-model: reading projects/test-project/locations/us-central1/models/taxi before pushing "
                          "failed: permission denied"),
-    (fault_endpoint_403, 1, "vertex_endpoint: reading projects/test-project/locations/us-central1/endpoints/4242 before "
+    (fault_endpoint_403, 1, "--vertex-endpoint: reading projects/test-project/locations/us-central1/endpoints/4242 before "
                             "pushing failed: permission denied"),
-    (fault_no_endpoint, 2, "vertex_endpoint: there is no endpoint projects/test-project/locations/us-central1/endpoints/4242"),
+    (fault_no_endpoint, 2, "--vertex-endpoint: there is no endpoint projects/test-project/locations/us-central1/endpoints/4242"),
 ])
 def test_what_vertex_refuses_to_read_fails_the_step_before_the_push(saved_model, gcs_bucket, vertex, endpoint, fault, code, says):
     fault(vertex)
@@ -688,9 +689,9 @@ def test_a_rerun_applies_labels_and_replicas_and_warns_about_what_cannot_change(
     assert (d.dedicated_resources.min_replica_count, d.dedicated_resources.max_replica_count) == (3, 4)
     assert d.dedicated_resources.machine_spec.machine_type == "n1-standard-2"  # cannot change: warned
     warnings = [line for line in result.stderr.splitlines() if " WARNING " in line]
-    assert any(line.split(" WARNING ")[1].startswith("vertex_machine_type: ") and "n1-standard-8 is not used; publish a new "
+    assert any(line.split(" WARNING ")[1].startswith("--vertex-machine-type: ") and "n1-standard-8 is not used; publish a new "
                "version with force_new_version=true" in line for line in warnings), result.stderr
-    assert any(line.split(" WARNING ")[1].startswith("vertex_serving_image: ") and f"{image} is not used; publish a new "
+    assert any(line.split(" WARNING ")[1].startswith("--vertex-serving-image: ") and f"{image} is not used; publish a new "
                "version with force_new_version=true" in line for line in warnings), result.stderr
     assert vertex.count("UpdateModel") == 1 and vertex.count("MutateDeployedModel") == 1 and vertex.count("DeployModel") == 1
     # Asked the same again: nothing more changes.
@@ -706,7 +707,7 @@ def test_a_region_without_prebuilt_images_needs_a_serving_image(saved_model, gcs
     result = register(saved_model, gcs_bucket, vertex, "--vertex-region", region)
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
-    assert len(errors) == 1 and "vertex_serving_image: Vertex AI's prebuilt serving images exist only in the us, europe and " \
+    assert len(errors) == 1 and "--vertex-serving-image: Vertex AI's prebuilt serving images exist only in the us, europe and " \
         f"asia registries, not for region {region}" in errors[0], result.stderr
     assert _versions_at_base(gcs_bucket, vertex) == [] and vertex.calls == []
 
@@ -736,7 +737,7 @@ def test_a_location_refused_on_the_check_says_what_was_asked(saved_model, gcs_bu
     result = register(saved_model, gcs_bucket, vertex)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
-    assert len(errors) == 1 and f"vertex_model: reading {MODEL} before pushing failed: Vertex AI refused a location in this " \
+    assert len(errors) == 1 and f"--vertex-model: reading {MODEL} before pushing failed: Vertex AI refused a location in this " \
         "request (the model's region, vertex_region, is us-central1" in errors[0], result.stderr
     assert "bucket or endpoint" not in errors[0] and "nothing was published" in errors[0]
 
