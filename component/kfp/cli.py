@@ -103,7 +103,7 @@ def _push_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,  # so a prefix of --executor-input never passes for the KFP front
     )
-    parser.add_argument("--executor-input", metavar="JSON", help="KFP v2 executor input ({{$}}); replaces every other flag.")
+    parser.add_argument("--executor-input", metavar="JSON", help="KFP v2 executor input ({{$}}), given alone.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     push = parser.add_argument_group("what to push, and where")
     for name in INPUT_ARTIFACTS:

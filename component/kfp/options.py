@@ -125,12 +125,11 @@ OPTIONS = (
            "another version holds moves to this one.", "champion,staging"),
     Option("vertex_labels", "Comma-separated key=value labels for the registered version (the "
            "pipeline run's labels are added).", "team=search,stage=prod"),
-    Option("vertex_serving_image", "The serving container Vertex AI runs the model in: by default "
-           "Vertex's newest prebuilt TensorFlow CPU image, from the registry of the model's region.",
+    Option("vertex_serving_image", "The serving container Vertex AI runs the model in (default: "
+           "Vertex's newest prebuilt TensorFlow CPU image for the model's region).",
            "europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"),
-    Option("vertex_default_version", "The registered version takes the model's `default` alias, which "
-           "everything naming the model without a version uses (as the Vertex SDK's is_default_version); "
-           "false: only the model's first version gets it.", "false", default="true", kind=bool),
+    Option("vertex_default_version", "The new version takes the model's `default` alias, as the Vertex "
+           "SDK's is_default_version does; false: `default` stays where it is.", "false", default="true", kind=bool),
     Option("vertex_endpoint", "Deploy the registered version to this endpoint (an ID or "
            "projects/P/locations/R/endpoints/ID), unless it is deployed there already. Empty: no deployment.",
            "1234567890"),
