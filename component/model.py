@@ -37,6 +37,7 @@ class Model:
 
 # The longest name of one path component on Linux file systems (ext4, xfs, tmpfs), in bytes.
 NAME_MAX = 255
+PATH_MAX = 4096  # Linux's, with the terminating NUL
 
 
 def long_component(path: str) -> str | None:

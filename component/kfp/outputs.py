@@ -1,13 +1,13 @@
 """Report what was done: KFP's executor output, the JSON record on stdout, a one-line summary."""
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from component.artifacts import OutputArtifact
 from component.push.outcome import Outcome
+from component.stores.local_files import replace_file
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def executor_output(outputs: KfpOutputs, outcome: Outcome) -> dict[str, Any]:
 def write_outputs(outputs: KfpOutputs, outcome: Outcome) -> None:
     """Write KFP's executor output file and each declared output parameter file."""
     if outputs.executor_output is not None:
-        _write(outputs.executor_output, json.dumps(executor_output(outputs, outcome)))
+        replace_file(outputs.executor_output, json.dumps(executor_output(outputs, outcome)))
         # KFP's launcher uploads every output artifact's path after the step and fails the step
         # when one is missing, as pushed_model is when nothing was pushed (registered_model always:
         # the registry holds the model, the artifact only names it).
@@ -80,14 +80,7 @@ def write_outputs(outputs: KfpOutputs, outcome: Outcome) -> None:
     for name, path in outputs.parameter_files.items():
         if name in params:
             value = params[name]
-            _write(path, json.dumps(value) if isinstance(value, bool) else str(value))
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
+            replace_file(path, json.dumps(value) if isinstance(value, bool) else str(value))
 
 
 def json_record(outcome: Outcome, pushed_model: OutputArtifact | None = None) -> str:

@@ -7,6 +7,7 @@ from component.push.outcome import Outcome
 from component.push.retention import versions_text
 from component.runtime.progress import rate
 from component.savedmodel.inspect import TensorSpec, signature_line, tensor_text
+from component.stores.local_files import replace_file
 from component.vertex.target import Registration
 
 
@@ -97,5 +98,4 @@ def text_summary(outcome: Outcome) -> list[str]:
 
 
 def write_markdown(path: Path, outcome: Outcome) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown(outcome))
+    replace_file(path, markdown(outcome))

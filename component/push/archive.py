@@ -51,6 +51,17 @@ def archive(model: Model, target: OutputArtifact) -> None:
     log.info("Archived the model in the pushed_model artifact at %s.", where)
 
 
+def take_back(model: Model, target: OutputArtifact) -> None:
+    """Remove an archive copy made for a push that then published nothing, so that what the step
+    says ("nothing was published") holds for the archive too."""
+    mount = local_path(target.uri.partition("://")[0] + "://") if is_remote(target.uri) else None
+    if mount is not None and (same_service(model.root, target.uri) or not mount.is_dir()):
+        _remove_objects(model, target.uri)
+    else:
+        _remove_entry(target.path)
+    log.info("Removed the archive copy at %s: the push published nothing.", target.uri)
+
+
 def _remove_objects(model: Model, uri: str) -> None:
     store, prefix = locate(uri)
     try:

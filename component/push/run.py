@@ -6,9 +6,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from component.artifacts import OutputArtifact
 from component.errors import InputError, Interrupted, PublishError
-from component.model import NAME_MAX, Model, check_fits_on_disk, long_component
-from component.push.archive import archive
+from component.model import NAME_MAX, PATH_MAX, Model, check_fits_on_disk, long_component
+from component.push.archive import archive, take_back
 from component.push.gate import decide
 from component.push.local_base import base_entries
 from component.push.outcome import AfterPublishError, Outcome
@@ -16,6 +17,7 @@ from component.push.publish import push
 from component.push.request import PushRequest
 from component.push.retention import retain_at
 from component.push.rollback_note import NOTE, without_note
+from component.push.versioning import STAGING_NAME_MAX
 from component.runtime.progress import Progress
 from component.savedmodel.inspect import deep_check_with_tensorflow, inspect_model, signature_line
 from component.savedmodel.locate import find_model
@@ -56,8 +58,20 @@ def run(request: PushRequest) -> Outcome:
     pushed_model = request.pushed_model
     # With Vertex, retention waits until the registry says which versions it still uses.
     keep_now = request.keep_versions if request.vertex is None else 0
-    published = push(model, request.destination, reuse=not request.force_new_version, keep=keep_now,
-                     before_writing=(lambda: archive(model, pushed_model)) if pushed_model is not None else lambda: None)
+    archived: list[OutputArtifact] = []
+
+    def archive_first() -> None:
+        if pushed_model is not None:
+            archive(model, pushed_model)
+            archived.append(pushed_model)
+
+    try:
+        published = push(model, request.destination, reuse=not request.force_new_version, keep=keep_now,
+                         before_writing=archive_first)
+    except (Interrupted, PublishError):  # nothing published: neither is the archive copy kept
+        for target in archived:
+            take_back(model, target)
+        raise
     outcome = Outcome(True, decision.reason, model.root, decision.readings, published, summary)
     if request.vertex is not None:
         outcome = _on_vertex(request.vertex, api, outcome)
@@ -142,6 +156,15 @@ def _check_locations(model: Model, request: PushRequest) -> None:
         if part is not None:
             raise InputError(f"{name}: {location[:80]!r}... has a name of {len(os.fsencode(part))} bytes; a file system "
                              f"allows {NAME_MAX}")
+    longest = max((len(os.fsencode(f.rel)) for f in model.files), default=0)
+    copies = [("push_destination", base)] + [(o.name, str(o.path)) for o in (request.pushed_model,) if o is not None]
+    for name, location in copies:
+        # Files land one level deeper than the location (a hidden staging directory), and the
+        # whole path must fit in PATH_MAX, not only each of its names.
+        deepest = len(os.fsencode(os.path.abspath(location))) + 1 + STAGING_NAME_MAX + 1 + longest
+        if not is_remote(location) and deepest >= PATH_MAX:
+            raise InputError(f"{name}: {location[:80]!r}... is too deep for this model: its files would get paths of "
+                             f"{deepest} bytes, and a file system allows {PATH_MAX - 1}; choose a shorter location")
     local_copy = not is_remote(base) or request.pushed_model is not None or request.deep_validation
     if is_remote(model.root) and local_copy:
         check_fits_on_disk(model, "model")

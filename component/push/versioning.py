@@ -12,6 +12,7 @@ MAX_VERSION = 2**63 - 1
 # How a push's staging area in a base is named, locally and in a bucket: no model server reads a
 # version number from it.
 STAGING_PREFIX = ".pushing-"
+STAGING_NAME_MAX = len(STAGING_PREFIX) + 32  # the prefix and a 128-bit token in hex
 _C_SPACES = " \t\n\v\f\r"  # C's isspace()
 
 

@@ -431,3 +431,27 @@ def test_destination_that_is_json_but_not_an_object_is_refused(saved_model, tmp_
                             cwd=work, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     refused(result, f"--push-destination: {text!r} is a JSON {kind}, not a PushDestination object")
     assert os.listdir(work) == []
+
+
+def test_a_report_hard_linked_into_a_live_version_replaces_the_link_never_writes_through(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    first = run_cli("--model", str(saved_model), "--push-destination", str(base))
+    assert first.returncode == 0, first.stderr
+    [version] = [p for p in base.iterdir() if p.name.isdigit()]
+    live = (version / "saved_model.pb").read_bytes()
+    report = tmp_path / "out" / "report.md"
+    report.parent.mkdir()
+    os.link(version / "saved_model.pb", report)  # realpath cannot see a hard link: only the write can
+    again = run_cli("--model", str(saved_model), "--push-destination", str(base), "--force-new-version",
+                    "--push-report", str(report))
+    assert again.returncode == 0, again.stderr
+    assert (version / "saved_model.pb").read_bytes() == live
+    assert report.read_text().startswith("# Model push")
+
+
+def test_a_location_too_deep_for_the_models_paths_is_refused_before_anything_is_written(saved_model, tmp_path):
+    deep = tmp_path.joinpath(*["d" * 249] * 16)  # every name fits; the whole path does not
+    result = run_cli("--model", str(saved_model), "--push-destination", str(deep),
+                     "--pushed-model", str(tmp_path / "pushed_model"))
+    refused(result, "--push-destination:", "is too deep for this model")
+    assert not (tmp_path / "pushed_model").exists() and not (tmp_path / ("d" * 249)).exists()

@@ -427,3 +427,25 @@ def test_sigterm_mid_local_archive_copy_removes_it(saved_model, gcs_emulator, gc
     assert push.returncode == 128 + signal.SIGTERM, stderr
     assert "stopped by SIGTERM" in error_lines(stderr)[0]
     assert not (tmp_path / "pushed_model").exists() and not (tmp_path / "serving").exists()
+
+
+def test_sigterm_after_the_archive_copy_while_the_version_fills_removes_the_archive_too(
+    saved_model, gcs_emulator, gcs_bucket, tmp_path
+):
+    # The archive copy is complete when the stop comes (the version's first writes are held): the
+    # line says nothing was published, and nothing of the archive copy is left either.
+    model = with_big_files(saved_model, big=0, small=20)
+    decide, filling, go_on = holding(lambda seen: seen.path.startswith("/upload/") and f"{BASE}/" in unquote(seen.path)
+                                     and ".claims/" not in unquote(seen.path) and ".pushing-" not in unquote(seen.path))
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        push = start_push("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+                          "--pushed-model", str(tmp_path / "pushed_model"), env={"STORAGE_EMULATOR_HOST": proxy.url})
+        assert filling.wait(60), "the push never began to fill its version"
+        assert (tmp_path / "pushed_model" / "saved_model.pb").exists()  # the archive copy came first
+        push.send_signal(signal.SIGTERM)
+        go_on.set()
+        _, stderr = push.communicate(timeout=30)
+    assert push.returncode == 128 + signal.SIGTERM, stderr
+    [line] = error_lines(stderr)
+    assert "stopped by SIGTERM" in line and "nothing was published" in line
+    assert not (tmp_path / "pushed_model").exists(), "the archive copy of a push that published nothing was left"
