@@ -10,7 +10,7 @@ from component.push.base import ServingBase
 from component.push.outcome import Published
 from component.push.rollback_note import without_note
 from component.stores.registry import is_remote
-from component.stores.transfer import file_crc32c, same_as_stored
+from component.stores.transfer import both_stored_alike, file_crc32c, same_as_stored
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,11 @@ def same_content(a: Model, b: Model) -> bool:
         if not theirs and "://" not in f.source and is_remote(other.source):
             return same_as_stored(f, other)
         mine = file_crc32c(f)
-        return bool(mine) and mine == theirs
+        if mine and theirs:
+            return mine == theirs
+        # Both in stores, one without a CRC32C (another client wrote the model): the checksums both
+        # keep, compared without reading either (a server-side copy keeps the source's MD5).
+        return is_remote(f.source) and is_remote(other.source) and both_stored_alike(f, other)
 
     # Computing checksums of local files is CPU work (4 threads keep 2 cores busy); asking a store
     # for them (one HEAD per file on S3) is waiting on round trips: many more in flight pays.

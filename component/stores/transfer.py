@@ -132,6 +132,22 @@ def same_as_stored(local: ModelFile, stored: ModelFile) -> bool:
     return False
 
 
+def both_stored_alike(a: ModelFile, b: ModelFile) -> bool:
+    """Whether two objects hold the same bytes by the checksums their stores keep: every kind both
+    keep (CRC32C, CRC32, an MD5 ETag, composite ones of the same parts) agrees, and there is one."""
+    def kept(f: ModelFile) -> dict[str, str]:
+        store, key = locate(f.source)
+        with reported(f"cannot read the checksums of {f.source}", PublishError):
+            info = store.head(key)
+        if info is None:
+            return {}
+        return {**info.checksums, **({"crc32c": info.crc32c} if info.crc32c else {})}
+
+    mine, theirs = kept(a), kept(b)
+    common = set(mine) & set(theirs)
+    return bool(common) and all(mine[kind] == theirs[kind] for kind in common)
+
+
 def file_crc32c(f: ModelFile) -> str:
     """The file's CRC32C: the one its listing gave; else, for a file in a store, the one the store
     keeps (S3 listings carry none, its HEAD does); else computed from the local file. "" when the

@@ -454,3 +454,29 @@ def test_a_push_without_the_permission_to_list_unfinished_uploads_still_publishe
     assert result.returncode == 0, result.stderr
     assert "s3:ListBucketMultipartUploads" in result.stderr
     assert s3_destination.versions() == {1: crcs(saved_model)}
+
+
+@pytest.mark.parametrize("client_kind", ["put_object", "md5_only"])
+def test_a_model_in_s3_that_another_client_uploaded_is_reused_when_pushed_again(
+    saved_model, s3_server, s3_bucket, client_kind
+):
+    # KFP's usual case: the trainer's artifact is already in the store, written by plain boto3
+    # (CRC32, or only an MD5), and a retried step pushes it again from there.
+    import boto3
+    from botocore.config import Config
+
+    checksums = "when_required" if client_kind == "md5_only" else "when_supported"
+    client = boto3.client("s3", endpoint_url=s3_server.url, region_name="us-east-1",
+                          aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                          config=Config(s3={"addressing_style": "path"}, request_checksum_calculation=checksums))
+    for path in saved_model.rglob("*"):
+        if path.is_file():
+            client.put_object(Bucket=s3_bucket, Key=f"trainer/model/{path.relative_to(saved_model)}", Body=path.read_bytes())
+    source = f"s3://{s3_bucket}/trainer/model"
+    first = push(source, f"s3://{s3_bucket}/{BASE}", env=s3_server.env())
+    assert first.returncode == 0, first.stderr
+    again = push(source, f"s3://{s3_bucket}/{BASE}", env=s3_server.env())
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["pushed_version"] == json.loads(first.stdout)["pushed_version"]
+    assert json.loads(again.stdout)["reused"] == 1
