@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from component.savedmodel.locate import local_model
 from component.push.base import open_base as open_store
 from component.push.reuse import find_reusable
 from component.savedmodel.inspect import inspect_model
+from component.stores.trees import local_model
 
 
 def median_ms(work: Callable[[], object], repeats: int = 5) -> float:

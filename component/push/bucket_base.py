@@ -40,7 +40,7 @@ from component.push.versioning import STAGING_PREFIX, numeric_versions, parse_ve
 from component.runtime import stopping
 from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
-from component.savedmodel.locate import model_under
+from component.stores.trees import model_under
 from component.stores.bucket import (Bucket, BucketError, Denied, HiddenUpload, HiddenUploads, NotFound,
                                      ObjectInfo, PreconditionFailed, join, reported)
 from component.stores.registry import locate

@@ -25,8 +25,8 @@ from component.model import Model
 from component.push.versioning import STAGING_PREFIX, numeric_versions, parse_version
 from component.runtime import stopping
 from component.runtime.progress import Progress
-from component.savedmodel.locate import local_model
 from component.stores.local_files import copy_model, fsync, remove_tree
+from component.stores.trees import local_model
 
 log = logging.getLogger(__name__)
 

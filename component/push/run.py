@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from component.artifacts import OutputArtifact
 from component.errors import InputError, Interrupted, PublishError
 from component.model import NAME_MAX, PATH_MAX, Model, check_fits_on_disk, long_component
-from component.push.archive import archive, take_back
 from component.push.gate import decide
 from component.push.local_base import base_entries
 from component.push.outcome import AfterPublishError, Outcome
@@ -21,6 +20,7 @@ from component.push.versioning import STAGING_NAME_MAX
 from component.runtime.progress import Progress
 from component.savedmodel.inspect import deep_check_with_tensorflow, inspect_model, signature_line
 from component.savedmodel.locate import find_model
+from component.stores.archive import archive, take_back
 from component.stores.local_files import copy_model
 from component.stores.mounts import gcs_uri_of_mount
 from component.stores.registry import is_remote

@@ -271,7 +271,7 @@ def test_killed_push_leaves_no_visible_version_and_next_push_cleans_up(saved_mod
 
 def test_live_push_staging_is_not_cleaned_by_another(saved_model, tmp_path):
     from component.push.local_base import LocalBase
-    from component.savedmodel.locate import Model
+    from component.model import Model
     from component.runtime.progress import Progress
 
     store = LocalBase(tmp_path / "s")

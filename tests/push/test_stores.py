@@ -181,7 +181,7 @@ def stale_push(destination: Destination, model: Path, monkeypatch, taken: set[in
     from component.push.base import open_base
     from component.push.destination import Destination as Target, Versioning
     from component.push.publish import _publish
-    from component.savedmodel.locate import local_model
+    from component.stores.trees import local_model
 
     for name, value in destination.env.items():
         monkeypatch.setenv(name, value)
@@ -235,7 +235,7 @@ def test_a_model_file_that_changes_under_the_push_fails_it_with_nothing_publishe
     from component.errors import PublishError
     from component.push.destination import Destination as Target, Versioning
     from component.push.publish import push as publish
-    from component.savedmodel.locate import local_model
+    from component.stores.trees import local_model
 
     for name, value in destination.env.items():
         monkeypatch.setenv(name, value)

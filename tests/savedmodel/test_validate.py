@@ -15,7 +15,7 @@ from tests.support.savedmodels import make_keras_model, make_module_model
 from tensorflow.core.protobuf import saved_model_pb2
 
 from component.errors import InputError
-from component.savedmodel.locate import local_model
+from component.stores.trees import local_model
 from component.savedmodel.inspect import (
     ModelSummary,
     TensorSpec,

@@ -8,15 +8,15 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
-from component.stores import gcs
 from component.errors import InputError, PublishError
+from component.push.bucket_base import BucketBase
+from component.runtime.progress import Progress
+from component.stores import gcs
 from component.stores.bucket import reported
 from component.stores.gcs import client, errors_translated
-from component.savedmodel.locate import local_model
-from component.push.bucket_base import BucketBase
 from component.stores.transfer import download
-from component.savedmodel.locate import model_under
-from component.runtime.progress import Progress
+from component.stores.trees import local_model
+from component.stores.trees import model_under
 from tests.support.buckets import point_at
 
 
