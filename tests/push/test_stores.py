@@ -15,6 +15,7 @@ import pytest
 
 from component.push.rollback_note import NOTE
 from tests.support.blessings import blessing
+from tests.support.buckets import forget_clients
 from tests.support.command import REPO, refused, run_cli
 from tests.support.destinations import BASE, Destination, crcs, error_lines, push, pushed, with_big_files
 from tests.support.savedmodels import serve
@@ -175,7 +176,17 @@ def test_a_killed_push_is_cleaned_up_by_the_next(destination, saved_model):
     assert destination.versions() == {int(result["pushed_version"]): crcs(model)}
 
 
-def stale_push(destination: Destination, model: Path, monkeypatch, taken: set[int], during=None) -> int:
+def in_this_process(destination: Destination, monkeypatch, request) -> None:
+    """Point this process's store clients (cached per process) at the destination's server: the
+    command runs in new processes, these tests call the core directly."""
+    for name, value in destination.env.items():
+        monkeypatch.setenv(name, value)
+    for module in ("gcs", "s3"):
+        forget_clients(module)
+        request.addfinalizer(lambda module=module: forget_clients(module))
+
+
+def stale_push(destination: Destination, model: Path, monkeypatch, request, taken: set[int], during=None) -> int:
     """Publish `model` as a push that listed the base (finding `taken`) before other pushes ran;
     `during` runs while it fills its claimed version (in a bucket: before its first file)."""
     from component.push.base import open_base
@@ -183,8 +194,7 @@ def stale_push(destination: Destination, model: Path, monkeypatch, taken: set[in
     from component.push.publish import _publish
     from component.stores.trees import local_model
 
-    for name, value in destination.env.items():
-        monkeypatch.setenv(name, value)
+    in_this_process(destination, monkeypatch, request)
     base = open_base(destination.uri())
     if during is not None:
         stage = base.stage
@@ -209,36 +219,35 @@ def stale_push(destination: Destination, model: Path, monkeypatch, taken: set[in
 
 
 def test_a_number_removed_by_retention_is_never_published_again(destination, saved_model, keras_saved_model,
-                                                                monkeypatch):
+                                                                monkeypatch, request):
     keep_one = ("--versioning", "SEQUENTIAL", "--force-new-version", "true", "--keep-versions", "1")
     for expected in ("1", "2", "3"):
         assert pushed(push(saved_model, destination, *keep_one))["pushed_version"] == expected
     assert set(destination.versions()) == {3}
     # A push that listed the empty base before those three (it stalled while it staged).
-    assert stale_push(destination, keras_saved_model, monkeypatch, taken=set()) == 4
+    assert stale_push(destination, keras_saved_model, monkeypatch, request, taken=set()) == 4
     assert destination.versions() == {3: crcs(saved_model), 4: crcs(keras_saved_model)}
 
 
 def test_a_push_overtaken_while_it_fills_its_version_publishes_above(remote_destination, saved_model,
-                                                                     keras_saved_model, monkeypatch):
+                                                                     keras_saved_model, monkeypatch, request):
     def another_push() -> None:
         result = push(saved_model, remote_destination, "--versioning", "SEQUENTIAL")
         assert json.loads(result.stdout)["pushed_version"] == "2", result.stderr
 
-    assert stale_push(remote_destination, keras_saved_model, monkeypatch, taken=set(), during=another_push) == 3
+    assert stale_push(remote_destination, keras_saved_model, monkeypatch, request, taken=set(), during=another_push) == 3
     assert remote_destination.versions() == {2: crcs(saved_model), 3: crcs(keras_saved_model)}
 
 
 @pytest.mark.parametrize("change", ["shrinks", "is rewritten"])
 def test_a_model_file_that_changes_under_the_push_fails_it_with_nothing_published(destination, saved_model,
-                                                                                  monkeypatch, change):
+                                                                                  monkeypatch, request, change):
     from component.errors import PublishError
     from component.push.destination import Destination as Target, Versioning
     from component.push.publish import push as publish
     from component.stores.trees import local_model
 
-    for name, value in destination.env.items():
-        monkeypatch.setenv(name, value)
+    in_this_process(destination, monkeypatch, request)
     model = with_big_files(saved_model, big=1, size=3_000_000)  # staged in a bucket, or uploaded unseen
     listed = local_model(model, "model", "the model")  # what the push read when it began
     victim = model / "assets" / "big-0.bin"
