@@ -25,7 +25,7 @@ from component.model import Model
 from component.push.versioning import STAGING_PREFIX, numeric_versions, parse_version
 from component.runtime import stopping
 from component.runtime.progress import Progress
-from component.stores.local_files import copy_model, fsync, remove_tree
+from component.stores.local_files import copy_model, fsync, remove_entry, remove_tree
 from component.stores.trees import local_model
 
 log = logging.getLogger(__name__)
@@ -255,18 +255,10 @@ def _high_water(base: Path, lock: bool = True) -> Iterator[HighWater]:
 
 
 def _remove_left(path: Path) -> None:
-    """Remove what an interrupted push or deletion left under one of our hidden names: a directory
-    as a tree; anything else there (a file, a link, a FIFO: not ours) is unlinked, never opened or
-    followed, with a warning."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(mode):
-        remove_tree(path)
-        return
-    log.warning("Removed %s: a push never makes one that is not a directory.", path)
-    path.unlink(missing_ok=True)
+    """Remove what an interrupted push or deletion left under one of our hidden names; anything
+    there that is not a directory is not ours, and is named in a warning."""
+    if remove_entry(path):
+        log.warning("Removed %s: a push never makes one that is not a directory.", path)
 
 
 def _is_real_directory(path: Path) -> bool:

@@ -2,8 +2,6 @@
 
 import functools
 import logging
-import os
-import stat
 from pathlib import Path
 
 from component.artifacts import OutputArtifact
@@ -12,7 +10,7 @@ from component.model import Model
 from component.runtime.parallel import in_parallel
 from component.runtime.progress import Progress
 from component.stores.bucket import join, reported
-from component.stores.local_files import copy_model, remove_tree
+from component.stores.local_files import copy_model, remove_entry
 from component.stores.mounts import local_path
 from component.stores.registry import is_remote, locate, same_service
 from component.stores.transfer import put_model
@@ -58,7 +56,7 @@ def take_back(model: Model, target: OutputArtifact) -> None:
     if mount is not None and (same_service(model.root, target.uri) or not mount.is_dir()):
         _remove_objects(model, target.uri)
     else:
-        _remove_entry(target.path)
+        remove_entry(target.path)
     log.info("Removed the archive copy at %s: the push published nothing.", target.uri)
 
 
@@ -77,22 +75,9 @@ def copy_fresh(model: Model, path: Path, progress: Progress) -> None:
     or into the model itself, and must not be written through. (Emptied in place rather than built
     beside and renamed: a FUSE mount such as Vertex's /gcs cannot rename a directory.) A copy that
     fails or is stopped is removed, so no half archive is left."""
-    _remove_entry(path)
+    remove_entry(path)
     try:
         copy_model(model, path, progress)
     except BaseException:
-        _remove_entry(path)
+        remove_entry(path)
         raise
-
-
-def _remove_entry(path: Path) -> None:
-    """Remove whatever `path` is (a link itself, never what it points at; a directory's entries
-    without following the links among them)."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(mode):
-        remove_tree(path)
-    else:
-        os.unlink(path)

@@ -4,6 +4,7 @@ archive and the deep check's copy are made with, whether the model is on this di
 import errno
 import functools
 import os
+import stat
 from pathlib import Path
 
 from component.model import LOAD_TRIGGER, Model, ModelFile
@@ -75,6 +76,21 @@ def _copy_stream(src: int, dst: int, progress: Progress) -> int:
         done += len(data)
         progress.add(len(data))
     return done
+
+
+def remove_entry(path: Path) -> bool:
+    """Remove whatever `path` is: a directory as a tree (its entries without following the links
+    among them), anything else (a file, a link itself, a FIFO) unlinked, never opened or followed.
+    True when it was something other than a directory."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if stat.S_ISDIR(mode):
+        remove_tree(path)
+        return False
+    path.unlink(missing_ok=True)
+    return True
 
 
 def remove_tree(path: Path) -> None:
