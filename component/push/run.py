@@ -17,11 +17,9 @@ from component.push.request import PushRequest
 from component.push.retention import retain_at
 from component.push.rollback_note import NOTE, without_note
 from component.push.versioning import STAGING_NAME_MAX
-from component.runtime.progress import Progress
-from component.savedmodel.inspect import deep_check_with_tensorflow, inspect_model, signature_line
+from component.savedmodel.inspect import deep_check, inspect_model, signature_line
 from component.savedmodel.locate import find_model
 from component.stores.archive import archive, take_back
-from component.stores.local_files import copy_model
 from component.stores.mounts import gcs_uri_of_mount
 from component.stores.registry import is_remote
 from component.vertex.target import VertexTarget
@@ -52,7 +50,7 @@ def run(request: PushRequest) -> Outcome:
     for signature in summary.signatures.values():
         log.info("Model signature %s", signature_line(signature))
     if request.deep_validation:
-        _deep_check(model, request.required_signatures)
+        deep_check(model, request.required_signatures)
     api = _ask_vertex_first(request.vertex, summary.tensorflow_version) if request.vertex is not None else None
     log.info("Pushing: %s.", decision.reason)
     pushed_model = request.pushed_model
@@ -121,19 +119,6 @@ def _on_vertex(target: VertexTarget, api: "Clients", outcome: Outcome) -> Outcom
             f"published at {published.uri} and stays published", exc.exit_code, outcome=outcome,
         ) from None
     return outcome
-
-
-def _deep_check(model: Model, required_signatures: tuple[str, ...]) -> None:
-    if is_remote(model.root):
-        import tempfile  # only this check needs it; every start would load it otherwise
-
-        # TensorFlow's own store access is not what the push uses (credentials, emulators): load a copy.
-        with tempfile.TemporaryDirectory(prefix="model-pusher-deep-check-") as tmp:
-            copy_model(model, Path(tmp), Progress(f"Downloading {model.root} for the deep check", len(model.files), model.total_bytes))
-            deep_check_with_tensorflow(Path(tmp), required_signatures)
-    else:
-        deep_check_with_tensorflow(Path(model.root), required_signatures)
-    log.info("TensorFlow loaded the model and found its required signatures.")
 
 
 def _check_locations(model: Model, request: PushRequest) -> None:

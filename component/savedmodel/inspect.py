@@ -9,6 +9,7 @@ graphs). `deep_check_with_tensorflow` is the opt-in, slow, TensorFlow-backed com
 
 import dataclasses
 import io
+import logging
 import struct
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -21,8 +22,13 @@ from google.protobuf import text_format as _text_format
 
 from component.errors import InputError
 from component.model import Model
+from component.runtime.progress import Progress
 from component.savedmodel import protos
-from component.stores.transfer import read_bytes
+from component.stores.local_files import copy_model
+from component.stores.registry import is_remote
+from component.stores.transfer import read_small
+
+log = logging.getLogger(__name__)
 
 SERVE_TAG = "serve"
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
@@ -215,16 +221,31 @@ def inspect_model(model: Model, required_signatures: Sequence[str] = ("serving_d
     if graph is None:
         raise InputError(f"model: {model.root} has no saved_model.pb or saved_model.pbtxt")
     try:
-        summary = read_model_summary(read_bytes(graph), text_format=graph.rel.endswith(".pbtxt"))
-        if WARMUP_FILE in files:
-            records = count_tfrecords(io.BytesIO(read_bytes(files[WARMUP_FILE])))
-            summary = dataclasses.replace(summary, warmup_records=records)
+        graph_bytes, *warmup = read_small([graph, *([files[WARMUP_FILE]] if WARMUP_FILE in files else [])])
+        summary = read_model_summary(graph_bytes, text_format=graph.rel.endswith(".pbtxt"))
+        if warmup:
+            summary = dataclasses.replace(summary, warmup_records=count_tfrecords(io.BytesIO(warmup[0])))
     except OSError as exc:
         raise InputError(f"model: cannot read {model.root} ({exc})") from exc
     except TFRecordError as exc:
         raise InputError(f"model: {WARMUP_FILE} is not a readable TFRecord file ({exc})") from exc
     check_model(summary, required_signatures)
     return summary
+
+
+def deep_check(model: Model, required_signatures: Sequence[str] = ("serving_default",)) -> None:
+    """deep_check_with_tensorflow on the model wherever it is: one in a store is loaded from a local
+    copy (TensorFlow's own store access is not what the push uses: credentials, emulators)."""
+    if is_remote(model.root):
+        import tempfile  # only this check needs it; every start would load it otherwise
+
+        with tempfile.TemporaryDirectory(prefix="model-pusher-deep-check-") as tmp:
+            copy_model(model, Path(tmp), Progress(f"Downloading {model.root} for the deep check", len(model.files),
+                                                  model.total_bytes))
+            deep_check_with_tensorflow(Path(tmp), required_signatures)
+    else:
+        deep_check_with_tensorflow(Path(model.root), required_signatures)
+    log.info("TensorFlow loaded the model and found its required signatures.")
 
 
 def deep_check_with_tensorflow(model_dir: Path, required_signatures: Sequence[str] = ("serving_default",)) -> None:

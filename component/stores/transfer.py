@@ -4,6 +4,7 @@ CRC32C the store keeps. Written once over the bucket verbs, for every store."""
 
 import functools
 import os
+from collections.abc import Sequence
 from typing import BinaryIO
 
 from component.errors import InputError, PublishError
@@ -88,16 +89,24 @@ def download(f: ModelFile, out: BinaryIO, progress: Progress | None) -> None:
 
 
 def read_bytes(f: ModelFile) -> bytes:
-    """A small file's bytes (saved_model.pb, the warmup file), wherever it is."""
-    if "://" not in f.source:
-        with open(f.source, "rb") as src:
-            return src.read()
-    store, key = locate(f.source)
-    with reported(f"model: cannot read {f.source}", InputError):
-        data = store.read(key)
-    if data is None:
-        raise InputError(f"model: {f.source} disappeared while the model was being read")
-    return data
+    """A small file's bytes (saved_model.pb, the warmup file, a note), wherever it is."""
+    return read_small([f])[0]
+
+
+def read_small(files: Sequence[ModelFile]) -> list[bytes]:
+    """The bytes of a few small files, wherever they are; those in a store are asked at once."""
+    def one(f: ModelFile) -> bytes:
+        if "://" not in f.source:
+            with open(f.source, "rb") as src:
+                return src.read()
+        store, key = locate(f.source)
+        with reported(f"model: cannot read {f.source}", InputError):
+            data = store.read(key)
+        if data is None:
+            raise InputError(f"model: {f.source} disappeared while the model was being read")
+        return data
+
+    return in_parallel([functools.partial(one, f) for f in files])
 
 
 def put_model(model: Model, uri: str, progress: Progress) -> None:
