@@ -56,7 +56,9 @@ def exchange(port: int, path: str, body: bytes = b"", connection: http.client.HT
 
 def test_every_exchange_takes_a_round_trip_and_connections_overlap(server, tmp_path):
     port = free_port()
-    with NetLine(port, server, rtt_ms=100, log=tmp_path / "log.jsonl") as line:
+    # A long round trip, so that eight exchanges one after another (2.4 s) and at once (0.3 s) stay
+    # apart even on a loaded machine.
+    with NetLine(port, server, rtt_ms=300, log=tmp_path / "log.jsonl") as line:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         exchange(port, "/warm-up", connection=conn)  # the first pays for the line's and the server's start
         one_after_another = [exchange(port, f"/seq/{i}", connection=conn) for i in range(3)]
@@ -68,11 +70,11 @@ def test_every_exchange_takes_a_round_trip_and_connections_overlap(server, tmp_p
             t.join()
         together = time.perf_counter() - started
         conn.close()
-    assert all(0.1 <= s < 0.6 for s in one_after_another), one_after_another  # upper bound: room for a loaded machine
-    assert together < 0.7, f"8 connections at once took {together:.2f} s: the line serialises them"
+    assert all(0.3 <= s < 1.2 for s in one_after_another), one_after_another  # upper bound: room for a loaded machine
+    assert together < 1.5, f"8 connections at once took {together:.2f} s: the line serialises them"
     logged = line.exchanges()
     assert sorted(e["target"] for e in logged) == sorted(["/warm-up"] + [f"/seq/{i}" for i in range(3)] + [f"/par/{i}" for i in range(8)])
-    assert all(e["method"] == "POST" and e["end"] - e["start"] >= 0.1 for e in logged)
+    assert all(e["method"] == "POST" and e["end"] - e["start"] >= 0.3 for e in logged)
     # The three on one connection waited on each other; the eight together were one step.
     assert [sum(s.labels.values()) for s in steps(logged)] == [1, 1, 1, 1, 8]
 

@@ -690,9 +690,9 @@ def test_a_rerun_applies_labels_and_replicas_and_warns_about_what_cannot_change(
     assert d.dedicated_resources.machine_spec.machine_type == "n1-standard-2"  # cannot change: warned
     warnings = [line for line in result.stderr.splitlines() if " WARNING " in line]
     assert any(line.split(" WARNING ")[1].startswith("--vertex-machine-type: ") and "n1-standard-8 is not used; publish a new "
-               "version with force_new_version=true" in line for line in warnings), result.stderr
+               "version with --force-new-version true" in line for line in warnings), result.stderr
     assert any(line.split(" WARNING ")[1].startswith("--vertex-serving-image: ") and f"{image} is not used; publish a new "
-               "version with force_new_version=true" in line for line in warnings), result.stderr
+               "version with --force-new-version true" in line for line in warnings), result.stderr
     assert vertex.count("UpdateModel") == 1 and vertex.count("MutateDeployedModel") == 1 and vertex.count("DeployModel") == 1
     # Asked the same again: nothing more changes.
     pushed(register(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint, "--vertex-labels", "team=b",
@@ -738,7 +738,7 @@ def test_a_location_refused_on_the_check_says_what_was_asked(saved_model, gcs_bu
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and f"--vertex-model: reading {MODEL} before pushing failed: Vertex AI refused a location in this " \
-        "request (the model's region, vertex_region, is us-central1" in errors[0], result.stderr
+        "request (the model's region, --vertex-region, is us-central1" in errors[0], result.stderr
     assert "bucket or endpoint" not in errors[0] and "nothing was published" in errors[0]
 
 
