@@ -5,7 +5,7 @@ from pathlib import Path
 from component.naming import named
 from component.push.outcome import Outcome
 from component.push.retention import versions_text
-from component.runtime.progress import rate
+from component.stores.progress import rate
 from component.savedmodel.inspect import TensorSpec, signature_line, tensor_text
 from component.stores.local_files import replace_file
 from component.vertex.target import Registration

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from component.model import Model
-from component.runtime.progress import Progress
+from component.stores.progress import Progress
 from component.stores.registry import is_remote
 
 Staging = TypeVar("Staging")

@@ -38,8 +38,8 @@ from component.errors import Interrupted, PublishError
 from component.model import SAVED_MODEL_FILES, Model, ModelFile
 from component.push.versioning import STAGING_PREFIX, numeric_versions, parse_version
 from component.runtime import stopping
-from component.runtime.parallel import in_parallel
-from component.runtime.progress import Progress
+from component.stores.parallel import in_parallel
+from component.stores.progress import Progress
 from component.stores.trees import model_under
 from component.stores.bucket import (Bucket, BucketError, Denied, HiddenUpload, HiddenUploads, NotFound,
                                      ObjectInfo, PreconditionFailed, join, reported)

@@ -24,7 +24,7 @@ from component.errors import InputError, PublishError
 from component.model import Model
 from component.push.versioning import STAGING_PREFIX, numeric_versions, parse_version
 from component.runtime import stopping
-from component.runtime.progress import Progress
+from component.stores.progress import Progress
 from component.stores.local_files import copy_model, fsync, remove_entry, remove_tree
 from component.stores.trees import local_model
 

@@ -16,8 +16,8 @@ from component.push.outcome import Published
 from component.push.retention import retain_after
 from component.push.reuse import find_reusable
 from component.push.versioning import next_version
-from component.runtime.parallel import in_parallel
-from component.runtime.progress import Progress, rate
+from component.stores.parallel import in_parallel
+from component.stores.progress import Progress, rate
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from google.protobuf import text_format as _text_format
 
 from component.errors import InputError
 from component.model import Model
-from component.runtime.progress import Progress
+from component.stores.progress import Progress
 from component.savedmodel import protos
 from component.stores.local_files import copy_model
 from component.stores.registry import is_remote

@@ -7,8 +7,8 @@ from pathlib import Path
 from component.artifacts import OutputArtifact
 from component.errors import PublishError
 from component.model import Model
-from component.runtime.parallel import in_parallel
-from component.runtime.progress import Progress
+from component.stores.parallel import in_parallel
+from component.stores.progress import Progress
 from component.stores.bucket import join, reported
 from component.stores.local_files import copy_model, remove_entry
 from component.stores.mounts import local_path

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from component.errors import PusherError
-from component.runtime.progress import Progress
+from component.stores.progress import Progress
 
 
 class BucketError(Exception):

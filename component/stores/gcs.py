@@ -29,9 +29,9 @@ from google.cloud.storage.exceptions import DataCorruption
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from component import settings
-from component.runtime.checksums import b64_crc32c, crc32c_of_bytes, crc32c_of_file
-from component.runtime.parallel import in_parallel
-from component.runtime.progress import Progress, RetriedTransfer
+from component.stores.checksums import b64_crc32c, crc32c_of_bytes, crc32c_of_file
+from component.stores.parallel import in_parallel
+from component.stores.progress import Progress, RetriedTransfer
 from component.runtime.redact import redacted
 from component.stores.bucket import (BucketError, Corrupt, Denied, Listing, NotFound, ObjectInfo,
                                      PreconditionFailed, Unauthenticated, Unavailable, split_uri)

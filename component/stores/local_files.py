@@ -8,8 +8,8 @@ import stat
 from pathlib import Path
 
 from component.model import LOAD_TRIGGER, Model, ModelFile
-from component.runtime.parallel import in_parallel
-from component.runtime.progress import Progress
+from component.stores.parallel import in_parallel
+from component.stores.progress import Progress
 from component.stores.transfer import check_unchanged, download
 
 # Copied at a time; the disk starts writing each block as soon as it is copied.

@@ -46,8 +46,8 @@ from google.api_core import exceptions as api_exceptions
 
 from component import settings
 from component.runtime import stopping
-from component.runtime.checksums import b64_crc32c, crc32c_of_bytes, crc32c_of_file
-from component.runtime.progress import Progress, RetriedTransfer
+from component.stores.checksums import b64_crc32c, crc32c_of_bytes, crc32c_of_file
+from component.stores.progress import Progress, RetriedTransfer
 from component.runtime.redact import redacted
 from component.stores.bucket import (BucketError, Corrupt, Denied, Listing, NotFound, ObjectInfo,
                                      PreconditionFailed, Unauthenticated, Unavailable, split_uri)
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 # botocore's own INFO lines ("Found credentials in environment variables.") say nothing a user needs.
 logging.getLogger("botocore").setLevel(logging.WARNING)
 
-# Every transfer thread (runtime.parallel.WORKERS), every part in flight and the lease heartbeat
+# Every transfer thread (stores.parallel.WORKERS), every part in flight and the lease heartbeat
 # get a connection without waiting.
 POOL_SIZE = 64
 # Files up to this size go in one PutObject; bigger ones in a multipart upload of parts this size

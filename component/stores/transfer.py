@@ -9,9 +9,9 @@ from typing import BinaryIO
 
 from component.errors import InputError, PublishError
 from component.model import Model, ModelFile
-from component.runtime.checksums import checksum_of_file, crc32c_of_file
-from component.runtime.parallel import in_parallel
-from component.runtime.progress import Progress
+from component.stores.checksums import checksum_of_file, crc32c_of_file
+from component.stores.parallel import in_parallel
+from component.stores.progress import Progress
 from component.stores.bucket import ObjectInfo, Bucket, PreconditionFailed, join, reported
 from component.stores.registry import is_remote, locate, same_service
 

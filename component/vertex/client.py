@@ -109,7 +109,7 @@ def wait_for_earlier(client: ModelServiceClient | EndpointServiceClient, name: s
 def in_threads(tasks: Sequence[Callable[[], None]]) -> None:
     """Run `tasks` at once and raise the first failure. The threads are daemons and the caller
     polls: a stop (Interrupted, raised in the main thread) leaves at once, without waiting for a
-    request that hangs, which runtime.parallel's pool would join before the process could exit."""
+    request that hangs, which stores.parallel's pool would join before the process could exit."""
     failures: list[BaseException] = []
 
     def run(task: Callable[[], None]) -> None:

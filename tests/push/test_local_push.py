@@ -272,7 +272,7 @@ def test_killed_push_leaves_no_visible_version_and_next_push_cleans_up(saved_mod
 def test_live_push_staging_is_not_cleaned_by_another(saved_model, tmp_path):
     from component.push.local_base import LocalBase
     from component.model import Model
-    from component.runtime.progress import Progress
+    from component.stores.progress import Progress
 
     store = LocalBase(tmp_path / "s")
     staging = store.stage(Model(str(saved_model), "test", (), ()), Progress("test", 0, 0))

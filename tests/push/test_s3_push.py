@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pytest
 
 from component.push.versioning import parse_version
-from component.runtime.checksums import crc32c_of_file
+from component.stores.checksums import crc32c_of_file
 from tests.support.command import REPO
 from tests.support.destinations import BASE, crcs, error_lines, push, with_big_files
 from tests.support.gcs_faults import FaultProxy

@@ -19,8 +19,8 @@ from pathlib import Path
 import google_crc32c
 import pytest
 
-from component.runtime.checksums import b64_crc32c, crc32c_of_file
-from component.runtime.progress import Progress
+from component.stores.checksums import b64_crc32c, crc32c_of_file
+from component.stores.progress import Progress
 from component import settings
 from component.stores import registry
 from component.stores.bucket import Bucket, HiddenUploads, PreconditionFailed

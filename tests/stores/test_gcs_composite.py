@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from component.stores import gcs
-from component.runtime.checksums import crc32c_of_file
+from component.stores.checksums import crc32c_of_file
 from tests.support.gcs_faults import FaultProxy, Seen
 from tests.support.destinations import BASE, error_lines, gcs_at, push, via
 

@@ -10,7 +10,7 @@ from google.auth import exceptions as auth_exceptions
 
 from component.errors import InputError, PublishError
 from component.push.bucket_base import BucketBase
-from component.runtime.progress import Progress
+from component.stores.progress import Progress
 from component.stores import gcs
 from component.stores.bucket import reported
 from component.stores.gcs import client, errors_translated

@@ -11,7 +11,7 @@ from component.stores import s3
 from component import settings
 from component.errors import InputError, PublishError
 from component.stores.bucket import PreconditionFailed, reported
-from component.runtime.progress import Progress
+from component.stores.progress import Progress
 from tests.support.buckets import point_at
 
 SECRET = "X-Amz-Signature=5ecret5ignature"
@@ -101,7 +101,7 @@ def test_create_only_and_if_tag_writes(bucket):
 
 
 def test_a_multipart_upload_keeps_memory_to_its_parts_and_records_the_whole_crc32c(bucket, tmp_path):
-    from component.runtime.checksums import crc32c_of_file
+    from component.stores.checksums import crc32c_of_file
 
     path = tmp_path / "shard"
     path.write_bytes(bytes(range(256)) * (33 * 1024 * 1024 // 256 + 7))  # 5 parts, the last a short one

@@ -18,7 +18,7 @@ from pathlib import Path
 import google_crc32c
 
 from component.push.versioning import parse_version
-from component.runtime.checksums import b64_crc32c, crc32c_of_file
+from component.stores.checksums import b64_crc32c, crc32c_of_file
 from tests.support.command import run_cli
 
 BASE = "serving/my_model"

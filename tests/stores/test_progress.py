@@ -1,10 +1,10 @@
 import logging
 
-from component.runtime.progress import Progress
+from component.stores.progress import Progress
 
 
 def test_progress_logs_files_bytes_and_throughput_at_its_interval(caplog):
-    caplog.set_level(logging.INFO, logger="component.runtime.progress")
+    caplog.set_level(logging.INFO, logger="component.stores.progress")
     progress = Progress("Publishing to gs://b/m", total_files=4, total_bytes=4 * 1024 * 1024, interval=0.0)
     progress.add(1024 * 1024, files=1)
     progress.add(1024 * 1024, files=1)
@@ -15,7 +15,7 @@ def test_progress_logs_files_bytes_and_throughput_at_its_interval(caplog):
 
 
 def test_progress_stays_quiet_within_its_interval(caplog):
-    caplog.set_level(logging.INFO, logger="component.runtime.progress")
+    caplog.set_level(logging.INFO, logger="component.stores.progress")
     progress = Progress("Publishing", total_files=2, total_bytes=10, interval=3600.0)
     progress.add(5, files=1)
     progress.done()
