@@ -22,32 +22,37 @@ def find_model(model: Artifact | None, infra_blessing: Artifact | None, destinat
     """The SavedModel to push: from `model` when given (as TFX), else InfraValidator's warmed-up copy.
 
     `destination`: artifacts in the same service are read through its API even when mounted (see open_tree)."""
+    if model is None and infra_blessing is None:
+        raise InputError(
+            "model: no model given; connect `model`, or an `infra_blessing` that holds a warmed-up model "
+            "(InfraValidator with make_warmup=True)"
+        )
+    if model is None:
+        _require_has_model(infra_blessing)
+    tree = open_tree(model if model is not None else infra_blessing, destination)
     if model is not None:
-        tree = open_tree(model, destination)
         return tree.model(_serving_dir(tree, model.name), f"{model.name} {model.uri}")
-    if infra_blessing is not None:
-        return _stamped_model(infra_blessing, destination)
-    raise InputError(
-        "model: no model given; connect `model`, or an `infra_blessing` that holds a warmed-up model "
-        "(InfraValidator with make_warmup=True)"
-    )
+    return tree.model(_stamped_dir(tree, infra_blessing),
+                      f"{infra_blessing.name} {infra_blessing.uri} (warmed-up stamped_model)")
 
 
-def _stamped_model(infra_blessing: Artifact, destination: str) -> Model:
+def _require_has_model(infra_blessing: Artifact) -> None:
     has_model = infra_blessing.metadata.get("has_model")
     if has_model is not None and not parse_flag(has_model, "infra_blessing.metadata.has_model"):
         raise InputError(
             "infra_blessing: does not contain a model (has_model=0); connect `model`, or run "
             "InfraValidator with make_warmup=True"
         )
-    tree = open_tree(infra_blessing, destination)
+
+
+def _stamped_dir(tree: Tree, infra_blessing: Artifact) -> str:
     if not tree.entries("").get("stamped_model"):
         raise InputError(
             f"infra_blessing: no stamped_model/ directory in {infra_blessing.uri}, so it holds no model; "
             "connect `model`, or run InfraValidator with make_warmup=True"
         )
     _require_saved_model(tree, "stamped_model", infra_blessing.name)
-    return tree.model("stamped_model", f"{infra_blessing.name} {infra_blessing.uri} (warmed-up stamped_model)")
+    return "stamped_model"
 
 
 def _serving_dir(tree: Tree, input_name: str) -> str:
