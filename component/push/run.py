@@ -20,7 +20,7 @@ from component.push.versioning import STAGING_NAME_MAX
 from component.savedmodel.inspect import deep_check, inspect_model, signature_line
 from component.savedmodel.locate import find_model
 from component.stores.archive import archive, take_back
-from component.stores.mounts import gcs_uri_of_mount
+from component.stores.mounts import within
 from component.stores.registry import is_remote
 from component.vertex.target import VertexTarget
 
@@ -51,7 +51,12 @@ def run(request: PushRequest) -> Outcome:
         log.info("Model signature %s", signature_line(signature))
     if request.deep_validation:
         deep_check(model, request.required_signatures)
-    api = _ask_vertex_first(request.vertex, summary.tensorflow_version) if request.vertex is not None else None
+    api = None
+    if request.vertex is not None:
+        # Only a push that registers loads the Vertex clients (0.6-1.5 s and 100 MB).
+        from component.vertex.check import ready_for_push
+
+        api = ready_for_push(request.vertex, summary.tensorflow_version)
     log.info("Pushing: %s.", decision.reason)
     pushed_model = request.pushed_model
     # With Vertex, retention waits until the registry says which versions it still uses.
@@ -80,19 +85,6 @@ def run(request: PushRequest) -> Outcome:
                              lambda: versions_in_use(api, request.vertex))
             outcome = replace(outcome, published=kept)
     return outcome
-
-
-def _ask_vertex_first(target: VertexTarget, written_by: str) -> "Clients":
-    """Vertex's clients, once Vertex said it knows the model (or may create it) and the endpoint:
-    most of its refusals then come before anything is written."""
-    # Only a push that registers loads the Vertex clients (0.6-1.5 s and 100 MB).
-    from component.vertex.check import check_before_push, warn_if_newer_tensorflow
-    from component.vertex.client import clients
-
-    warn_if_newer_tensorflow(target, written_by)
-    api = clients(target)
-    check_before_push(api, target)
-    return api
 
 
 def _on_vertex(target: VertexTarget, api: "Clients", outcome: Outcome) -> Outcome:
@@ -129,12 +121,12 @@ def _check_locations(model: Model, request: PushRequest) -> None:
     outputs = [o for o in (request.pushed_model, *request.written_after) if o is not None]
     written = [(o.name, where) for o in outputs for where in (o.uri, str(o.path))]
     for name, location in [("push_destination", base), *written]:
-        if _inside(location, model.root):
+        if within(location, model.root):
             raise InputError(f"{name}: {location} is inside the model directory {model.root}; choose a location outside it")
     for name, location in written:
-        if _inside(location, base):
+        if within(location, base):
             raise InputError(f"{name}: {location} is inside the destination base {base}; choose a location outside it")
-        if request.pushed_model is not None and name == request.pushed_model.name and _inside(base, location):
+        if request.pushed_model is not None and name == request.pushed_model.name and within(base, location):
             raise InputError(f"push_destination: {base} is inside the {name} location {location}; choose a location outside it")
     for name, location in [("push_destination", base), *written]:
         part = None if is_remote(location) else long_component(location)
@@ -155,14 +147,3 @@ def _check_locations(model: Model, request: PushRequest) -> None:
         check_fits_on_disk(model, "model")
     if not is_remote(base):
         base_entries(Path(base))  # a base that is a file, or a symlink loop, is refused here
-
-
-def _inside(location: str, root: str) -> bool:
-    target, top = _comparable(location), _comparable(root)
-    return target == top or target.startswith(top.rstrip("/") + "/")
-
-
-def _comparable(location: str) -> str:
-    # os.path.realpath, unlike Path.resolve, does not raise on a symlink loop.
-    location = gcs_uri_of_mount(location) or location
-    return location.rstrip("/") if is_remote(location) else os.path.realpath(location)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from component import settings
 from component.errors import InputError
+from component.stores.registry import is_remote
 
 # KFP maps remote artifact URIs to these local paths inside the container (downloaded there by the
 # KFP launcher, or a FUSE mount on Vertex).
@@ -17,6 +18,19 @@ def gcs_uri_of_mount(path: str) -> str | None:
     """gs://bucket/x for a path on KFP's /gcs/ mount (Vertex's GCS FUSE), else None."""
     mount = str(_mount_root() / "gcs") + "/"
     return "gs://" + path[len(mount):] if path.startswith(mount) and len(path) > len(mount) else None
+
+
+def within(location: str, root: str) -> bool:
+    """Whether `location` is `root` or inside it, seen through KFP's /gcs mount and, for local
+    paths, through symlinks: /gcs/b/x and gs://b/x are one place."""
+    target, top = _comparable(location), _comparable(root)
+    return target == top or target.startswith(top.rstrip("/") + "/")
+
+
+def _comparable(location: str) -> str:
+    # os.path.realpath, unlike Path.resolve, does not raise on a symlink loop.
+    location = gcs_uri_of_mount(location) or location
+    return location.rstrip("/") if is_remote(location) else os.path.realpath(location)
 
 
 def check_path_text(text: str, name: str) -> str:

@@ -13,15 +13,19 @@ from typing import Any
 from google.api_core import exceptions as api_exceptions
 
 from component.errors import InputError, PublishError
-from component.vertex.client import CALL_TIMEOUT, READ_RETRY, Clients, in_threads, vertex_errors
+from component.vertex.client import CALL_TIMEOUT, READ_RETRY, Clients, clients, in_threads, vertex_errors
 from component.vertex.target import VertexTarget
 
 log = logging.getLogger(__name__)
 
 
-def check_before_push(api: Clients, target: VertexTarget) -> None:
-    """InputError when vertex_model or vertex_endpoint names nothing that can be used; PublishError
-    (nothing published) when Vertex cannot be asked or refuses to answer."""
+def ready_for_push(target: VertexTarget, written_by: str) -> Clients:
+    """Vertex's clients, once Vertex said it knows the model (or may create it) and the endpoint:
+    most of its refusals then come before anything is written. InputError when vertex_model or
+    vertex_endpoint names nothing that can be used; PublishError (nothing published) when Vertex
+    cannot be asked or refuses to answer."""
+    _warn_if_newer_tensorflow(target, written_by)
+    api = clients(target)
     # Both reads share one budget: each request may take only what is left of it.
     deadline = time.monotonic() + CALL_TIMEOUT
     tasks = [lambda: _check_model(api, target, deadline)]
@@ -31,9 +35,10 @@ def check_before_push(api: Clients, target: VertexTarget) -> None:
         in_threads(tasks)
     except PublishError as exc:
         raise PublishError(f"{exc}; nothing was published") from None
+    return api
 
 
-def warn_if_newer_tensorflow(target: VertexTarget, written_by: str) -> None:
+def _warn_if_newer_tensorflow(target: VertexTarget, written_by: str) -> None:
     """A SavedModel written by a newer TensorFlow than the serving image runs may use ops that image
     does not know: Vertex then fails to serve it, long after the push. Worth a warning, not a refusal:
     most models load all the same."""
