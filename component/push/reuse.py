@@ -1,14 +1,15 @@
 """A retried or re-run push finds the newest version already holding exactly its model, and reuses it."""
 
+import functools
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from component.errors import InputError
 from component.model import Model, ModelFile
 from component.push.base import ServingBase
 from component.push.outcome import Published
 from component.push.rollback_note import without_note
+from component.stores.parallel import in_parallel
 from component.stores.registry import is_remote
 from component.stores.transfer import both_stored_alike, file_crc32c, same_as_stored
 
@@ -64,5 +65,4 @@ def same_content(a: Model, b: Model) -> bool:
     # Computing checksums of local files is CPU work (4 threads keep 2 cores busy); asking a store
     # for them (one HEAD per file on S3) is waiting on round trips: many more in flight pays.
     remote = any(is_remote(f.source) and not f.crc32c for f in (*a.files, *b.files))
-    with ThreadPoolExecutor(REMOTE_LOOKUPS if remote else 4) as pool:
-        return all(pool.map(same, a.files))
+    return all(in_parallel([functools.partial(same, f) for f in a.files], workers=REMOTE_LOOKUPS if remote else 4))
