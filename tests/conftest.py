@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.buckets import new_bucket
 from tests.support.destinations import Destination, gcs_at, local_at, s3_at
 from tests.support.savedmodels import make_keras_model, make_module_model
 
@@ -61,11 +62,7 @@ def gcs_emulator():
 @pytest.fixture
 def gcs_bucket(gcs_emulator) -> str:
     """A new, empty bucket in the session's emulator."""
-    import uuid
-
-    name = f"test-{uuid.uuid4().hex[:16]}"
-    gcs_emulator.create_bucket(name)
-    return name
+    return new_bucket(gcs_emulator)
 
 
 # --- S3 (moto's server) ---
@@ -83,12 +80,7 @@ def s3_server():
 @pytest.fixture
 def s3_bucket(s3_server) -> str:
     """A new, empty bucket in a freshly reset server."""
-    import uuid
-
-    s3_server.reset()
-    name = f"test-{uuid.uuid4().hex[:16]}"
-    s3_server.create_bucket(name)
-    return name
+    return new_bucket(s3_server, reset=s3_server.reset)
 
 
 # --- S3 (ministack: a second, independent implementation) ---
@@ -106,12 +98,7 @@ def ministack_server():
 @pytest.fixture
 def ministack_bucket(ministack_server) -> str:
     """A new, empty bucket in a freshly reset ministack."""
-    import uuid
-
-    ministack_server.reset()
-    name = f"test-{uuid.uuid4().hex[:16]}"
-    ministack_server.create_bucket(name)
-    return name
+    return new_bucket(ministack_server, reset=ministack_server.reset)
 
 
 # --- Destinations (tests/support/destinations.py): where pushes go, and how tests look at them ---

@@ -1,6 +1,9 @@
 """Stores used in this test's process (not through the command), pointed at a test server."""
 
 import importlib
+import uuid
+from collections.abc import Callable
+from typing import Protocol
 
 import pytest
 
@@ -23,3 +26,18 @@ def point_at(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, en
         monkeypatch.setenv(name, value)
     forget_clients(module)
     request.addfinalizer(lambda: forget_clients(module))
+
+
+class BucketServer(Protocol):
+    def create_bucket(self, name: str) -> None: ...
+
+
+def new_bucket(server: BucketServer, reset: Callable[[], None] | None = None) -> str:
+    """A new, empty bucket of one test's own in a server the whole session shares (emptied first by
+    `reset`, where the server can forget everything): a name no other test uses, so no test sees
+    another's objects."""
+    if reset is not None:
+        reset()
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    server.create_bucket(name)
+    return name
