@@ -12,7 +12,7 @@ import pytest
 
 from component import __version__
 from tests.support.blessings import blessing
-from tests.support.command import REPO, refused, run_cli, tree
+from tests.support.command import REPO, refused, run_cli, start_cli, tree
 from tests.support.executor_inputs import artifact, executor_input
 
 
@@ -174,8 +174,7 @@ def test_a_listing_read_only_in_part_ends_quietly(tmp_path):
     for version in range(1, 3001):  # more than a pipe holds
         (base / str(version)).mkdir(parents=True)
     for json_flag in ((), ("--json",)):
-        listing = subprocess.Popen([sys.executable, "-m", "component", "list", "--push-destination", str(base), *json_flag],
-                                   cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        listing = start_cli("list", "--push-destination", str(base), *json_flag)
         listing.stdout.readline()
         listing.stdout.close()  # what `| head -1` does once it has its line
         stderr = listing.stderr.read()

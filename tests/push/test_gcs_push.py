@@ -18,7 +18,7 @@ import pytest
 
 from component.push.rollback_note import NOTE
 from component.push.versioning import numeric_versions
-from tests.support.command import REPO, run_cli
+from tests.support.command import REPO, run_cli, start_cli, stop_when
 from tests.support.destinations import BASE, crcs, error_lines, gcs_at, push, via, with_big_files
 from tests.support.gcs_faults import FaultProxy
 from tests.support.savedmodels import serve
@@ -98,13 +98,10 @@ def test_two_pushes_racing_for_one_version_both_publish_under_distinct_versions(
         return None
 
     base = f"gs://{gcs_bucket}/{BASE}"
-    env = {**os.environ}
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        env["STORAGE_EMULATOR_HOST"] = proxy.url
         pushes = [
-            subprocess.Popen([sys.executable, "-m", "component", "--model", str(model), "--push-destination", base,
-                              "--versioning", "SEQUENTIAL"], cwd=REPO, env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            start_cli("--model", str(model), "--push-destination", base, "--versioning", "SEQUENTIAL",
+                      env={"STORAGE_EMULATOR_HOST": proxy.url})
             for model in (saved_model, keras_saved_model)
         ]
         results = [(p.communicate(timeout=120), p.returncode) for p in pushes]
@@ -125,9 +122,7 @@ def test_pushes_killed_at_random_points_never_leave_a_loadable_incomplete_versio
     expected = crcs(model)
     gcs = gcs_at(gcs_emulator, gcs_bucket)
     base = f"gs://{gcs_bucket}/{BASE}"
-    env = {**os.environ, "MODEL_PUSHER_GCS_LEASE_SECONDS": "1"}
-    command = [sys.executable, "-m", "component", "--model", str(model), "--push-destination", base,
-               "--versioning", "SEQUENTIAL", "--force-new-version", "true"]
+    args = ["--model", str(model), "--push-destination", base, "--versioning", "SEQUENTIAL", "--force-new-version", "true"]
     rng = random.Random(2024)
     killed_mid_version = 0
 
@@ -135,10 +130,9 @@ def test_pushes_killed_at_random_points_never_leave_a_loadable_incomplete_versio
         return (lambda: time.sleep(0.1)) if seen.path.startswith("/upload/") else None
 
     with FaultProxy(gcs_emulator.url, slow) as proxy:
-        env["STORAGE_EMULATOR_HOST"] = proxy.url
+        env = {"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_GCS_LEASE_SECONDS": "1"}
         for run in range(6):
-            push_process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL)
+            push_process = start_cli(*args, env=env, quiet=True)
             if run % 2:  # at a random moment of the whole push
                 time.sleep(rng.uniform(0.3, 3.0))
             else:  # while the version is being filled
@@ -156,7 +150,7 @@ def test_pushes_killed_at_random_points_never_leave_a_loadable_incomplete_versio
                     killed_mid_version += 1
 
         time.sleep(1.5)  # every killed push's lease is stale now
-        result = run_cli(*command[3:], env={"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_GCS_LEASE_SECONDS": "1"})
+        result = run_cli(*args, env=env)
     assert result.returncode == 0, result.stderr
     assert killed_mid_version, "no kill landed while a version was being filled"
     left = gcs.versions()
@@ -353,20 +347,10 @@ def test_a_stop_takes_effect_within_seconds_while_gcs_hangs(saved_model, gcs_emu
         return None
 
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        pushing = subprocess.Popen([sys.executable, "-m", "component", "--model", str(saved_model),
-                                    "--push-destination", f"gs://{gcs_bucket}/{BASE}"], cwd=REPO,
-                                   env={**os.environ, "STORAGE_EMULATOR_HOST": proxy.url},
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            assert hanging.wait(60), "the push never began to upload"
-            time.sleep(1.5)
-            asked = time.monotonic()
-            pushing.send_signal(signal.SIGTERM)
-            _, stderr = pushing.communicate(timeout=120)
-            took = time.monotonic() - asked
-        finally:
-            release.set()
-            pushing.kill()
+        pushing = start_cli("--model", str(saved_model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+                            env={"STORAGE_EMULATOR_HOST": proxy.url})
+        took, _, stderr, _ = stop_when(pushing, hanging, 1.5, never="the push never began to upload",
+                                       afterwards=release.set)
     assert pushing.returncode == 143, stderr
     assert took < 20, f"the push stopped {took:.0f} s after SIGTERM; Kubernetes kills it after 30 s"
     assert "stopped by SIGTERM" in error_lines(stderr)[-1]

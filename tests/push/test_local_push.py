@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.support.blessings import blessing, infra_blessing_with_model, tfx_model_artifact
-from tests.support.command import REPO, run_cli
+from tests.support.command import REPO, run_cli, start_cli
 from tests.support.destinations import push
 from tests.support.savedmodels import serve, warmup_file_bytes
 
@@ -226,9 +226,8 @@ def test_destination_json_as_tfx_users_write_it(saved_model, tmp_path):
 
 def test_two_concurrent_pushes_get_different_versions(saved_model, tmp_path):
     base = tmp_path / "s"
-    cmd = [sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination", str(base),
-           "--force-new-version", "true"]
-    procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    args = ["--model", str(saved_model), "--push-destination", str(base), "--force-new-version", "true"]
+    procs = [start_cli(*args) for _ in range(4)]
     records = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     pushed = sorted(r["pushed_version"] for r in records)
     assert len(set(pushed)) == 4
@@ -246,8 +245,7 @@ def test_killed_push_leaves_no_visible_version_and_next_push_cleans_up(saved_mod
     with open(saved_model / "variables" / "big.bin", "wb") as f:
         f.write(os.urandom(1024 * 1024) * 300)
     base = tmp_path / "s"
-    proc = subprocess.Popen([sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination", str(base)],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_cli("--model", str(saved_model), "--push-destination", str(base), quiet=True)
     deadline = time.monotonic() + 60
     while not (base.exists() and any(n.startswith(".pushing-") for n in os.listdir(base))):
         assert time.monotonic() < deadline and proc.poll() is None

@@ -11,7 +11,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -20,14 +19,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.support.command import REPO, run_cli
+from tests.support.command import run_cli, start_cli
 from tests.support.destinations import BASE, error_lines, gcs_at, with_big_files
 from tests.support.gcs_faults import FaultProxy
-
-
-def start_push(*args: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "component", *args], cwd=REPO, env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def slow_uploads_and_downloads(seen):
@@ -66,7 +60,7 @@ def test_sigterm_mid_gcs_push_removes_what_it_wrote_and_says_so(saved_model, gcs
     gcs = gcs_at(gcs_emulator, gcs_bucket)
     decide, filling, go_on = holding(lambda seen: seen.path.startswith("/upload/") and f"{BASE}/1/" in unquote(seen.path))
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        push = start_push("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+        push = start_cli("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
                           "--versioning", "SEQUENTIAL", env={"STORAGE_EMULATOR_HOST": proxy.url})
         assert filling.wait(60), "the push never began to fill a version"
         push.send_signal(signal.SIGTERM)
@@ -90,7 +84,7 @@ def test_sigterm_mid_local_push_removes_staging_and_lock(saved_model, gcs_emulat
     base = tmp_path / "serving"
     decide, downloading, go_on = holding(lambda seen: "alt=media" in seen.path and "small-" in unquote(seen.path))
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        push = start_push("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(base),
+        push = start_cli("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(base),
                           env={"STORAGE_EMULATOR_HOST": proxy.url})
         assert downloading.wait(60), "the push never began to copy the model"
         push.send_signal(signal.SIGTERM)
@@ -219,7 +213,7 @@ def soak(model: Path, base: str, env: dict, listing, marker, staging, rounds: in
         number = next(numbers)
         own = Path(shutil.copytree(model, work / f"model-{number}"))
         (own / MARKER).write_text(str(number))
-        return number, start_push("--model", str(own), *common, env={**env, **(lease or {})}), time.monotonic()
+        return number, start_cli("--model", str(own), *common, env={**env, **(lease or {})}), time.monotonic()
 
     def finish(number: int, push: subprocess.Popen, started: float, how: str = "") -> None:
         stdout, stderr = push.communicate(timeout=180)
@@ -373,8 +367,8 @@ def test_a_push_stalled_past_its_lease_stops_writing_when_it_wakes(saved_model, 
     base = f"gs://{gcs_bucket}/{BASE}"
     decide, filling, go_on = holding(lambda seen: seen.path.startswith("/upload/") and f"{BASE}/1/" in unquote(seen.path))
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        stalled = start_push("--model", str(model), "--push-destination", base, "--versioning", "SEQUENTIAL",
-                             env={"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_LEASE_SECONDS": "2"})
+        stalled = start_cli("--model", str(model), "--push-destination", base, "--versioning", "SEQUENTIAL",
+                            env={"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_LEASE_SECONDS": "2"})
         assert filling.wait(60), "the push never began to fill its version"
         stalled.send_signal(signal.SIGSTOP)  # mid-fill: a paused VM, a debugger, a stuck node
         go_on.set()
@@ -398,7 +392,7 @@ def test_sigterm_mid_archive_copy_in_a_store_removes_it(saved_model, gcs_emulato
     decide, archiving, go_on = holding(lambda seen: seen.path.startswith("/upload/")
                                        and "pipeline/pushed_model/" in unquote(seen.path))
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        push = start_push("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+        push = start_cli("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
                           "--pushed-model", f"gs://{gcs_bucket}/pipeline/pushed_model",
                           env={"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_MOUNT_ROOT": "/nonexistent"})
         assert archiving.wait(60), "the push never began to write the archive copy"
@@ -418,7 +412,7 @@ def test_sigterm_mid_local_archive_copy_removes_it(saved_model, gcs_emulator, gc
     gcs_at(gcs_emulator, gcs_bucket).upload("trainer/model", model)
     decide, downloading, go_on = holding(lambda seen: "alt=media" in seen.path and "small-" in unquote(seen.path))
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        push = start_push("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(tmp_path / "serving"),
+        push = start_cli("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(tmp_path / "serving"),
                           "--pushed-model", str(tmp_path / "pushed_model"), env={"STORAGE_EMULATOR_HOST": proxy.url})
         assert downloading.wait(60), "the push never began to copy the model"
         push.send_signal(signal.SIGTERM)
@@ -438,7 +432,7 @@ def test_sigterm_after_the_archive_copy_while_the_version_fills_removes_the_arch
     decide, filling, go_on = holding(lambda seen: seen.path.startswith("/upload/") and f"{BASE}/" in unquote(seen.path)
                                      and ".claims/" not in unquote(seen.path) and ".pushing-" not in unquote(seen.path))
     with FaultProxy(gcs_emulator.url, decide) as proxy:
-        push = start_push("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+        push = start_cli("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
                           "--pushed-model", str(tmp_path / "pushed_model"), env={"STORAGE_EMULATOR_HOST": proxy.url})
         assert filling.wait(60), "the push never began to fill its version"
         assert (tmp_path / "pushed_model" / "saved_model.pb").exists()  # the archive copy came first

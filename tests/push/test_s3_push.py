@@ -5,7 +5,6 @@ front of it where a test needs faults. What every store guarantees is in test_st
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -16,7 +15,7 @@ import pytest
 
 from component.push.versioning import parse_version
 from component.stores.checksums import crc32c_of_file
-from tests.support.command import REPO
+from tests.support.command import REPO, start_cli, stop_when
 from tests.support.destinations import BASE, crcs, error_lines, push, with_big_files
 from tests.support.gcs_faults import FaultProxy
 from tests.support.local_server import free_port
@@ -51,11 +50,9 @@ def test_the_loser_of_a_claim_race_gets_412_and_takes_the_next_number(
         return None
 
     with FaultProxy(s3_server.url, decide, dialect="s3") as proxy:
-        env = {**os.environ, **s3_server.env(proxy.url)}
         pushes = [
-            subprocess.Popen([sys.executable, "-m", "component", "--model", str(model), "--push-destination",
-                              f"s3://{s3_bucket}/{BASE}", "--versioning", "SEQUENTIAL"], cwd=REPO, env=env,
-                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            start_cli("--model", str(model), "--push-destination", f"s3://{s3_bucket}/{BASE}", "--versioning", "SEQUENTIAL",
+                      env=s3_server.env(proxy.url))
             for model in (saved_model, keras_saved_model)
         ]
         results = [(p.communicate(timeout=120), p.returncode) for p in pushes]
@@ -322,10 +319,8 @@ def test_unseen_uploads_of_a_killed_push_are_aborted_by_the_next(saved_model, s3
 
     base = f"s3://{s3_bucket}/{BASE}"
     with FaultProxy(s3_server.url, decide, dialect="s3") as proxy:
-        env = {**os.environ, **s3_server.env(proxy.url), "MODEL_PUSHER_LEASE_SECONDS": "1"}
-        killed = subprocess.Popen([sys.executable, "-m", "component", "--model", str(model), "--push-destination", base,
-                                   "--versioning", "SEQUENTIAL"], cwd=REPO, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killed = start_cli("--model", str(model), "--push-destination", base, "--versioning", "SEQUENTIAL",
+                           env={**s3_server.env(proxy.url), "MODEL_PUSHER_LEASE_SECONDS": "1"}, quiet=True)
         assert started.wait(60), "the push never began its multipart upload"
         killed.kill()
         killed.wait()
@@ -353,20 +348,11 @@ def test_a_stop_takes_effect_within_seconds_while_requests_fail_or_hang(saved_mo
         return "503" if fault == "503" else (lambda: release.wait(120))  # accepted, never answered
 
     with FaultProxy(s3_server.url, decide, dialect="s3") as proxy:
-        env = {**os.environ, **s3_server.env(proxy.url)}
-        pushing = subprocess.Popen([sys.executable, "-m", "component", "--model", str(model), "--push-destination",
-                                    f"s3://{s3_bucket}/{BASE}"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-        try:
-            assert failing.wait(60), "the push never began its multipart upload"
-            time.sleep(1.5)  # parts are being retried, or waiting for answers
-            asked = time.monotonic()
-            pushing.send_signal(signal.SIGTERM)
-            _, stderr = pushing.communicate(timeout=120)
-            took = time.monotonic() - asked
-        finally:
-            release.set()
-            pushing.kill()
+        pushing = start_cli("--model", str(model), "--push-destination", f"s3://{s3_bucket}/{BASE}",
+                            env=s3_server.env(proxy.url))
+        # Stopped 1.5 s on: parts are being retried, or waiting for answers.
+        took, _, stderr, _ = stop_when(pushing, failing, 1.5, never="the push never began its multipart upload",
+                                       afterwards=release.set)
     assert pushing.returncode == 143, stderr
     assert took < 20, f"the push stopped {took:.0f} s after SIGTERM; Kubernetes kills it after 30 s"
     assert "stopped by SIGTERM" in error_lines(stderr)[-1]

@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from component.push.rollback_note import NOTE
 from tests.support.blessings import blessing
 from tests.support.buckets import forget_clients
-from tests.support.command import REPO, refused, run_cli
+from tests.support.command import refused, run_cli, start_cli
 from tests.support.destinations import BASE, Destination, crcs, error_lines, push, pushed, with_big_files
 from tests.support.savedmodels import serve
 
@@ -51,10 +50,8 @@ def test_sequential_versions_reuse_and_force_new_version(destination, saved_mode
 def test_racing_pushes_get_distinct_versions(destination, saved_model, keras_saved_model):
     models = [saved_model, keras_saved_model] * 2
     pushes = [
-        subprocess.Popen([sys.executable, "-m", "component", "--model", str(m), "--push-destination", destination.uri(),
-                          "--versioning", "SEQUENTIAL", "--force-new-version", "true"],
-                         cwd=REPO, env={**os.environ, **destination.env}, text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        start_cli("--model", str(m), "--push-destination", destination.uri(), "--versioning", "SEQUENTIAL",
+                  "--force-new-version", "true", env=destination.env)
         for m in models
     ]
     results = [(p.communicate(timeout=180), p.returncode) for p in pushes]
@@ -159,10 +156,8 @@ def test_a_model_listing_with_an_unsafe_name_is_refused(remote_destination, save
 def test_a_killed_push_is_cleaned_up_by_the_next(destination, saved_model):
     model = with_big_files(saved_model, big=6, size=8_000_000)
     lease = {"MODEL_PUSHER_LEASE_SECONDS": "1"}
-    command = [sys.executable, "-m", "component", "--model", str(model), "--push-destination", destination.uri(),
-               "--versioning", "SEQUENTIAL"]
-    killed = subprocess.Popen(command, cwd=REPO, env={**os.environ, **destination.env, **lease},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = ["--model", str(model), "--push-destination", destination.uri(), "--versioning", "SEQUENTIAL"]
+    killed = start_cli(*args, env={**destination.env, **lease}, quiet=True)
     deadline = time.monotonic() + 60
     while not any(".pushing-" in n for n in destination.names(BASE)) and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -171,7 +166,7 @@ def test_a_killed_push_is_cleaned_up_by_the_next(destination, saved_model):
     assert any(".pushing-" in n for n in destination.names(BASE)), "the push was not killed while it was staging"
 
     time.sleep(1.5)  # its lease is stale now
-    result = pushed(run_cli(*command[3:], env={**destination.env, **lease}))
+    result = pushed(run_cli(*args, env={**destination.env, **lease}))
     assert not [n for n in destination.names(BASE) if ".pushing-" in n]
     assert destination.versions() == {int(result["pushed_version"]): crcs(model)}
 

@@ -21,7 +21,7 @@ from google.cloud.aiplatform_v1 import EndpointServiceClient, types
 from tests.support.blessings import blessing
 from component.vertex.target import default_serving_image
 from component.vertex.deploy import split_traffic
-from tests.support.command import REPO, run_cli
+from tests.support.command import REPO, run_cli, start_cli, stop_when, wait_until
 from tests.support.destinations import push, pushed
 from tests.support.executor_inputs import artifact, executor_input
 from tests.support.vertex_fake import FakeVertex
@@ -58,6 +58,13 @@ def register(model, bucket: str, vertex, *args: str, env: dict | None = None) ->
     (unless `args` name another model)."""
     named = () if "--vertex-model" in args else ("--vertex-model", "taxi")
     return push(model, f"gs://{bucket}/serving/taxi", *named, *args, env=env_for(vertex, **(env or {})))
+
+
+def _popen(model, bucket: str, vertex, *args: str, env: dict | None = None) -> subprocess.Popen:
+    """A push to gs://BUCKET/serving/taxi registered as `taxi`, started in the background for a test
+    that acts while it runs."""
+    return start_cli("--model", str(model), "--push-destination", f"gs://{bucket}/serving/taxi", "--vertex-model", "taxi",
+                     *args, env=env_for(vertex, **(env or {})))
 
 
 def aliases(vertex) -> dict[str, list[str]]:
@@ -354,11 +361,7 @@ def test_the_registered_version_is_found_beyond_the_first_page_of_versions(saved
 
 def test_a_stop_while_waiting_for_vertex_says_the_version_was_published(saved_model, gcs_bucket, vertex):
     vertex.stall("UploadModel")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "component", "--model", str(saved_model), "--push-destination",
-         f"gs://{gcs_bucket}/serving/taxi", "--vertex-model", "taxi"],
-        cwd=REPO, env={**os.environ, **env_for(vertex)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    process = _popen(saved_model, gcs_bucket, vertex)
     try:
         for line in process.stderr:
             if "Registering version" in line:
@@ -567,21 +570,6 @@ def test_no_tensorflow_warning_for_another_image(saved_model, gcs_bucket, vertex
 
 # --- what a hostile review found (issue 17) ------------------------------------------------------------
 
-def _popen(model, bucket: str, vertex, *args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "component", "--model", str(model), "--push-destination", f"gs://{bucket}/serving/taxi",
-         "--vertex-model", "taxi", *args],
-        cwd=REPO, env={**os.environ, **env_for(vertex, **(env or {}))}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
-def _until(condition, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def _versions_at_base(bucket: str, vertex) -> list[int]:
     return sorted(v["version"] for v in json.loads(_list(bucket, vertex)))
 
@@ -610,7 +598,7 @@ def test_retention_keeps_a_version_whose_own_push_may_still_be_deploying_it(save
     vertex.stall("DeployModel")
     deploying = _popen(saved_model, gcs_bucket, vertex, "--vertex-endpoint", endpoint)
     try:
-        _until(lambda: vertex.count("DeployModel") == 1)
+        wait_until(lambda: vertex.count("DeployModel") == 1)
         # Another push moves `default` away from version 1, which the registry does not yet show deployed.
         other = pushed(register(keras_saved_model, gcs_bucket, vertex, "--keep-versions", "1"))
         assert other["removed_versions"] == [] and len(_versions_at_base(gcs_bucket, vertex)) == 2
@@ -659,16 +647,8 @@ def test_a_stop_during_the_check_before_pushing_takes_effect_within_seconds(save
     server, accepted = _hanging_server()
     url = f"http://127.0.0.1:{server.getsockname()[1]}"
     process = _popen(saved_model, gcs_bucket, vertex, "--vertex-endpoint", "4242", env={"MODEL_PUSHER_VERTEX_API_ENDPOINT": url})
-    try:
-        _until(lambda: len(accepted) >= 2)  # the model and the endpoint are being read
-        time.sleep(0.5)
-        stopped = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
-        seconds = time.monotonic() - stopped
-    finally:
-        process.kill()
-        server.close()
+    # Stopped once the model and the endpoint are being read.
+    seconds, _, err, _ = stop_when(process, lambda: len(accepted) >= 2, 0.5, afterwards=server.close, timeout=60)
     assert process.returncode == 128 + signal.SIGTERM and seconds < 5, (seconds, err)
     errors = [line for line in err.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "stopped by SIGTERM" in errors[0] and "nothing was published" in errors[0], err
@@ -718,12 +698,8 @@ def test_a_stop_while_a_retry_waits_for_the_earlier_upload_says_the_version_was_
     assert first.returncode == 1
     polls = vertex.count("GetOperation")
     process = _popen(saved_model, gcs_bucket, vertex)
-    try:
-        _until(lambda: vertex.count("GetOperation") > polls)  # the retry waits for the earlier upload
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    finally:
-        process.kill()
+    # Stopped while the retry waits for the earlier upload.
+    _, out, err, _ = stop_when(process, lambda: vertex.count("GetOperation") > polls, timeout=30)
     assert process.returncode == 128 + signal.SIGTERM, err
     errors = [line for line in err.splitlines() if " ERROR " in line]
     uri = json.loads(first.stdout)["pushed_destination"]
