@@ -13,15 +13,16 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
-from tests.support.command import run_cli, start_cli
+from tests.support.command import Stopped, run_cli, start_cli, stop_when, wait_until
 from tests.support.destinations import BASE, error_lines, gcs_at, with_big_files
-from tests.support.gcs_faults import FaultProxy
+from tests.support.gcs_faults import FaultProxy, Seen
 
 
 def slow_uploads_and_downloads(seen):
@@ -55,19 +56,34 @@ def holding(matches):
     return decide, held, go_on
 
 
+def stop_while_held(emulator_url: str, matches: Callable[[Seen], bool], *args: str, never: str, settle: float = 0,
+                    env: dict | None = None, before_stop: Callable[[], object] | None = None
+                    ) -> tuple[subprocess.Popen, Stopped]:
+    """Push (`args`) through a proxy that holds the requests `matches` picks; once the first is held
+    (and `settle` s on), call `before_stop`, send SIGTERM and let the held requests go on: the stop
+    lands while the push is in the middle of what they do. The SIGTERM tests of this section set this up."""
+    decide, held, go_on = holding(matches)
+
+    def ready() -> bool:  # asked once by stop_when, which kills the push if this fails
+        wait_until(held, never=never)
+        if before_stop is not None:
+            before_stop()
+        return True
+
+    with FaultProxy(emulator_url, decide) as proxy:
+        push = start_cli(*args, env={"STORAGE_EMULATOR_HOST": proxy.url, **(env or {})})
+        return push, stop_when(push, ready, settle, then=go_on.set, timeout=30)
+
+
 def test_sigterm_mid_gcs_push_removes_what_it_wrote_and_says_so(saved_model, gcs_emulator, gcs_bucket):
     model = with_big_files(saved_model, big=2, small=40)
     gcs = gcs_at(gcs_emulator, gcs_bucket)
-    decide, filling, go_on = holding(lambda seen: seen.path.startswith("/upload/") and f"{BASE}/1/" in unquote(seen.path))
-    with FaultProxy(gcs_emulator.url, decide) as proxy:
-        push = start_cli("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
-                          "--versioning", "SEQUENTIAL", env={"STORAGE_EMULATOR_HOST": proxy.url})
-        assert filling.wait(60), "the push never began to fill a version"
-        push.send_signal(signal.SIGTERM)
-        stopped = time.monotonic()
-        go_on.set()
-        _, stderr = push.communicate(timeout=30)
-    assert time.monotonic() - stopped < 10
+    push, stopped = stop_while_held(
+        gcs_emulator.url, lambda seen: seen.path.startswith("/upload/") and f"{BASE}/1/" in unquote(seen.path),
+        "--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}", "--versioning", "SEQUENTIAL",
+        never="the push never began to fill a version")
+    stderr = stopped.stderr
+    assert time.monotonic() - stopped.signalled < 10
     assert push.returncode == 128 + signal.SIGTERM
     [line] = error_lines(stderr)
     assert "stopped by SIGTERM" in line and "nothing was published" in line
@@ -82,14 +98,10 @@ def test_sigterm_mid_local_push_removes_staging_and_lock(saved_model, gcs_emulat
     model = with_big_files(saved_model, big=0, small=40)
     gcs_at(gcs_emulator, gcs_bucket).upload("trainer/model", model)
     base = tmp_path / "serving"
-    decide, downloading, go_on = holding(lambda seen: "alt=media" in seen.path and "small-" in unquote(seen.path))
-    with FaultProxy(gcs_emulator.url, decide) as proxy:
-        push = start_cli("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(base),
-                          env={"STORAGE_EMULATOR_HOST": proxy.url})
-        assert downloading.wait(60), "the push never began to copy the model"
-        push.send_signal(signal.SIGTERM)
-        go_on.set()
-        _, stderr = push.communicate(timeout=30)
+    push, (_, _, stderr, _) = stop_while_held(
+        gcs_emulator.url, lambda seen: "alt=media" in seen.path and "small-" in unquote(seen.path),
+        "--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(base),
+        never="the push never began to copy the model")
     assert push.returncode == 128 + signal.SIGTERM, stderr
     assert "stopped by SIGTERM" in error_lines(stderr)[0]
     assert sorted(p.name for p in base.iterdir()) == []
@@ -389,17 +401,11 @@ def test_a_push_stalled_past_its_lease_stops_writing_when_it_wakes(saved_model, 
 def test_sigterm_mid_archive_copy_in_a_store_removes_it(saved_model, gcs_emulator, gcs_bucket):
     model = with_big_files(saved_model, big=0, small=40)
     gcs = gcs_at(gcs_emulator, gcs_bucket)
-    decide, archiving, go_on = holding(lambda seen: seen.path.startswith("/upload/")
-                                       and "pipeline/pushed_model/" in unquote(seen.path))
-    with FaultProxy(gcs_emulator.url, decide) as proxy:
-        push = start_cli("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
-                          "--pushed-model", f"gs://{gcs_bucket}/pipeline/pushed_model",
-                          env={"STORAGE_EMULATOR_HOST": proxy.url, "MODEL_PUSHER_MOUNT_ROOT": "/nonexistent"})
-        assert archiving.wait(60), "the push never began to write the archive copy"
-        time.sleep(0.5)  # some uploads of the archive finish meanwhile
-        push.send_signal(signal.SIGTERM)
-        go_on.set()
-        _, stderr = push.communicate(timeout=30)
+    push, (_, _, stderr, _) = stop_while_held(  # 0.5 s on: some uploads of the archive finish meanwhile
+        gcs_emulator.url, lambda seen: seen.path.startswith("/upload/") and "pipeline/pushed_model/" in unquote(seen.path),
+        "--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+        "--pushed-model", f"gs://{gcs_bucket}/pipeline/pushed_model",
+        never="the push never began to write the archive copy", settle=0.5, env={"MODEL_PUSHER_MOUNT_ROOT": "/nonexistent"})
     assert push.returncode == 128 + signal.SIGTERM, stderr
     [line] = error_lines(stderr)
     assert "stopped by SIGTERM" in line and "nothing was published" in line
@@ -410,14 +416,10 @@ def test_sigterm_mid_local_archive_copy_removes_it(saved_model, gcs_emulator, gc
     # A model read from GCS, its downloads held: the archive copy is half written when the stop comes.
     model = with_big_files(saved_model, big=0, small=40)
     gcs_at(gcs_emulator, gcs_bucket).upload("trainer/model", model)
-    decide, downloading, go_on = holding(lambda seen: "alt=media" in seen.path and "small-" in unquote(seen.path))
-    with FaultProxy(gcs_emulator.url, decide) as proxy:
-        push = start_cli("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(tmp_path / "serving"),
-                          "--pushed-model", str(tmp_path / "pushed_model"), env={"STORAGE_EMULATOR_HOST": proxy.url})
-        assert downloading.wait(60), "the push never began to copy the model"
-        push.send_signal(signal.SIGTERM)
-        go_on.set()
-        _, stderr = push.communicate(timeout=30)
+    push, (_, _, stderr, _) = stop_while_held(
+        gcs_emulator.url, lambda seen: "alt=media" in seen.path and "small-" in unquote(seen.path),
+        "--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(tmp_path / "serving"),
+        "--pushed-model", str(tmp_path / "pushed_model"), never="the push never began to copy the model")
     assert push.returncode == 128 + signal.SIGTERM, stderr
     assert "stopped by SIGTERM" in error_lines(stderr)[0]
     assert not (tmp_path / "pushed_model").exists() and not (tmp_path / "serving").exists()
@@ -429,16 +431,15 @@ def test_sigterm_after_the_archive_copy_while_the_version_fills_removes_the_arch
     # The archive copy is complete when the stop comes (the version's first writes are held): the
     # line says nothing was published, and nothing of the archive copy is left either.
     model = with_big_files(saved_model, big=0, small=20)
-    decide, filling, go_on = holding(lambda seen: seen.path.startswith("/upload/") and f"{BASE}/" in unquote(seen.path)
-                                     and ".claims/" not in unquote(seen.path) and ".pushing-" not in unquote(seen.path))
-    with FaultProxy(gcs_emulator.url, decide) as proxy:
-        push = start_cli("--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
-                          "--pushed-model", str(tmp_path / "pushed_model"), env={"STORAGE_EMULATOR_HOST": proxy.url})
-        assert filling.wait(60), "the push never began to fill its version"
-        assert (tmp_path / "pushed_model" / "saved_model.pb").exists()  # the archive copy came first
-        push.send_signal(signal.SIGTERM)
-        go_on.set()
-        _, stderr = push.communicate(timeout=30)
+    def archive_copy_came_first() -> None:
+        assert (tmp_path / "pushed_model" / "saved_model.pb").exists()
+
+    push, (_, _, stderr, _) = stop_while_held(
+        gcs_emulator.url, lambda seen: seen.path.startswith("/upload/") and f"{BASE}/" in unquote(seen.path)
+        and ".claims/" not in unquote(seen.path) and ".pushing-" not in unquote(seen.path),
+        "--model", str(model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+        "--pushed-model", str(tmp_path / "pushed_model"), never="the push never began to fill its version",
+        before_stop=archive_copy_came_first)
     assert push.returncode == 128 + signal.SIGTERM, stderr
     [line] = error_lines(stderr)
     assert "stopped by SIGTERM" in line and "nothing was published" in line
