@@ -21,7 +21,7 @@ from urllib.parse import unquote
 import pytest
 
 from tests.support.command import Stopped, run_cli, start_cli, stop_when, wait_until
-from tests.support.destinations import BASE, error_lines, gcs_at, with_big_files
+from tests.support.destinations import BASE, Destination, error_lines, gcs_at, with_big_files
 from tests.support.gcs_faults import FaultProxy, Seen
 
 
@@ -329,15 +329,22 @@ def test_soak_local(saved_model, tmp_path):
     assert tree_digest(outside) == before
 
 
+def bucket_staging(destination: Destination) -> list[str]:
+    """The names of the staging areas at the base in a bucket."""
+    return [n for n in destination.names(f"{BASE}/") if ".pushing-" in n]
+
+
+def bucket_listing(destination: Destination) -> tuple[list[int], list]:
+    """soak's `listing` for a bucket (the same on every bucket store): the complete versions, and
+    what is incomplete (versions without saved_model.pb, staging areas)."""
+    found = destination.versions()
+    return ([v for v, files in found.items() if "saved_model.pb" in files],
+            [v for v, files in found.items() if "saved_model.pb" not in files] + bucket_staging(destination))
+
+
 def test_soak_gcs(saved_model, gcs_emulator, gcs_bucket, tmp_path):
     model = with_big_files(saved_model, big=2, small=30)
     gcs = gcs_at(gcs_emulator, gcs_bucket)
-
-    def listing():
-        found = gcs.versions()
-        staging = [n for n in gcs.names(f"{BASE}/") if ".pushing-" in n]
-        return ([v for v, files in found.items() if "saved_model.pb" in files],
-                [v for v, files in found.items() if "saved_model.pb" not in files] + staging)
 
     def marker(version: int) -> str | None:
         blob = gcs.client.bucket(gcs_bucket).get_blob(f"{BASE}/{version}/{MARKER}")
@@ -347,7 +354,7 @@ def test_soak_gcs(saved_model, gcs_emulator, gcs_bucket, tmp_path):
         # Leases of the default length during the rounds: a stall shorter than a lease is the one
         # that can outlast other pushes' publishing and retention without losing its lease.
         soak(model, f"gs://{gcs_bucket}/{BASE}", {"STORAGE_EMULATOR_HOST": proxy.url},
-             listing, marker, lambda: {n for n in gcs.names(f"{BASE}/") if ".pushing-" in n},
+             lambda: bucket_listing(gcs), marker, lambda: set(bucket_staging(gcs)),
              rounds=2, seed=5, work=tmp_path)
 
 
@@ -356,12 +363,6 @@ def test_soak_s3(saved_model, s3_destination, tmp_path):
     s3 = s3_destination
     client = s3.client
 
-    def listing():
-        found = s3.versions()
-        staging = [k for k in s3.names(f"{BASE}/") if ".pushing-" in k]
-        return ([v for v, files in found.items() if "saved_model.pb" in files],
-                [v for v, files in found.items() if "saved_model.pb" not in files] + staging)
-
     def marker(version: int) -> str | None:
         try:
             return client.get_object(Bucket=s3.bucket, Key=f"{BASE}/{version}/{MARKER}")["Body"].read().decode()
@@ -369,7 +370,7 @@ def test_soak_s3(saved_model, s3_destination, tmp_path):
             return None
 
     soak(model, s3.uri(), s3.env,
-         listing, marker, lambda: {k for k in s3.names(f"{BASE}/") if ".pushing-" in k},
+         lambda: bucket_listing(s3), marker, lambda: set(bucket_staging(s3)),
          rounds=2, seed=7, work=tmp_path)
 
 
