@@ -378,19 +378,25 @@ def pushing_result(process: subprocess.Popen, stderr: str) -> subprocess.Complet
     return subprocess.CompletedProcess(process.args, process.returncode, "", stderr)
 
 
+def another_client(s3_server, client_kind: str):
+    """Plain boto3, as another program (a trainer, a user's script) writes to the store: the checksums
+    it sends by default, or only an MD5 (`md5_only`, as older SDKs do); not the pusher's own client."""
+    import boto3
+    from botocore.config import Config
+
+    checksums = "when_required" if client_kind == "md5_only" else "when_supported"
+    return boto3.client("s3", endpoint_url=s3_server.url, region_name="us-east-1",
+                        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation=checksums))
+
+
 @pytest.mark.parametrize("client_kind", ["put_object", "upload_file", "md5_only"])
 def test_a_model_another_client_uploaded_is_recognised_without_reading_it_back(
     saved_model, s3_server, s3_bucket, s3_destination, client_kind
 ):
-    import boto3
-    from botocore.config import Config
-
     model = with_big_files(saved_model, big=1, size=20_000_000)  # 3 parts for upload_file
-    checksums = "when_required" if client_kind == "md5_only" else "when_supported"
-    client = boto3.client("s3", endpoint_url=s3_server.url, region_name="us-east-1",
-                          aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                          config=Config(s3={"addressing_style": "path"}, request_checksum_calculation=checksums))
+    client = another_client(s3_server, client_kind)
     for path in model.rglob("*"):
         if path.is_file():
             key = f"{BASE}/1/{path.relative_to(model)}"
@@ -448,14 +454,7 @@ def test_a_model_in_s3_that_another_client_uploaded_is_reused_when_pushed_again(
 ):
     # KFP's usual case: the trainer's artifact is already in the store, written by plain boto3
     # (CRC32, or only an MD5), and a retried step pushes it again from there.
-    import boto3
-    from botocore.config import Config
-
-    checksums = "when_required" if client_kind == "md5_only" else "when_supported"
-    client = boto3.client("s3", endpoint_url=s3_server.url, region_name="us-east-1",
-                          aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                          config=Config(s3={"addressing_style": "path"}, request_checksum_calculation=checksums))
+    client = another_client(s3_server, client_kind)
     for path in saved_model.rglob("*"):
         if path.is_file():
             client.put_object(Bucket=s3_bucket, Key=f"trainer/model/{path.relative_to(saved_model)}", Body=path.read_bytes())
