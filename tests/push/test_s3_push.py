@@ -15,7 +15,7 @@ import pytest
 
 from component.push.versioning import parse_version
 from component.stores.checksums import crc32c_of_file
-from tests.support.command import REPO, start_cli, stop_when
+from tests.support.command import REPO, failed, start_cli, stop_when
 from tests.support.destinations import BASE, crcs, error_lines, push, with_big_files
 from tests.support.gcs_faults import FaultProxy
 from tests.support.local_server import free_port
@@ -81,9 +81,7 @@ def test_a_corrupted_upload_fails_the_push_and_publishes_nothing(
     with FaultProxy(s3_server.url, decide, dialect="s3") as proxy:
         result = push(model, f"s3://{s3_bucket}/{BASE}", env=s3_server.env(proxy.url))
     assert proxy.faults, "nothing was corrupted"
-    assert result.returncode == 1, result.stderr
-    [line] = error_lines(result.stderr)
-    assert "is corrupt: the store holds other bytes than were sent" in line and "nothing was published" in line
+    failed(result, "is corrupt: the store holds other bytes than were sent", "nothing was published")
     no_secret(result)
     assert not s3_destination.versions()
     assert not [k for k in s3_destination.names() if ".pushing-" in k]

@@ -81,9 +81,18 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
 
 
 def refused(result: subprocess.CompletedProcess, *fragments: str) -> str:
-    """Exit 2 with exactly one error line that holds every fragment."""
+    """Exit 2 (input refused) with exactly one error line that holds every fragment."""
+    return _the_error(result, 2, fragments)
+
+
+def failed(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    """Exit 1 (the push failed) with exactly one error line that holds every fragment."""
+    return _the_error(result, 1, fragments)
+
+
+def _the_error(result: subprocess.CompletedProcess, code: int, fragments: tuple[str, ...]) -> str:
     errors = error_lines(result)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == code, result.stderr
     assert len(errors) == 1, errors
     assert all(f in errors[0] for f in fragments), errors[0]
     return errors[0]
