@@ -15,9 +15,14 @@ _MOUNTED_SCHEMES = {"gs://": "gcs", "s3://": "s3", "minio://": "minio"}
 
 
 def gcs_uri_of_mount(path: str) -> str | None:
-    """gs://bucket/x for a path on KFP's /gcs/ mount (Vertex's GCS FUSE), else None."""
-    mount = str(_mount_root() / "gcs") + "/"
-    return "gs://" + path[len(mount):] if path.startswith(mount) and len(path) > len(mount) else None
+    """gs://bucket/x for a path on KFP's /gcs/ mount (Vertex's GCS FUSE), else None. The path is
+    resolved first: a relative path, or one through a symlink, that leads onto the mount is on it."""
+    if "://" in path:
+        return None
+    # os.path.realpath, unlike Path.resolve, does not raise on a symlink loop.
+    mount = os.path.realpath(_mount_root() / "gcs") + "/"
+    real = os.path.realpath(path)
+    return "gs://" + real[len(mount):] if real.startswith(mount) else None
 
 
 def within(location: str, root: str) -> bool:
@@ -28,9 +33,9 @@ def within(location: str, root: str) -> bool:
 
 
 def _comparable(location: str) -> str:
-    # os.path.realpath, unlike Path.resolve, does not raise on a symlink loop.
-    location = gcs_uri_of_mount(location) or location
-    return location.rstrip("/") if is_remote(location) else os.path.realpath(location)
+    if is_remote(location):
+        return location.rstrip("/")
+    return gcs_uri_of_mount(location) or os.path.realpath(location)
 
 
 def check_path_text(text: str, name: str) -> str:

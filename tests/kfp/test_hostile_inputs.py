@@ -222,6 +222,20 @@ def test_a_push_refused_by_the_base_writes_no_archive(saved_model, tmp_path):
     assert not (tmp_path / "pushed_model").exists()
 
 
+@pytest.mark.parametrize("flag, inside", [("--pushed-model", ""), ("--push-report", "/report.md")])
+def test_an_output_at_the_gcs_uri_of_a_model_read_from_the_mount_by_a_relative_path_is_refused(
+        saved_model, tmp_path, flag, inside):
+    root = tmp_path / "root"
+    model = root / "gcs" / "bkt" / "m"
+    shutil.copytree(saved_model, model)
+    source = tree(model)
+    relative = os.path.relpath(model, REPO)  # the command runs in the repository
+    result = run_cli("--model", relative, "--push-destination", str(tmp_path / "serving"), flag, "gs://bkt/m" + inside,
+                     env={"MODEL_PUSHER_MOUNT_ROOT": str(root)})
+    refused(result, f"{flag}: gs://bkt/m{inside} is inside the model directory")
+    assert tree(model) == source and not (tmp_path / "serving").exists()
+
+
 def test_kfp_output_files_pointing_into_the_base_or_the_model_are_refused(saved_model, tmp_path):
     base = tmp_path / "serving"
     first = run_cli("--model", str(saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL")

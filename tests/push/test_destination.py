@@ -30,6 +30,17 @@ def test_a_destination_on_the_gcs_mount_is_published_through_the_api(tmp_path, m
     assert parse_destination(f"{tmp_path}/gcsx/bucket").base == f"{tmp_path}/gcsx/bucket"
 
 
+def test_a_destination_reached_onto_the_gcs_mount_by_a_relative_path_or_a_link_is_published_through_the_api(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEL_PUSHER_MOUNT_ROOT", str(tmp_path / "root"))
+    (tmp_path / "root" / "gcs" / "bucket").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "root" / "gcs" / "bucket")
+    monkeypatch.chdir(tmp_path)
+    assert parse_destination("root/gcs/bucket/serving/m").base == "gs://bucket/serving/m"
+    assert parse_destination("link/serving/m").base == "gs://bucket/serving/m"
+    assert parse_destination("root/gcsx/bucket").base == "root/gcsx/bucket"
+
+
 @pytest.mark.parametrize("text, message", [
     ('{"filesystem": {"base_directory": "/a", "base_directory": "/b"}}', "the key 'base_directory' appears twice"),
     ("[" * 5000 + "]" * 5000, "nested deeper than 64 levels"),
