@@ -162,11 +162,15 @@ class ObjectTree:
         if problem:
             raise InputError(f"{artifact.name}: {redacted(artifact.uri)!r} names no valid bucket: {problem}")
         self.bucket, self.prefix = locate(self.uri)
+        # Finding the model asks for a directory more than once; each is one round trip, listed once.
+        self._listed: dict[str, dict[str, bool]] = {}
 
     def entries(self, rel: str) -> dict[str, bool]:
-        prefix = join(self.prefix, rel)
-        with self._errors():
-            return dict(children(self.bucket.list(prefix, recursive=False), prefix))
+        if rel not in self._listed:
+            prefix = join(self.prefix, rel)
+            with self._errors():
+                self._listed[rel] = dict(children(self.bucket.list(prefix, recursive=False), prefix))
+        return dict(self._listed[rel])
 
     def model(self, rel: str, origin: str) -> Model:
         with self._errors():

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 import pytest
@@ -278,6 +278,19 @@ def test_deep_validation_of_a_gcs_model_loads_a_downloaded_copy(saved_model, gcs
                   env=via(gcs_emulator.url))
     assert result.returncode == 0, result.stderr
     assert "TensorFlow loaded the model" in result.stderr
+
+
+
+def test_finding_a_model_in_a_bucket_lists_each_of_its_directories_once(saved_model, gcs_emulator, gcs_bucket):
+    gcs_at(gcs_emulator, gcs_bucket).upload("trainer/model/Format-Serving", saved_model)
+    with FaultProxy(gcs_emulator.url) as proxy:
+        result = push(f"gs://{gcs_bucket}/trainer/model", f"gs://{gcs_bucket}/{BASE}", env=via(proxy.url))
+    assert result.returncode == 0, result.stderr
+    listings = [parse_qs(urlsplit(seen.path).query) for seen in proxy.requests
+                if seen.method == "GET" and urlsplit(seen.path).path == f"/storage/v1/b/{gcs_bucket}/o"]
+    of_model = [tuple(q.get(key, [""])[0] for key in ("prefix", "delimiter", "pageToken")) for q in listings
+                if q.get("prefix", [""])[0].startswith("trainer/model")]
+    assert of_model and len(of_model) == len(set(of_model)), of_model
 
 
 def test_gcs_destination_inside_the_gcs_model_is_refused(saved_model, gcs_emulator, gcs_bucket):
