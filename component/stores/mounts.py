@@ -15,14 +15,19 @@ _MOUNTED_SCHEMES = {"gs://": "gcs", "s3://": "s3", "minio://": "minio"}
 
 
 def gcs_uri_of_mount(path: str) -> str | None:
-    """gs://bucket/x for a path on KFP's /gcs/ mount (Vertex's GCS FUSE), else None. The path is
-    resolved first: a relative path, or one through a symlink, that leads onto the mount is on it."""
-    if "://" in path:
+    """gs://bucket/x for a path on KFP's /gcs/ mount (Vertex's GCS FUSE), else None.
+
+    A path whose text is on the mount (made absolute, not normalised) keeps its text: a `..` in it
+    is then an object name, which push_destination refuses. A path that reaches the mount through
+    a symlink is matched once resolved. A relative path holding "://" is a URI, not a path."""
+    if "://" in path and not os.path.isabs(path):
         return None
+    mount = _mount_root() / "gcs"
     # os.path.realpath, unlike Path.resolve, does not raise on a symlink loop.
-    mount = os.path.realpath(_mount_root() / "gcs") + "/"
-    real = os.path.realpath(path)
-    return "gs://" + real[len(mount):] if real.startswith(mount) else None
+    for where, root in ((os.path.join(os.getcwd(), path), str(mount)), (os.path.realpath(path), os.path.realpath(mount))):
+        if where.startswith(root + "/") and len(where) > len(root) + 1:
+            return "gs://" + where[len(root) + 1:]
+    return None
 
 
 def within(location: str, root: str) -> bool:
@@ -35,7 +40,8 @@ def within(location: str, root: str) -> bool:
 def _comparable(location: str) -> str:
     if is_remote(location):
         return location.rstrip("/")
-    return gcs_uri_of_mount(location) or os.path.realpath(location)
+    real = os.path.realpath(location)
+    return gcs_uri_of_mount(real) or real
 
 
 def check_path_text(text: str, name: str) -> str:

@@ -41,6 +41,15 @@ def test_a_destination_reached_onto_the_gcs_mount_by_a_relative_path_or_a_link_i
     assert parse_destination("root/gcsx/bucket").base == "root/gcsx/bucket"
 
 
+@pytest.mark.parametrize("below", ["bucket/..", "bucket/../other/serving", "bucket/../../../escaped"])
+def test_a_destination_on_the_gcs_mount_climbing_with_dots_is_refused(tmp_path, monkeypatch, below):
+    # On the mount `..` climbs; to GCS it is a literal object name: the two would disagree.
+    monkeypatch.setenv("MODEL_PUSHER_MOUNT_ROOT", str(tmp_path / "root"))
+    (tmp_path / "root" / "gcs" / "bucket").mkdir(parents=True)
+    with pytest.raises(InputError, match="has a '..' segment"):
+        parse_destination(f"{tmp_path}/root/gcs/{below}")
+
+
 @pytest.mark.parametrize("text, message", [
     ('{"filesystem": {"base_directory": "/a", "base_directory": "/b"}}', "the key 'base_directory' appears twice"),
     ("[" * 5000 + "]" * 5000, "nested deeper than 64 levels"),
