@@ -22,12 +22,10 @@ def gcs_uri_of_mount(path: str) -> str | None:
     a symlink is matched once resolved. A relative path holding "://" is a URI, not a path."""
     if "://" in path and not os.path.isabs(path):
         return None
-    mount = _mount_root() / "gcs"
     # os.path.realpath, unlike Path.resolve, does not raise on a symlink loop.
-    for where, root in ((os.path.join(os.getcwd(), path), str(mount)), (os.path.realpath(path), os.path.realpath(mount))):
-        if where.startswith(root + "/") and len(where) > len(root) + 1:
-            return "gs://" + where[len(root) + 1:]
-    return None
+    mount = _mount_root() / "gcs"
+    return (_on_mount(os.path.join(os.getcwd(), path), str(mount))
+            or _on_mount(os.path.realpath(path), os.path.realpath(mount)))
 
 
 def within(location: str, root: str) -> bool:
@@ -41,7 +39,11 @@ def _comparable(location: str) -> str:
     if is_remote(location):
         return location.rstrip("/")
     real = os.path.realpath(location)
-    return gcs_uri_of_mount(real) or real
+    return _on_mount(real, os.path.realpath(_mount_root() / "gcs")) or real
+
+
+def _on_mount(path: str, mount: str) -> str | None:
+    return "gs://" + path[len(mount) + 1:] if path.startswith(mount + "/") and len(path) > len(mount) + 1 else None
 
 
 def check_path_text(text: str, name: str) -> str:
