@@ -4,7 +4,7 @@ import functools
 import logging
 import time
 
-from component.errors import InputError
+from component.errors import Interrupted, PusherError
 from component.model import Model, ModelFile
 from component.push.base import ServingBase
 from component.push.outcome import Published
@@ -25,12 +25,15 @@ def find_reusable(base: ServingBase, model: Model, taken: set[int]) -> Published
     if newest is None:
         return None
     try:
-        found = base.version_model(newest)
-    except InputError as exc:
+        # A rollback copy holds its version's model plus the rollback's note.
+        if not same_content(model, without_note(base.version_model(newest))):
+            return None
+    except Interrupted:
+        raise
+    except (PusherError, OSError) as exc:
+        # Reuse only saves a copy: a version that cannot be read whole (retention removing it, a
+        # file this push may not read) is not reused, and the push publishes a new one instead.
         log.warning("Version %d cannot be reused: %s.", newest, exc)
-        return None
-    # A rollback copy holds its version's model plus the rollback's note.
-    if not same_content(model, without_note(found)):
         return None
     log.info(
         "Version %d at %s already holds exactly this model (same %d files, sizes and CRC32C): reusing it "

@@ -5,6 +5,7 @@ front of it where a test needs faults. What every store guarantees is in test_st
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -463,3 +464,27 @@ def test_a_model_in_s3_that_another_client_uploaded_is_reused_when_pushed_again(
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["pushed_version"] == json.loads(first.stdout)["pushed_version"]
     assert json.loads(again.stdout)["reused"] == 1
+
+
+def test_a_rerun_with_another_model_publishes_it_when_a_file_of_the_newest_version_cannot_be_read(
+        saved_model, tmp_path, s3_server, s3_bucket, s3_destination):
+    # Same files and sizes, one byte apart: only checksums tell the two models apart.
+    other = tmp_path / "other"
+    shutil.copytree(saved_model, other)
+    (saved_model / "assets").mkdir(exist_ok=True)
+    (saved_model / "assets" / "push.txt").write_text("A")
+    (other / "assets").mkdir(exist_ok=True)
+    (other / "assets" / "push.txt").write_text("B")
+    assert push(saved_model, s3_destination, "--versioning", "SEQUENTIAL").returncode == 0
+
+    def decide(seen):
+        forbidden = unquote(seen.path).split("?")[0].endswith(f"{BASE}/1/variables/variables.index")
+        return "403" if seen.method == "HEAD" and forbidden else None
+
+    with FaultProxy(s3_server.url, decide, dialect="s3") as proxy:
+        result = push(other, s3_destination, "--versioning", "SEQUENTIAL", env=s3_server.env(proxy.url))
+    assert proxy.faults, "the version's file was never looked at"
+    assert result.returncode == 0, result.stderr
+    assert result.record["pushed_version"] == "2" and not result.record.get("reused")
+    assert "Version 1 cannot be reused" in result.stderr
+    assert s3_destination.versions() == {1: crcs(saved_model), 2: crcs(other)}
