@@ -126,8 +126,14 @@ def _check_locations(model: Model, request: PushRequest) -> None:
     for name, location in written:
         if within(location, base):
             raise InputError(f"{name}: {location} is inside the destination base {base}; choose a location outside it")
-        if request.pushed_model is not None and name == request.pushed_model.name and within(base, location):
-            raise InputError(f"push_destination: {base} is inside the {name} location {location}; choose a location outside it")
+        if request.pushed_model is not None and name == request.pushed_model.name:
+            # The archive copy empties its location first: it may hold neither the base nor the model.
+            if within(base, location):
+                raise InputError(f"push_destination: {base} is inside the {name} location {location}; choose a location "
+                                 "outside it")
+            if within(model.root, location):
+                raise InputError(f"{name}: {location} holds the model directory {model.root}, and the archive copy "
+                                 "empties its location first; choose a location outside the model")
     for name, location in [("push_destination", base), *written]:
         part = None if is_remote(location) else long_component(location)
         if part is not None:

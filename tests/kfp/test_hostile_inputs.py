@@ -191,6 +191,19 @@ def test_pushed_model_inside_the_base_is_refused(saved_model, tmp_path):
     assert tree(base) == live
 
 
+
+@pytest.mark.parametrize("above", ["art", "art/sub"])
+def test_an_archive_location_that_holds_the_model_is_refused(saved_model, tmp_path, above):
+    # The archive copy empties its location first: there, it would delete the model it copies.
+    model = tmp_path / "art" / "sub" / "m"
+    shutil.copytree(saved_model, model)
+    source = tree(tmp_path / "art")
+    result = run_cli("--model", str(model), "--push-destination", str(tmp_path / "serving"),
+                     "--pushed-model", str(tmp_path / above))
+    refused(result, f"--pushed-model: {tmp_path / above} holds the model directory {model}")
+    assert tree(tmp_path / "art") == source and not (tmp_path / "serving").exists()
+
+
 def test_an_old_archive_holding_links_is_replaced_never_written_through(saved_model, keras_saved_model, tmp_path):
     base = tmp_path / "serving"
     first = run_cli("--model", str(saved_model), "--push-destination", str(base), "--versioning", "SEQUENTIAL")
