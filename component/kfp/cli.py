@@ -299,11 +299,7 @@ def _run(command: Callable[[Sequence[str]], int], argv: Sequence[str]) -> int:
         code = command(argv)
         stopping.finished()
     except Interrupted as exc:
-        if stopping.published_at:
-            log.error("version %s was published; then the step was stopped by %s before it finished "
-                      "(it may not be recorded)", stopping.published_at[-1], exc.signal_name)
-        else:
-            log.error("%s", exc)
+        log.error("%s", stopping.stopped_line(exc))
         return exc.exit_code
     except PusherError as exc:
         log.error("%s", exc)

@@ -1,24 +1,35 @@
 """A clean stop on SIGTERM (how Kubernetes and KFP stop a step, SIGKILL following after a grace
 period of 30 s by default) and SIGINT: the main thread gets Interrupted, which unwinds through
 each store's cleanup; transfer threads see the request at their next block (Progress.add) and
-stop there, so the push is gone within seconds, leaving nothing that is not published.
+stop there, so the push is gone within seconds, leaving nothing that is not published. A push
+still unwinding GIVE_UP_SECONDS after the request (a request whose answer trickles in never times
+out) ends where it is, saying so: what it had written is then left for the next push to remove.
 
 The moment a version becomes visible (a rename, or its saved_model.pb written) is `committing()`:
 a stop request waits for it to finish, and `published_at` then says the version stands, so the
 one-line error can never claim that nothing was published when something was.
 """
 
+import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from component.errors import Interrupted
 
+# How long a stopped push may take to unwind before it ends where it is: a request whose answer
+# trickles in never times out, and Kubernetes kills the step 30 s after SIGTERM by default.
+GIVE_UP_SECONDS = 15.0
+
 _requested = threading.Event()
+_recorded = threading.Event()
 _signal: list[tuple[int, str]] = []
 _committing = 0
 published_at: list[str] = []  # the version made visible by this process, once it is
+left_behind: list[str] = []  # where a stopped push could not remove what it had written
 
 
 def install() -> None:
@@ -29,8 +40,20 @@ def install() -> None:
 def finished() -> None:
     """The command's outcome is recorded: a stop request from now on changes nothing, so a push
     that was published and recorded never ends as one killed by a signal."""
+    _recorded.set()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_IGN)
+
+
+def stopped_line(exc: Interrupted) -> str:
+    """The one error line of a stopped command: what stands, and what is left."""
+    if published_at:
+        return (f"version {published_at[-1]} was published; then the step was stopped by {exc.signal_name} before "
+                "it finished (it may not be recorded)")
+    if left_behind:
+        return (f"stopped by {exc.signal_name}: nothing was published; what this push had written in "
+                f"{', '.join(left_behind)} is left, and the next push there removes it")
+    return str(exc)
 
 
 def requested() -> bool:
@@ -62,5 +85,23 @@ def _on_signal(signum: int, frame: object) -> None:
         return  # already stopping: let the cleanup finish (SIGKILL is the backstop)
     _signal.append((signum, signal.Signals(signum).name))
     _requested.set()
+    threading.Thread(target=_end_if_still_running, name="stop deadline", daemon=True).start()
     if not _committing:
         raise Interrupted(*_signal[0])
+
+
+def _end_if_still_running() -> None:
+    """End the process GIVE_UP_SECONDS after a stop request if it is still unwinding (a thread
+    waiting on a request that never ends would keep it alive until Kubernetes kills it, with no
+    word said); a version being made visible finishes first, and a recorded outcome stands."""
+    time.sleep(GIVE_UP_SECONDS)
+    while _committing:
+        time.sleep(0.1)
+    if _recorded.is_set():
+        return
+    exc = Interrupted(*_signal[0])
+    line = stopped_line(exc) if published_at else (
+        f"stopped by {exc.signal_name}: nothing was published; a request still in flight {GIVE_UP_SECONDS:.0f} s "
+        "after the stop was abandoned, so what this push had written may be left, and the next push there removes it")
+    logging.getLogger("component").error("%s", line)
+    os._exit(exc.exit_code)

@@ -364,3 +364,50 @@ def test_a_stop_takes_effect_within_seconds_while_gcs_hangs(saved_model, gcs_emu
     assert pushing.returncode == 143, stderr
     assert took < 20, f"the push stopped {took:.0f} s after SIGTERM; Kubernetes kills it after 30 s"
     assert "stopped by SIGTERM" in error_lines(stderr)[-1]
+
+
+def test_a_stop_takes_effect_within_seconds_while_gcs_trickles_an_answer(saved_model, gcs_emulator, gcs_bucket,
+                                                                        tmp_path):
+    # One byte every 2 s: each read of the socket returns well within its timeout, so only the
+    # stop's own deadline ends the wait.
+    gcs_at(gcs_emulator, gcs_bucket).upload("trainer/model", saved_model)
+    trickling = threading.Event()
+
+    def decide(seen):
+        if seen.method == "GET" and "saved_model.pb" in unquote(seen.path) and "alt=media" in seen.path:
+            trickling.set()
+            return "trickle"
+        return None
+
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        pushing = start_cli("--model", f"gs://{gcs_bucket}/trainer/model", "--push-destination", str(tmp_path / "serving"),
+                            env=via(proxy.url))
+        took, _, stderr, _ = stop_when(pushing, trickling, 1, never="the model was never read")
+    assert pushing.returncode == 143, stderr
+    assert took < 25, f"the push stopped {took:.0f} s after SIGTERM; Kubernetes kills it after 30 s"
+    (line,) = error_lines(stderr)
+    assert "stopped by SIGTERM: nothing was published" in line and "a request still in flight" in line, line
+    assert not (tmp_path / "serving").exists() or not numeric_versions(os.listdir(tmp_path / "serving"))
+
+
+def test_a_stop_whose_cleanup_gcs_does_not_answer_says_what_is_left(saved_model, gcs_emulator, gcs_bucket):
+    assert push(saved_model, gcs_at(gcs_emulator, gcs_bucket), "--versioning", "SEQUENTIAL").returncode == 0
+    writing, release = threading.Event(), threading.Event()
+
+    def decide(seen):
+        into_version_2 = f"{BASE}/2/" in unquote(seen.path) + seen.body[:4096].decode("utf-8", "replace")
+        if writing.is_set() or (seen.path.startswith("/upload/") and into_version_2):
+            writing.set()
+            return lambda: release.wait(120)  # from the first write into the version on, nothing is answered
+        return None
+
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        pushing = start_cli("--model", str(saved_model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+                            "--versioning", "SEQUENTIAL", "--force-new-version", "true", env=via(proxy.url))
+        took, _, stderr, _ = stop_when(pushing, writing, 0.5, never="the push never wrote into version 2",
+                                       afterwards=release.set)
+    assert pushing.returncode == 143, stderr
+    assert took < 25, f"the push stopped {took:.0f} s after SIGTERM; Kubernetes kills it after 30 s"
+    (line,) = error_lines(stderr)
+    assert "stopped by SIGTERM: nothing was published" in line and "was removed" not in line, line
+    assert "left" in line and "the next push there removes it" in line, line

@@ -6,7 +6,9 @@ misbehaves on purpose.
 ConditionalRequestConflict, AccessDenied, ...); "reset" drops the connection before forwarding,
 "reset-after" after the emulator has handled it (the client never hears it worked);
 "corrupt-request" / "corrupt-response" flip one byte of the body on the way; "strip-conditions"
-forwards without If-None-Match / If-Match (a store that ignores conditional writes); a callable is
+forwards without If-None-Match / If-Match (a store that ignores conditional writes); "trickle"
+answers with the store's headers, then its body one byte every 2 s (a read that never times out
+though it never ends); a callable is
 called (e.g. to wait at a barrier) and the request is then forwarded. It records the status of
 every forwarded answer, and counts the bytes clients upload, to tell a server-side copy from bytes
 streamed through the client.
@@ -18,6 +20,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -121,7 +124,18 @@ class FaultProxy:
                     return
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
+                if decision == "trickle":
+                    return self._trickle(payload)
                 self.wfile.write(payload)
+
+            def _trickle(self, payload: bytes) -> None:
+                try:
+                    for i in range(len(payload)):
+                        self.wfile.write(payload[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(2)
+                except OSError:  # the client went away
+                    self.close_connection = True
 
             def _forward(self, body: bytes, strip: bool = False) -> tuple[int, list[tuple[str, str]], bytes]:
                 connection = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=60)
