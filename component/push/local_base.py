@@ -248,7 +248,11 @@ def _high_water(base: Path, lock: bool = True) -> Iterator[HighWater]:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise PublishError(f"push_destination: {path} is not a file; remove it; {NOTHING_PUBLISHED}")
         if lock:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("Another push is publishing at %s; waiting for it to finish (%s is its lock).", base, path)
+                fcntl.flock(fd, fcntl.LOCK_EX)
         yield HighWater(path, fd)
     finally:
         os.close(fd)

@@ -1,5 +1,6 @@
 """The local push end to end, through the real command: TFX's executor cases and every rule on top."""
 
+import fcntl
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from component.push.versioning import numeric_versions
 from tests.support.blessings import blessing, infra_blessing_with_model, tfx_model_artifact
 from tests.support.command import REPO, run_cli, start_cli
 from tests.support.destinations import push
@@ -360,3 +362,18 @@ def test_write_failure_midway_exits_1_and_cleans_its_staging(saved_model, tmp_pa
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "File too large" in errors[0] and errors[0].endswith("nothing was published")
     assert os.listdir(base) == []  # no version, no staging directory, no lock left behind
+
+
+def test_a_push_waiting_for_another_to_publish_says_so_then_publishes(saved_model, tmp_path):
+    base = tmp_path / "serving"
+    assert run_cli("--model", str(saved_model), "--push-destination", str(base)).returncode == 0
+    with open(base / ".high-water", "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a push publishing there holds it
+        waiting = start_cli("--model", str(saved_model), "--push-destination", str(base),
+                            "--force-new-version", "true")
+        time.sleep(3)
+        assert waiting.poll() is None, waiting.communicate()
+    _, stderr = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, stderr
+    assert f"Another push is publishing at {base}; waiting for it to finish" in stderr
+    assert len(numeric_versions(os.listdir(base))) == 2
