@@ -4,7 +4,7 @@ import functools
 import logging
 import time
 
-from component.errors import Interrupted, PusherError
+from component.errors import InputError, Interrupted, PusherError
 from component.model import Model, ModelFile
 from component.push.base import ServingBase
 from component.push.outcome import Published
@@ -25,15 +25,12 @@ def find_reusable(base: ServingBase, model: Model, taken: set[int]) -> Published
     if newest is None:
         return None
     try:
-        # A rollback copy holds its version's model plus the rollback's note.
-        if not same_content(model, without_note(base.version_model(newest))):
-            return None
-    except Interrupted:
-        raise
-    except (PusherError, OSError) as exc:
-        # Reuse only saves a copy: a version that cannot be read whole (retention removing it, a
-        # file this push may not read) is not reused, and the push publishes a new one instead.
+        found = base.version_model(newest)
+    except InputError as exc:
         log.warning("Version %d cannot be reused: %s.", newest, exc)
+        return None
+    # A rollback copy holds its version's model plus the rollback's note.
+    if not same_content(model, without_note(found)):
         return None
     log.info(
         "Version %d at %s already holds exactly this model (same %d files, sizes and CRC32C): reusing it "
@@ -65,7 +62,23 @@ def same_content(a: Model, b: Model) -> bool:
         # keep, compared without reading either (a server-side copy keeps the source's MD5).
         return is_remote(f.source) and is_remote(other.source) and both_stored_alike(f, other)
 
+    def compared(f: ModelFile) -> bool | Exception:
+        try:
+            return same(f)
+        except Interrupted:
+            raise
+        except (PusherError, OSError) as exc:
+            return exc
+
     # Computing checksums of local files is CPU work (4 threads keep 2 cores busy); asking a store
     # for them (one HEAD per file on S3) is waiting on round trips: many more in flight pays.
     remote = any(is_remote(f.source) and not f.crc32c for f in (*a.files, *b.files))
-    return all(in_parallel([functools.partial(same, f) for f in a.files], workers=REMOTE_LOOKUPS if remote else 4))
+    results = in_parallel([functools.partial(compared, f) for f in a.files], workers=REMOTE_LOOKUPS if remote else 4)
+    # A file that differs settles it, whatever else could not be read; otherwise a file that
+    # could not be compared is the push's failure.
+    if any(r is False for r in results):
+        return False
+    failure = next((r for r in results if isinstance(r, Exception)), None)
+    if failure is not None:
+        raise failure
+    return True

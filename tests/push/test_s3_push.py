@@ -466,7 +466,7 @@ def test_a_model_in_s3_that_another_client_uploaded_is_reused_when_pushed_again(
     assert json.loads(again.stdout)["reused"] == 1
 
 
-def test_a_rerun_with_another_model_publishes_it_when_a_file_of_the_newest_version_cannot_be_read(
+def test_a_rerun_with_another_model_publishes_it_though_a_file_of_the_newest_version_cannot_be_read(
         saved_model, tmp_path, s3_server, s3_bucket, s3_destination):
     # Same files and sizes, one byte apart: only checksums tell the two models apart.
     other = tmp_path / "other"
@@ -486,5 +486,4 @@ def test_a_rerun_with_another_model_publishes_it_when_a_file_of_the_newest_versi
     assert proxy.faults, "the version's file was never looked at"
     assert result.returncode == 0, result.stderr
     assert result.record["pushed_version"] == "2" and not result.record.get("reused")
-    assert "Version 1 cannot be reused" in result.stderr
     assert s3_destination.versions() == {1: crcs(saved_model), 2: crcs(other)}
