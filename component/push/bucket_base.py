@@ -491,10 +491,11 @@ class BucketBase:
                 "Could not remove what this push left (%s); the next push to %s tries again once this push's "
                 "lease is %.0f s old.", exc, self.uri, self.lease_seconds,
             )
-        except Interrupted:  # the stop already unwinding the push (it stays requested: nothing goes on)
+        except Interrupted:  # the stop goes on unwinding the push; the line then says what may be left
             stopping.left_behind.append(self.uri)
-            log.warning("Stopped before what this push had written was removed; the next push to %s removes it once "
-                        "this push's lease is %.0f s old.", self.uri, self.lease_seconds)
+            log.warning("Stopped while removing what this push had written; what is left, the next push to %s removes "
+                        "once this push's lease is %.0f s old.", self.uri, self.lease_seconds)
+            raise
 
     def version_model(self, version: int) -> Model:
         with self._errors():

@@ -23,11 +23,14 @@ from component.errors import Interrupted
 # How long a stopped push may take to unwind before it ends where it is: a request whose answer
 # trickles in never times out, and Kubernetes kills the step 30 s after SIGTERM by default.
 GIVE_UP_SECONDS = 15.0
+# Then a version being made visible gets this long more to finish, so that its line can say it stands.
+COMMIT_SECONDS = 10.0
 
 _requested = threading.Event()
 _recorded = threading.Event()
+_said = threading.Event()  # the stopped command's line is out: the deadline adds no second one
 _signal: list[tuple[int, str]] = []
-_committing = 0
+_committing: list[str] = []  # the version being made visible right now
 published_at: list[str] = []  # the version made visible by this process, once it is
 left_behind: list[str] = []  # where a stopped push could not remove what it had written
 
@@ -46,7 +49,10 @@ def finished() -> None:
 
 
 def stopped_line(exc: Interrupted) -> str:
-    """The one error line of a stopped command: what stands, and what is left."""
+    """The one error line of a stopped command: what stands, and what is left. Once it is asked
+    for, the deadline still ends a process that does not exit (threads waiting on requests), but
+    says nothing more."""
+    _said.set()
     if published_at:
         return (f"version {published_at[-1]} was published; then the step was stopped by {exc.signal_name} before "
                 "it finished (it may not be recorded)")
@@ -70,13 +76,12 @@ def check() -> None:
 @contextmanager
 def committing(uri: str) -> Iterator[None]:
     """Make `uri` visible inside this block; a stop request waits until it is done and noted."""
-    global _committing
-    _committing += 1
+    _committing.append(uri)
     try:
         yield
         published_at.append(uri)
     finally:
-        _committing -= 1
+        _committing.remove(uri)
     check()
 
 
@@ -93,15 +98,27 @@ def _on_signal(signum: int, frame: object) -> None:
 def _end_if_still_running() -> None:
     """End the process GIVE_UP_SECONDS after a stop request if it is still unwinding (a thread
     waiting on a request that never ends would keep it alive until Kubernetes kills it, with no
-    word said); a version being made visible finishes first, and a recorded outcome stands."""
+    word said); a version being made visible gets COMMIT_SECONDS more to finish, and a recorded
+    outcome stands."""
     time.sleep(GIVE_UP_SECONDS)
-    while _committing:
+    deadline = time.monotonic() + COMMIT_SECONDS
+    while _committing and time.monotonic() < deadline:
         time.sleep(0.1)
     if _recorded.is_set():
         return
     exc = Interrupted(*_signal[0])
-    line = stopped_line(exc) if published_at else (
-        f"stopped by {exc.signal_name}: nothing was published; a request still in flight {GIVE_UP_SECONDS:.0f} s "
-        "after the stop was abandoned, so what this push had written may be left, and the next push there removes it")
+    if _said.is_set():
+        os._exit(exc.exit_code)
+    unfinished = list(_committing)  # another thread may finish it meanwhile
+    if unfinished:
+        line = (f"stopped by {exc.signal_name} while {unfinished[-1]} was being made visible, and a request still in "
+                f"flight {GIVE_UP_SECONDS + COMMIT_SECONDS:.0f} s after the stop was abandoned: that version may or "
+                "may not be published (list the base to see)")
+    elif published_at:
+        line = stopped_line(exc)
+    else:
+        line = (f"stopped by {exc.signal_name}: nothing was published; a request still in flight "
+                f"{GIVE_UP_SECONDS:.0f} s after the stop was abandoned, so what this push had written may be left, "
+                "and the next push there removes it")
     logging.getLogger("component").error("%s", line)
     os._exit(exc.exit_code)

@@ -411,3 +411,49 @@ def test_a_stop_whose_cleanup_gcs_does_not_answer_says_what_is_left(saved_model,
     (line,) = error_lines(stderr)
     assert "stopped by SIGTERM: nothing was published" in line and "was removed" not in line, line
     assert "left" in line and "the next push there removes it" in line, line
+
+
+def test_a_stop_while_a_published_push_cleans_up_ends_it_there_and_says_the_version_stands(
+        saved_model, gcs_emulator, gcs_bucket):
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    assert push(saved_model, gcs, "--versioning", "SEQUENTIAL").returncode == 0
+    cleaning, release = threading.Event(), threading.Event()
+
+    def decide(seen):
+        if seen.method == "DELETE" and unquote(seen.path).split("?")[0].endswith(f"{BASE}/.claims/2"):  # after the .pb
+            cleaning.set()
+            return lambda: release.wait(60)
+        return None
+
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        pushing = start_cli("--model", str(saved_model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+                            "--versioning", "SEQUENTIAL", "--force-new-version", "true", "--keep-versions", "1",
+                            env=via(proxy.url))
+        _, _, stderr, _ = stop_when(pushing, cleaning, 0.5, never="the push never cleaned up after version 2",
+                                    then=lambda: (time.sleep(1), release.set()), afterwards=release.set)
+    assert pushing.returncode == 143, stderr
+    (line,) = error_lines(stderr)
+    assert f"version gs://{gcs_bucket}/{BASE}/2 was published; then the step was stopped by SIGTERM" in line, line
+    assert sorted(gcs.versions()) == [1, 2]  # stopped before retention
+
+
+def test_a_stop_while_a_version_is_made_visible_ends_within_the_grace_period_and_says_it_may_stand(
+        saved_model, gcs_emulator, gcs_bucket):
+    committing = threading.Event()
+
+    def decide(seen):
+        loader = seen.path.startswith("/upload/") and f"{BASE}/1/saved_model.pb" in (
+            unquote(seen.path) + seen.body[:4096].decode("utf-8", "replace"))
+        if loader:
+            committing.set()
+            return "trickle"  # written, and its answer never ends
+        return None
+
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        pushing = start_cli("--model", str(saved_model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+                            "--versioning", "SEQUENTIAL", env=via(proxy.url))
+        took, _, stderr, _ = stop_when(pushing, committing, 1, never="the push never wrote saved_model.pb")
+    assert pushing.returncode == 143, stderr
+    assert took < 30, f"the push stopped {took:.0f} s after SIGTERM; Kubernetes kills it after 30 s"
+    (line,) = error_lines(stderr)
+    assert f"while gs://{gcs_bucket}/{BASE}/1 was being made visible" in line and "may or may not be published" in line
