@@ -27,6 +27,7 @@ visible depends on how many files the model has, not on how big it is.
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -464,6 +465,7 @@ class BucketBase:
     def discard(self, staging: BucketStaging) -> None:
         """Remove the staging files, the claim of a published version and then the lease (so that
         whatever is left always has a lease naming it); after a failed publish, what it wrote."""
+        unwinding = sys.exc_info()[1]  # the failure (or stop) this cleanup runs under, if any
         staging.lease.stop()
         try:
             with self._errors():
@@ -491,11 +493,13 @@ class BucketBase:
                 "Could not remove what this push left (%s); the next push to %s tries again once this push's "
                 "lease is %.0f s old.", exc, self.uri, self.lease_seconds,
             )
-        except Interrupted:  # the stop goes on unwinding the push; the line then says what may be left
+        except Interrupted:
             stopping.left_behind.append(self.uri)
             log.warning("Stopped while removing what this push had written; what is left, the next push to %s removes "
                         "once this push's lease is %.0f s old.", self.uri, self.lease_seconds)
-            raise
+            if unwinding is None:  # after publishing: the stop ends the push here (no retention)
+                raise
+            # Under a failure, that failure's reason stays the push's line (the stop stays requested).
 
     def version_model(self, version: int) -> Model:
         with self._errors():

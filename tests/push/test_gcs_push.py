@@ -457,3 +457,46 @@ def test_a_stop_while_a_version_is_made_visible_ends_within_the_grace_period_and
     assert took < 30, f"the push stopped {took:.0f} s after SIGTERM; Kubernetes kills it after 30 s"
     (line,) = error_lines(stderr)
     assert f"while gs://{gcs_bucket}/{BASE}/1 was being made visible" in line and "may or may not be published" in line
+
+
+def test_a_stop_while_a_failed_push_cleans_up_keeps_the_failure_as_its_line(saved_model, gcs_emulator, gcs_bucket):
+    cleaning, release = threading.Event(), threading.Event()
+
+    def decide(seen):
+        written = unquote(seen.path) + seen.body[:4096].decode("utf-8", "replace")
+        if seen.path.startswith("/upload/") and f"{BASE}/1/variables/variables.index" in written:
+            return "403"  # the push fails here
+        if seen.method == "DELETE" and f"/{BASE}/1/" in unquote(seen.path):
+            cleaning.set()
+            return lambda: release.wait(60)
+        return None
+
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        pushing = start_cli("--model", str(saved_model), "--push-destination", f"gs://{gcs_bucket}/{BASE}",
+                            "--versioning", "SEQUENTIAL", env=via(proxy.url))
+        _, _, stderr, _ = stop_when(pushing, cleaning, 0.5, never="the failed push never cleaned up",
+                                    then=lambda: (time.sleep(1), release.set()), afterwards=release.set)
+    assert pushing.returncode == 1, stderr
+    (line,) = error_lines(stderr)
+    assert "permission denied" in line and "nothing was published" in line, line
+
+
+def test_a_stop_while_list_reads_a_rollback_note_stops_it(saved_model, gcs_emulator, gcs_bucket):
+    gcs = gcs_at(gcs_emulator, gcs_bucket)
+    for again in ((), ("--force-new-version", "true")):
+        assert push(saved_model, gcs, "--versioning", "SEQUENTIAL", *again).returncode == 0
+    assert run_cli("rollback", "--push-destination", f"gs://{gcs_bucket}/{BASE}", env=gcs.env).returncode == 0
+    reading, release = threading.Event(), threading.Event()
+
+    def decide(seen):
+        if seen.method == "GET" and NOTE.rsplit("/", 1)[-1] in unquote(seen.path):
+            reading.set()
+            return lambda: release.wait(60)
+        return None
+
+    with FaultProxy(gcs_emulator.url, decide) as proxy:
+        listing = start_cli("list", "--push-destination", f"gs://{gcs_bucket}/{BASE}", env=via(proxy.url))
+        _, stdout, stderr, _ = stop_when(listing, reading, 0.5, never="list never read the rollback note",
+                                         afterwards=release.set)
+    assert listing.returncode == 143, stderr + stdout
+    assert "stopped by SIGTERM" in error_lines(stderr)[-1] and not stdout
