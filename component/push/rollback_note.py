@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from component.errors import PusherError
+from component.errors import Interrupted, PusherError
 from component.model import Model, ModelFile
 from component.push.versioning import MAX_VERSION
 from component.stores.transfer import read_bytes
@@ -51,6 +51,8 @@ def read_note(model: Model) -> RollbackNote | None:
         if found.size > MAX_NOTE_BYTES:
             raise ValueError(f"{found.size} bytes, more than a note's {MAX_NOTE_BYTES}")
         note = _parse(read_bytes(found)[:MAX_NOTE_BYTES + 1])
+    except Interrupted:
+        raise
     except (PusherError, ValueError, RecursionError) as exc:
         log.warning("%s holds a rollback note that is not one this pusher wrote (%s); it is listed as pushed.",
                     model.root, exc)
