@@ -300,9 +300,11 @@ def _run(command: Callable[[Sequence[str]], int], argv: Sequence[str]) -> int:
         stopping.finished()
     except Interrupted as exc:
         log.error("%s", stopping.stopped_line(exc))
+        stopping.said(exc.exit_code)
         return exc.exit_code
     except PusherError as exc:
         log.error("%s", exc)
+        stopping.said(exc.exit_code)
         return exc.exit_code
     if command is not _list:  # a listing is its own answer
         log.info("Done in %.2f s.", time.monotonic() - started)

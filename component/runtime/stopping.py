@@ -28,7 +28,7 @@ COMMIT_SECONDS = 10.0
 
 _requested = threading.Event()
 _recorded = threading.Event()
-_said = threading.Event()  # the stopped command's line is out: the deadline adds no second one
+_said: list[int] = []  # the command's last line is out, with this exit code: the deadline adds none
 _signal: list[tuple[int, str]] = []
 _committing: list[str] = []  # the version being made visible right now
 published_at: list[str] = []  # the version made visible by this process, once it is
@@ -48,11 +48,14 @@ def finished() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
+def said(exit_code: int) -> None:
+    """The command's error line is out: should the stop's deadline still find the process running
+    (threads waiting on requests), it ends it with this exit code and says nothing more."""
+    _said.append(exit_code)
+
+
 def stopped_line(exc: Interrupted) -> str:
-    """The one error line of a stopped command: what stands, and what is left. Once it is asked
-    for, the deadline still ends a process that does not exit (threads waiting on requests), but
-    says nothing more."""
-    _said.set()
+    """The one error line of a stopped command: what stands, and what is left."""
     if published_at:
         return (f"version {published_at[-1]} was published; then the step was stopped by {exc.signal_name} before "
                 "it finished (it may not be recorded)")
@@ -107,8 +110,8 @@ def _end_if_still_running() -> None:
     if _recorded.is_set():
         return
     exc = Interrupted(*_signal[0])
-    if _said.is_set():
-        os._exit(exc.exit_code)
+    if _said:
+        os._exit(_said[-1])
     unfinished = list(_committing)  # another thread may finish it meanwhile
     if unfinished:
         line = (f"stopped by {exc.signal_name} while {unfinished[-1]} was being made visible, and a request still in "
